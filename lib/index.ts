@@ -1,0 +1,21 @@
+// Public API: exports only.
+export { Tensor } from './tensor/tensor.js';
+export type { TensorLike, NewOut } from './tensor/tensor.js';
+export { tensor, zeros, ones, full, fullLike, zerosLike, onesLike, arange, linspace, eye } from './tensor/create.js';
+export type { CreateOptions } from './tensor/create.js';
+export { manualSeed, getRngState, setRngState, rand, randn, randint } from './tensor/random.js';
+export type { RngState } from './tensor/random.js';
+export { scope, memory, emptyCache } from './memory.js';
+export { isa, setIsa, opNames } from './native.js';
+export type { Device } from './native.js';
+export type { DType } from './dtype.js';
+export * from './errors.js';
+export { where } from './ops/elementwise.js';
+export { matmul } from './ops/matmul.js';
+export { conv2d, conv2dBackwardInput, conv2dBackwardWeight, convTranspose2d } from './ops/conv.js';
+export type { Conv2dOptions, ConvTranspose2dOptions } from './ops/conv.js';
+export { maxPool2d, maxPool2dWithIndices, maxPool2dBackward, avgPool2d, avgPool2dBackward, adaptiveAvgPool2d, adaptiveAvgPool2dBackward } from './ops/pool.js';
+export type { Pool2dOptions } from './ops/pool.js';
+export { crossEntropyForward, crossEntropyBackward, batchNormForward, batchNormBackward, dropoutForward } from './ops/nn.js';
+export { softmaxBackward } from './ops/reduce.js';
+export { adamStep, sgdStep } from './ops/optim.js';

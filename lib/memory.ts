@@ -1,0 +1,93 @@
+/**
+ * Memory management: scopes that free what they created, and per-device accounting.
+ * Tensors are also freed by the garbage collector (native bytes are reported to V8), so a loop that never
+ * disposes holds flat memory; scopes and dispose() free at once.
+ */
+import { AsyncLocalStorage } from 'node:async_hooks';
+import { binding } from './native.js';
+
+interface Disposable_ {
+  dispose(): void;
+  readonly isDisposed: boolean;
+}
+
+const store = new AsyncLocalStorage<Set<Disposable_>>();
+let liveTensors = 0;
+
+/** @internal called by every new tensor */
+export function trackTensor(t: Disposable_): void {
+  liveTensors++;
+  const s = store.getStore();
+  if (s) s.add(t);
+}
+/** @internal called when a tensor is disposed */
+export function untrackTensor(): void {
+  liveTensors--;
+}
+/** @internal keep a tensor out of the current scope's cleanup */
+export function keepTensor(t: Disposable_): void {
+  store.getStore()?.delete(t);
+}
+
+function collect(v: unknown, out: Set<unknown>, depth = 0): void {
+  if (v === null || typeof v !== 'object' || depth > 8) return;
+  if ('isDisposed' in (v as object) && typeof (v as Disposable_).dispose === 'function') {
+    out.add(v);
+    return;
+  }
+  if (Array.isArray(v)) for (const x of v) collect(x, out, depth + 1);
+  else if (v instanceof Map) for (const x of v.values()) collect(x, out, depth + 1);
+  else if (Object.getPrototypeOf(v) === Object.prototype) for (const x of Object.values(v)) collect(x, out, depth + 1);
+}
+
+function finish(created: Set<Disposable_>, result: unknown): void {
+  const keep = new Set<unknown>();
+  collect(result, keep);
+  const parent = store.getStore();
+  for (const t of created) {
+    if (keep.has(t)) parent?.add(t);
+    else if (!t.isDisposed) t.dispose();
+  }
+}
+
+/**
+ * Runs fn and disposes every tensor created inside it, except those it returns (in arrays, plain objects or Maps).
+ * Works across await, unlike tfjs's tidy: the scope follows the async context.
+ *
+ * @example
+ * ```ts
+ * const y = await scope(async () => {
+ *   const a = randn([1000, 1000]);
+ *   return a.matmul(a).sum(); // `a` and the product are freed, the sum is returned
+ * });
+ * ```
+ */
+export function scope<T>(fn: () => T): T {
+  const created = new Set<Disposable_>();
+  const result = store.run(created, fn);
+  if (result instanceof Promise) {
+    return result.then(
+      (r) => {
+        finish(created, r);
+        return r;
+      },
+      (e) => {
+        finish(created, undefined);
+        throw e;
+      },
+    ) as T;
+  }
+  finish(created, result);
+  return result;
+}
+
+/** Memory in use, per device. @example `console.log(memory().cpu.bytes)` */
+export function memory(): { liveTensors: number; cpu: { bytes: number; storages: number; pooledBytes: number } } {
+  const m = binding.memory();
+  return { liveTensors, cpu: { bytes: m.liveBytes, storages: m.liveStorages, pooledBytes: m.pooledBytes } };
+}
+
+/** Returns pooled, unused native memory to the system. @example `emptyCache()` */
+export function emptyCache(): void {
+  binding.trim();
+}

@@ -1,0 +1,169 @@
+// conv2d (forward, both gradients) and conv_transpose2d, NCHW. Validation and output shapes live here; the
+// kernels trust the params: ip [sh, sw, ph, pw, dh, dw, groups, relu].
+import { DTypeError, ShapeError, ArgumentError } from '../errors.js';
+import { isFloat } from '../dtype.js';
+import { Tensor, launch } from '../tensor/tensor.js';
+import { fmt } from '../tensor/shape.js';
+
+export type Pair = number | readonly [number, number];
+export interface Conv2dOptions {
+  stride?: Pair;
+  /** numbers, or 'valid' (none) or 'same' (output size = input size; stride 1 only; extra padding goes bottom/right) */
+  padding?: Pair | 'same' | 'valid';
+  dilation?: Pair;
+  groups?: number;
+}
+
+export function pair(op: string, name: string, v: Pair | undefined, dflt: number, min: number): [number, number] {
+  const p: [number, number] = v === undefined ? [dflt, dflt] : typeof v === 'number' ? [v, v] : [v[0], v[1]];
+  if (!p.every((x) => Number.isInteger(x) && x >= min)) {
+    throw new ArgumentError(`${op}: expected ${name} to be integers >= ${min}, got ${JSON.stringify(v)}`);
+  }
+  return p;
+}
+
+export interface ConvGeometry {
+  N: number; C: number; H: number; W: number; K: number; kh: number; kw: number;
+  OH: number; OW: number; ip: number[];
+}
+
+/** Validates a conv2d call and computes its geometry. @internal */
+export function convGeometry(op: string, x: Tensor, w: Tensor, o: Conv2dOptions, bias?: Tensor | null): ConvGeometry {
+  if (x.ndim !== 4) throw new ShapeError(`${op}: expected input of rank 4 (N,C,H,W), got shape ${fmt(x.shape)}`);
+  if (w.ndim !== 4) throw new ShapeError(`${op}: expected weight of rank 4 (K,C/groups,kh,kw), got shape ${fmt(w.shape)}`);
+  if (!isFloat(x.dtype)) throw new DTypeError(`${op}: expected a float32 or float64 input, got ${x.dtype}`);
+  if (w.dtype !== x.dtype) throw new DTypeError(`${op}: expected weight of dtype ${x.dtype}, got ${w.dtype}`);
+  const [N, C, H, W] = x.shape as [number, number, number, number];
+  const [K, Cg, kh, kw] = w.shape as [number, number, number, number];
+  const groups = o.groups ?? 1;
+  if (!Number.isInteger(groups) || groups < 1) throw new ArgumentError(`${op}: expected groups >= 1, got ${groups}`);
+  if (C % groups !== 0 || K % groups !== 0) {
+    throw new ShapeError(`${op}: expected channels (${C}) and filters (${K}) divisible by groups, got groups=${groups}`);
+  }
+  if (Cg !== C / groups) {
+    throw new ShapeError(`${op}: expected weight of shape [${K},${C / groups},kh,kw] for input ${fmt(x.shape)} and groups=${groups}, got ${fmt(w.shape)}`);
+  }
+  if (kh < 1 || kw < 1 || K < 1) throw new ShapeError(`${op}: expected a non-empty weight, got shape ${fmt(w.shape)}`);
+  const [sh, sw] = pair(op, 'stride', o.stride, 1, 1);
+  const [dh, dw] = pair(op, 'dilation', o.dilation, 1, 1);
+  let ph: number, pw: number, OH: number, OW: number;
+  const ekh = dh * (kh - 1) + 1, ekw = dw * (kw - 1) + 1;
+  if (o.padding === 'same') {
+    if (sh !== 1 || sw !== 1) throw new ArgumentError(`${op}: expected stride 1 with padding 'same', got stride [${sh},${sw}]`);
+    ph = Math.floor((ekh - 1) / 2);
+    pw = Math.floor((ekw - 1) / 2);
+    OH = H;
+    OW = W;
+  } else {
+    [ph, pw] = o.padding === 'valid' ? [0, 0] : pair(op, 'padding', o.padding as Pair | undefined, 0, 0);
+    if (H + 2 * ph < ekh || W + 2 * pw < ekw) {
+      throw new ShapeError(`${op}: expected a kernel (${ekh}x${ekw} with dilation) no larger than the padded input (${H + 2 * ph}x${W + 2 * pw}), got input ${fmt(x.shape)}, weight ${fmt(w.shape)}`);
+    }
+    OH = Math.floor((H + 2 * ph - ekh) / sh) + 1;
+    OW = Math.floor((W + 2 * pw - ekw) / sw) + 1;
+  }
+  if (bias) {
+    if (bias.ndim !== 1 || bias.shape[0] !== K) throw new ShapeError(`${op}: expected bias of shape [${K}], got ${fmt(bias.shape)}`);
+    if (bias.dtype !== x.dtype) throw new DTypeError(`${op}: expected bias of dtype ${x.dtype}, got ${bias.dtype}`);
+  }
+  return { N, C, H, W, K, kh, kw, OH, OW, ip: [sh, sw, ph, pw, dh, dw, groups] };
+}
+
+function contig(t: Tensor, keep: Tensor[]): Tensor {
+  if (t.isContiguous()) return t;
+  const c = t.contiguous();
+  keep.push(c);
+  return c;
+}
+
+/**
+ * 2-D convolution (cross-correlation, as in PyTorch), NCHW. `relu` fuses a ReLU into the output.
+ * @example `conv2d(x, w, b, { stride: 2, padding: 1 })`
+ */
+export function conv2d(x: Tensor, w: Tensor, bias?: Tensor | null, o: Conv2dOptions & { relu?: boolean } = {}): Tensor {
+  const g = convGeometry('conv2d', x, w, o, bias);
+  const tmp: Tensor[] = [];
+  try {
+    const ins = [contig(x, tmp), contig(w, tmp)];
+    if (bias) ins.push(contig(bias, tmp));
+    return launch('conv2d', x.dtype, ins, [{ shape: [g.N, g.K, g.OH, g.OW], dtype: x.dtype }], [...g.ip, o.relu ? 1 : 0])[0]!;
+  } finally {
+    tmp.forEach((t) => t.dispose());
+  }
+}
+
+/** Gradient of conv2d with respect to its input, given dy and the weight. @example `conv2dBackwardInput(dy, w, x.shape)` */
+export function conv2dBackwardInput(dy: Tensor, w: Tensor, inputShape: readonly number[], o: Conv2dOptions = {}): Tensor {
+  const op = 'conv2d_bwd_input';
+  if (inputShape.length !== 4) throw new ShapeError(`${op}: expected an input shape of rank 4, got ${fmt(inputShape)}`);
+  const probe = { shape: inputShape, ndim: 4, dtype: dy.dtype } as unknown as Tensor;
+  const g = convGeometry(op, probe, w, o);
+  if (dy.ndim !== 4 || dy.shape[0] !== g.N || dy.shape[1] !== g.K || dy.shape[2] !== g.OH || dy.shape[3] !== g.OW) {
+    throw new ShapeError(`${op}: expected dy of shape [${g.N},${g.K},${g.OH},${g.OW}], got ${fmt(dy.shape)}`);
+  }
+  const tmp: Tensor[] = [];
+  try {
+    return launch(op, dy.dtype, [contig(dy, tmp), contig(w, tmp)], [{ shape: inputShape, dtype: dy.dtype }], [...g.ip, 0])[0]!;
+  } finally {
+    tmp.forEach((t) => t.dispose());
+  }
+}
+
+/** Gradient of conv2d with respect to its weight, given dy and the input. @example `conv2dBackwardWeight(dy, x, w.shape)` */
+export function conv2dBackwardWeight(dy: Tensor, x: Tensor, weightShape: readonly number[], o: Conv2dOptions = {}): Tensor {
+  const op = 'conv2d_bwd_weight';
+  const probe = { shape: weightShape, ndim: weightShape.length, dtype: x.dtype } as unknown as Tensor;
+  const g = convGeometry(op, x, probe, o);
+  if (dy.ndim !== 4 || dy.shape[0] !== g.N || dy.shape[1] !== g.K || dy.shape[2] !== g.OH || dy.shape[3] !== g.OW) {
+    throw new ShapeError(`${op}: expected dy of shape [${g.N},${g.K},${g.OH},${g.OW}], got ${fmt(dy.shape)}`);
+  }
+  if (dy.dtype !== x.dtype) throw new DTypeError(`${op}: expected dy of dtype ${x.dtype}, got ${dy.dtype}`);
+  const tmp: Tensor[] = [];
+  try {
+    return launch(op, x.dtype, [contig(dy, tmp), contig(x, tmp)], [{ shape: weightShape, dtype: x.dtype }], [...g.ip, 0])[0]!;
+  } finally {
+    tmp.forEach((t) => t.dispose());
+  }
+}
+
+export interface ConvTranspose2dOptions {
+  stride?: Pair;
+  padding?: Pair;
+  outputPadding?: Pair;
+  dilation?: Pair;
+  groups?: number;
+}
+
+/**
+ * Transposed convolution (the gradient of conv2d with respect to its input), weight [C_in, C_out/groups, kh, kw]
+ * as in PyTorch. Output size (H-1)*stride - 2*padding + dilation*(k-1) + outputPadding + 1.
+ * @example `convTranspose2d(z, w, b, { stride: 2, padding: 1, outputPadding: 1 })`
+ */
+export function convTranspose2d(x: Tensor, w: Tensor, bias?: Tensor | null, o: ConvTranspose2dOptions = {}): Tensor {
+  const op = 'conv_transpose2d';
+  if (x.ndim !== 4) throw new ShapeError(`${op}: expected input of rank 4 (N,C,H,W), got shape ${fmt(x.shape)}`);
+  if (w.ndim !== 4) throw new ShapeError(`${op}: expected weight of rank 4 (C_in,C_out/groups,kh,kw), got shape ${fmt(w.shape)}`);
+  const groups = o.groups ?? 1;
+  const [N, Cin, H, W] = x.shape as [number, number, number, number];
+  if (w.shape[0] !== Cin) throw new ShapeError(`${op}: expected weight of shape [${Cin},C_out/groups,kh,kw], got ${fmt(w.shape)}`);
+  const [sh, sw] = pair(op, 'stride', o.stride, 1, 1);
+  const [ph, pw] = pair(op, 'padding', o.padding, 0, 0);
+  const [dh, dw] = pair(op, 'dilation', o.dilation, 1, 1);
+  const [oph, opw] = pair(op, 'outputPadding', o.outputPadding, 0, 0);
+  if (oph >= Math.max(sh, dh) || opw >= Math.max(sw, dw)) {
+    throw new ArgumentError(`${op}: expected outputPadding smaller than stride or dilation, got [${oph},${opw}]`);
+  }
+  const kh = w.shape[2]!, kw = w.shape[3]!;
+  const OH = (H - 1) * sh - 2 * ph + dh * (kh - 1) + oph + 1;
+  const OW = (W - 1) * sw - 2 * pw + dw * (kw - 1) + opw + 1;
+  if (OH <= 0 || OW <= 0) throw new ShapeError(`${op}: expected a positive output size, got [${OH},${OW}] for input ${fmt(x.shape)}`);
+  const Cout = w.shape[1]! * groups;
+  const y = conv2dBackwardInput(x, w, [N, Cout, OH, OW], { stride: [sh, sw], padding: [ph, pw], dilation: [dh, dw], groups });
+  if (!bias) return y;
+  if (bias.ndim !== 1 || bias.shape[0] !== Cout) throw new ShapeError(`${op}: expected bias of shape [${Cout}], got ${fmt(bias.shape)}`);
+  const b = bias.reshape([1, Cout, 1, 1]);
+  const r = y.add(b);
+  y.dispose();
+  b.dispose();
+  return r;
+}

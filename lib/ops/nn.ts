@@ -1,0 +1,129 @@
+// Fused neural-network kernels: softmax cross-entropy, batch norm, dropout.
+import { DTypeError, ShapeError, ArgumentError } from '../errors.js';
+import { isFloat } from '../dtype.js';
+import { Tensor, launch } from '../tensor/tensor.js';
+import { fmt } from '../tensor/shape.js';
+import { nextRng } from '../tensor/random.js';
+
+export interface CrossEntropyOptions {
+  reduction?: 'mean' | 'sum' | 'none';
+  ignoreIndex?: number;
+  labelSmoothing?: number;
+  weight?: Tensor;
+}
+
+function ceCheck(logits: Tensor, labels: Tensor, o: CrossEntropyOptions) {
+  const op = 'cross_entropy';
+  if (logits.ndim !== 2) throw new ShapeError(`${op}: expected logits of rank 2 (N,C), got shape ${fmt(logits.shape)}`);
+  if (!isFloat(logits.dtype)) throw new DTypeError(`${op}: expected float32 or float64 logits, got ${logits.dtype}`);
+  if (labels.dtype !== 'int32') throw new DTypeError(`${op}: expected int32 labels, got ${labels.dtype}`);
+  if (labels.ndim !== 1 || labels.shape[0] !== logits.shape[0]) {
+    throw new ShapeError(`${op}: expected labels of shape [${logits.shape[0]}], got ${fmt(labels.shape)}`);
+  }
+  const ls = o.labelSmoothing ?? 0;
+  if (!(ls >= 0 && ls <= 1)) throw new ArgumentError(`${op}: expected labelSmoothing in [0, 1], got ${ls}`);
+  if (o.weight && (o.weight.ndim !== 1 || o.weight.shape[0] !== logits.shape[1] || o.weight.dtype !== logits.dtype)) {
+    throw new ShapeError(`${op}: expected weight of shape [${logits.shape[1]}] and dtype ${logits.dtype}, got ${fmt(o.weight.shape)} ${o.weight.dtype}`);
+  }
+  return { ip: [o.ignoreIndex ?? -100], fp: [ls] };
+}
+
+/**
+ * Per-sample softmax cross-entropy (unreduced) and the row log-sum-exp saved for backward.
+ * Labels out of range (other than ignoreIndex) raise an IndexError at the next read.
+ * @internal
+ */
+export function crossEntropyForward(logits: Tensor, labels: Tensor, o: CrossEntropyOptions = {}): [Tensor, Tensor] {
+  const { ip, fp } = ceCheck(logits, labels, o);
+  const x = logits.isContiguous() ? logits : logits.contiguous();
+  try {
+    const N = logits.shape[0]!;
+    const ins = o.weight ? [x, labels, o.weight] : [x, labels];
+    const [loss, lse] = launch('cross_entropy', x.dtype, ins, [{ shape: [N], dtype: x.dtype }, { shape: [N], dtype: x.dtype }], ip, fp);
+    return [loss!, lse!];
+  } finally {
+    if (x !== logits) x.dispose();
+  }
+}
+/** @internal gradient of the per-sample losses with respect to the logits, given dloss [N] */
+export function crossEntropyBackward(logits: Tensor, labels: Tensor, lse: Tensor, dloss: Tensor, o: CrossEntropyOptions = {}): Tensor {
+  const { ip, fp } = ceCheck(logits, labels, o);
+  const x = logits.isContiguous() ? logits : logits.contiguous();
+  const d = dloss.isContiguous() ? dloss : dloss.contiguous();
+  try {
+    const ins = [x, labels, lse, d];
+    if (o.weight) ins.push(o.weight);
+    return launch('cross_entropy_bwd', x.dtype, ins, [{ shape: x.shape, dtype: x.dtype }], ip, fp)[0]!;
+  } finally {
+    if (x !== logits) x.dispose();
+    if (d !== dloss) d.dispose();
+  }
+}
+
+export interface BatchNormOptions {
+  training: boolean;
+  momentum?: number;
+  eps?: number;
+}
+
+function bnView(op: string, x: Tensor): Tensor {
+  if (x.ndim < 2) throw new ShapeError(`${op}: expected input of rank >= 2 (N,C,...), got shape ${fmt(x.shape)}`);
+  const S = x.shape.slice(2).reduce((a, b) => a * b, 1);
+  return x.reshape([x.shape[0]!, x.shape[1]!, S]);
+}
+
+/**
+ * Batch norm forward. Returns [y, saveMean, saveInvstd]; in training mode runningMean/runningVar are updated in place.
+ * @internal
+ */
+export function batchNormForward(x: Tensor, gamma: Tensor, beta: Tensor, runningMean: Tensor, runningVar: Tensor, o: BatchNormOptions): [Tensor, Tensor, Tensor] {
+  const op = 'batch_norm';
+  const C = x.shape[1]!;
+  for (const [n, t] of [['weight', gamma], ['bias', beta], ['runningMean', runningMean], ['runningVar', runningVar]] as const) {
+    if (t.ndim !== 1 || t.shape[0] !== C) throw new ShapeError(`${op}: expected ${n} of shape [${C}], got ${fmt(t.shape)}`);
+    if (t.dtype !== x.dtype) throw new DTypeError(`${op}: expected ${n} of dtype ${x.dtype}, got ${t.dtype}`);
+  }
+  if (o.training && x.numel / Math.max(C, 1) <= 1) {
+    throw new ShapeError(`${op}: expected more than 1 value per channel when training, got input shape ${fmt(x.shape)}`);
+  }
+  const v = bnView(op, x);
+  try {
+    const [y, m, s] = launch(op, x.dtype, [v, gamma, beta, runningMean, runningVar],
+      [{ shape: v.shape, dtype: x.dtype }, { shape: [C], dtype: x.dtype }, { shape: [C], dtype: x.dtype }, runningMean, runningVar],
+      [o.training ? 1 : 0], [o.momentum ?? 0.1, o.eps ?? 1e-5]);
+    const r = y!.reshape(x.shape);
+    y!.dispose();
+    return [r, m!, s!];
+  } finally {
+    v.dispose();
+  }
+}
+/** @internal returns [dx, dgamma, dbeta] */
+export function batchNormBackward(dy: Tensor, x: Tensor, gamma: Tensor, saveMean: Tensor, saveInvstd: Tensor, training: boolean): [Tensor, Tensor, Tensor] {
+  const op = 'batch_norm_bwd';
+  const v = bnView(op, x), d = bnView(op, dy);
+  const C = x.shape[1]!;
+  try {
+    const [dx, dg, db] = launch(op, x.dtype, [d, v, gamma, saveMean, saveInvstd],
+      [{ shape: v.shape, dtype: x.dtype }, { shape: [C], dtype: x.dtype }, { shape: [C], dtype: x.dtype }], [training ? 1 : 0]);
+    const r = dx!.reshape(x.shape);
+    dx!.dispose();
+    return [r, dg!, db!];
+  } finally {
+    v.dispose();
+    d.dispose();
+  }
+}
+
+/** Dropout with the seeded generator: returns [y, mask (uint8)]; y = x * mask / (1 - p). @internal */
+export function dropoutForward(x: Tensor, p: number): [Tensor, Tensor] {
+  if (!(p >= 0 && p <= 1)) throw new ArgumentError(`dropout: expected p in [0, 1], got ${p}`);
+  if (!isFloat(x.dtype)) throw new DTypeError(`dropout: expected a float32 or float64 input, got ${x.dtype}`);
+  const xc = x.isContiguous() ? x : x.contiguous();
+  try {
+    const [y, m] = launch('dropout', x.dtype, [xc], [{ shape: x.shape, dtype: x.dtype }, { shape: x.shape, dtype: 'uint8' }], nextRng(), [p]);
+    return [y!, m!];
+  } finally {
+    if (xc !== x) xc.dispose();
+  }
+}

@@ -1,0 +1,56 @@
+// Fused optimizer steps: one native call per parameter group. Bias corrections are computed here in double.
+import { ShapeError, DTypeError } from '../errors.js';
+import { Tensor, launch } from '../tensor/tensor.js';
+import { fmt } from '../tensor/shape.js';
+
+function checkLists(op: string, lists: Record<string, readonly Tensor[]>, params: readonly Tensor[]) {
+  for (const [name, l] of Object.entries(lists)) {
+    if (l.length !== params.length) throw new ShapeError(`${op}: expected ${params.length} ${name}, got ${l.length}`);
+    l.forEach((t, i) => {
+      const p = params[i]!;
+      if (t.numel !== p.numel || !t.isContiguous()) throw new ShapeError(`${op}: expected ${name}[${i}] contiguous of shape ${fmt(p.shape)}, got ${fmt(t.shape)}`);
+      if (t.dtype !== p.dtype) throw new DTypeError(`${op}: expected ${name}[${i}] of dtype ${p.dtype}, got ${t.dtype}`);
+    });
+  }
+}
+
+export interface AdamStep {
+  lr: number;
+  beta1: number;
+  beta2: number;
+  eps: number;
+  weightDecay: number;
+  /** 1-based step count after this update */
+  step: number;
+  amsgrad?: boolean;
+  decoupled?: boolean;
+  maximize?: boolean;
+}
+
+/** One fused Adam/AdamW step over every tensor of the lists, in place. @internal */
+export function adamStep(params: readonly Tensor[], grads: readonly Tensor[], m: readonly Tensor[], v: readonly Tensor[], vmax: readonly Tensor[] | null, o: AdamStep): void {
+  if (params.length === 0) return;
+  checkLists('adam_', vmax ? { grads, m, v, vmax } : { grads, m, v }, params);
+  const bc1 = 1 - Math.pow(o.beta1, o.step), bc2 = 1 - Math.pow(o.beta2, o.step);
+  const outs = [...params, ...m, ...v, ...(vmax ?? [])];
+  launch('adam_', params[0]!.dtype, grads, outs, [params.length, o.amsgrad ? 1 : 0, o.decoupled ? 1 : 0, o.maximize ? 1 : 0],
+    [o.lr, o.beta1, o.beta2, o.eps, o.weightDecay, o.lr / bc1, Math.sqrt(bc2)]);
+}
+
+export interface SgdStep {
+  lr: number;
+  momentum: number;
+  dampening: number;
+  weightDecay: number;
+  nesterov: boolean;
+  firstStep: boolean;
+  maximize?: boolean;
+}
+
+/** One fused SGD step, in place (momentum buffers only when momentum != 0). @internal */
+export function sgdStep(params: readonly Tensor[], grads: readonly Tensor[], bufs: readonly Tensor[], o: SgdStep): void {
+  if (params.length === 0) return;
+  checkLists('sgd_', o.momentum !== 0 ? { grads, bufs } : { grads }, params);
+  launch('sgd_', params[0]!.dtype, grads, o.momentum !== 0 ? [...params, ...bufs] : params,
+    [params.length, o.nesterov ? 1 : 0, o.firstStep ? 1 : 0, o.maximize ? 1 : 0], [o.lr, o.momentum, o.dampening, o.weightDecay]);
+}

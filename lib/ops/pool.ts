@@ -1,0 +1,110 @@
+// Pooling, NCHW: max (with argmax for backward), average (count_include_pad), adaptive average.
+// Kernel params: ip [kh, kw, sh, sw, ph, pw, dh, dw, count_include_pad].
+import { DTypeError, ShapeError, ArgumentError } from '../errors.js';
+import { isFloat } from '../dtype.js';
+import { Tensor, launch } from '../tensor/tensor.js';
+import { fmt } from '../tensor/shape.js';
+import { Pair, pair } from './conv.js';
+
+export interface Pool2dOptions {
+  kernelSize: Pair;
+  /** defaults to kernelSize */
+  stride?: Pair;
+  padding?: Pair;
+  dilation?: Pair;
+  ceilMode?: boolean;
+}
+
+function outSize(op: string, n: number, k: number, s: number, p: number, d: number, ceil: boolean): number {
+  const ek = d * (k - 1) + 1;
+  if (n + 2 * p < ek) throw new ShapeError(`${op}: expected a window (${ek}) no larger than the padded input (${n + 2 * p})`);
+  let o = (ceil ? Math.ceil : Math.floor)((n + 2 * p - ek) / s) + 1;
+  // PyTorch: with ceil_mode the last window must start inside the input or the left padding
+  if (ceil && (o - 1) * s >= n + p) o--;
+  return o;
+}
+
+function poolGeometry(op: string, x: Tensor, o: Pool2dOptions) {
+  if (x.ndim !== 4) throw new ShapeError(`${op}: expected input of rank 4 (N,C,H,W), got shape ${fmt(x.shape)}`);
+  if (!isFloat(x.dtype)) throw new DTypeError(`${op}: expected a float32 or float64 input, got ${x.dtype}`);
+  const [kh, kw] = pair(op, 'kernelSize', o.kernelSize, 1, 1);
+  const [sh, sw] = pair(op, 'stride', o.stride ?? o.kernelSize, 1, 1);
+  const [ph, pw] = pair(op, 'padding', o.padding, 0, 0);
+  const [dh, dw] = pair(op, 'dilation', o.dilation, 1, 1);
+  if (2 * ph > kh || 2 * pw > kw) throw new ArgumentError(`${op}: expected padding at most half the kernel size, got padding [${ph},${pw}] for kernel [${kh},${kw}]`);
+  const [N, C, H, W] = x.shape as [number, number, number, number];
+  const OH = outSize(op, H, kh, sh, ph, dh, !!o.ceilMode), OW = outSize(op, W, kw, sw, pw, dw, !!o.ceilMode);
+  return { shape: [N, C, OH, OW], ip: [kh, kw, sh, sw, ph, pw, dh, dw] };
+}
+
+/** Max pooling; returns the output and the argmax indices (int32, flat within each H*W plane). @example `maxPool2dWithIndices(x, {kernelSize: 2})` */
+export function maxPool2dWithIndices(x: Tensor, o: Pool2dOptions): [Tensor, Tensor] {
+  const g = poolGeometry('max_pool2d', x, o);
+  const xc = x.isContiguous() ? x : x.contiguous();
+  try {
+    const [y, idx] = launch('max_pool2d', x.dtype, [xc], [{ shape: g.shape, dtype: x.dtype }, { shape: g.shape, dtype: 'int32' }], g.ip);
+    return [y!, idx!];
+  } finally {
+    if (xc !== x) xc.dispose();
+  }
+}
+/** @example `maxPool2d(x, { kernelSize: 2 })` */
+export function maxPool2d(x: Tensor, o: Pool2dOptions): Tensor {
+  const [y, idx] = maxPool2dWithIndices(x, o);
+  idx.dispose();
+  return y;
+}
+/** Gradient of max pooling: dy scattered to the argmax. @example `maxPool2dBackward(dy, idx, x.shape)` */
+export function maxPool2dBackward(dy: Tensor, indices: Tensor, inputShape: readonly number[]): Tensor {
+  if (!dy.isContiguous() || !indices.isContiguous()) {
+    const d = dy.contiguous(), i = indices.contiguous();
+    try { return maxPool2dBackward(d, i, inputShape); } finally { d.dispose(); i.dispose(); }
+  }
+  return launch('max_pool2d_bwd', dy.dtype, [dy, indices], [{ shape: inputShape, dtype: dy.dtype }])[0]!;
+}
+
+/** @example `avgPool2d(x, { kernelSize: 3, stride: 1, padding: 1, countIncludePad: false })` */
+export function avgPool2d(x: Tensor, o: Pool2dOptions & { countIncludePad?: boolean }): Tensor {
+  if (o.dilation !== undefined && o.dilation !== 1) throw new ArgumentError(`avg_pool2d: expected no dilation, got ${JSON.stringify(o.dilation)}`);
+  const g = poolGeometry('avg_pool2d', x, o);
+  const xc = x.isContiguous() ? x : x.contiguous();
+  try {
+    return launch('avg_pool2d', x.dtype, [xc], [{ shape: g.shape, dtype: x.dtype }], [...g.ip, o.countIncludePad === false ? 0 : 1])[0]!;
+  } finally {
+    if (xc !== x) xc.dispose();
+  }
+}
+/** @internal gradient of avgPool2d */
+export function avgPool2dBackward(dy: Tensor, inputShape: readonly number[], o: Pool2dOptions & { countIncludePad?: boolean }): Tensor {
+  const probe = { ndim: 4, shape: inputShape, dtype: dy.dtype } as unknown as Tensor;
+  const g = poolGeometry('avg_pool2d_bwd', probe, o);
+  const d = dy.isContiguous() ? dy : dy.contiguous();
+  try {
+    return launch('avg_pool2d_bwd', dy.dtype, [d], [{ shape: inputShape, dtype: dy.dtype }], [...g.ip, o.countIncludePad === false ? 0 : 1])[0]!;
+  } finally {
+    if (d !== dy) d.dispose();
+  }
+}
+
+/** Average pooling to a fixed output size ([1,1] = global average pooling). @example `adaptiveAvgPool2d(x, 1)` */
+export function adaptiveAvgPool2d(x: Tensor, outputSize: Pair): Tensor {
+  const op = 'adaptive_avg_pool2d';
+  if (x.ndim !== 4) throw new ShapeError(`${op}: expected input of rank 4 (N,C,H,W), got shape ${fmt(x.shape)}`);
+  if (!isFloat(x.dtype)) throw new DTypeError(`${op}: expected a float32 or float64 input, got ${x.dtype}`);
+  const [oh, ow] = pair(op, 'outputSize', outputSize, 1, 1);
+  const xc = x.isContiguous() ? x : x.contiguous();
+  try {
+    return launch(op, x.dtype, [xc], [{ shape: [x.shape[0]!, x.shape[1]!, oh, ow], dtype: x.dtype }])[0]!;
+  } finally {
+    if (xc !== x) xc.dispose();
+  }
+}
+/** @internal gradient of adaptiveAvgPool2d */
+export function adaptiveAvgPool2dBackward(dy: Tensor, inputShape: readonly number[]): Tensor {
+  const d = dy.isContiguous() ? dy : dy.contiguous();
+  try {
+    return launch('adaptive_avg_pool2d_bwd', dy.dtype, [d], [{ shape: inputShape, dtype: dy.dtype }])[0]!;
+  } finally {
+    if (d !== dy) d.dispose();
+  }
+}

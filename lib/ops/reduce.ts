@@ -1,0 +1,129 @@
+// Reductions over any axes, and softmax/log_softmax. The kernels see a contiguous [outer, R, inner] view: reduced
+// axes that are already one contiguous block need no copy; others are permuted to the end first.
+import { DTypeError, ShapeError } from '../errors.js';
+import { isFloat } from '../dtype.js';
+import { Tensor, launch } from '../tensor/tensor.js';
+import { fmt, normAxis } from '../tensor/shape.js';
+
+function axesOf(op: string, t: Tensor, axes: number | readonly number[] | undefined): number[] {
+  if (axes === undefined) return [...Array(t.ndim).keys()];
+  const list = typeof axes === 'number' ? [axes] : [...axes];
+  const n = list.map((a) => normAxis(op, a, t.ndim));
+  if (new Set(n).size !== n.length) throw new ShapeError(`${op}: expected distinct axes, got [${list.join(',')}]`);
+  return n.sort((a, b) => a - b);
+}
+
+// The [outer, R, inner] form of t for reducing `axes`, plus the kept shape. Disposes nothing it did not create.
+function toORI(op: string, t: Tensor, axes: number[]): { v: Tensor; outer: number; R: number; inner: number; tmp: Tensor | null } {
+  const consecutive = axes.every((a, i) => i === 0 || a === axes[i - 1]! + 1);
+  let src = t;
+  let tmp: Tensor | null = null;
+  let lo = axes[0] ?? t.ndim, hi = (axes[axes.length - 1] ?? t.ndim - 1) + 1;
+  if (!consecutive) {
+    const kept = [...Array(t.ndim).keys()].filter((i) => !axes.includes(i));
+    const p = t.permute([...kept, ...axes]);
+    tmp = p.contiguous();
+    p.dispose();
+    src = tmp;
+    lo = kept.length;
+    hi = t.ndim;
+  } else if (!t.isContiguous()) {
+    tmp = t.contiguous();
+    src = tmp;
+  }
+  const prod = (a: number, b: number) => src.shape.slice(a, b).reduce((x, y) => x * y, 1);
+  return { v: src, outer: prod(0, lo), R: prod(lo, hi), inner: prod(hi, src.ndim), tmp };
+}
+
+function keptShape(t: Tensor, axes: number[], keepdim: boolean): number[] {
+  return keepdim ? t.shape.map((d, i) => (axes.includes(i) ? 1 : d)) : t.shape.filter((_, i) => !axes.includes(i));
+}
+
+export function reduce(op: string, t: Tensor, axesArg: number | readonly number[] | undefined, keepdim: boolean, fp: number[] = []): Tensor {
+  const axes = axesOf(op, t, axesArg);
+  const x = isFloat(t.dtype) ? t : t.cast('float64');  // integer inputs reduce exactly in float64
+  const { v, outer, R, inner, tmp } = toORI(op, x, axes);
+  try {
+    if (R === 0 && (op === 'max' || op === 'min')) {
+      throw new ShapeError(`${op}: expected a non-empty reduction, got shape ${fmt(t.shape)} over axes [${axes.join(',')}]`);
+    }
+    const out = launch(op, x.dtype, [{ t: v, shape: [outer, R, inner], strides: [R * inner, inner, 1], offset: v.offset }], [{ shape: [outer, inner], dtype: x.dtype }], [], fp)[0]!;
+    const r = out.reshape(keptShape(t, axes, keepdim));
+    out.dispose();
+    return r;
+  } finally {
+    tmp?.dispose();
+    if (x !== t) x.dispose();
+  }
+}
+
+export function reduceWithIndices(op: 'max' | 'min', t: Tensor, axis: number, keepdim: boolean): [Tensor, Tensor] {
+  const axes = [normAxis(op, axis, t.ndim)];
+  if (!isFloat(t.dtype)) throw new DTypeError(`${op}: expected a float32 or float64 tensor, got ${t.dtype}`);
+  const { v, outer, R, inner, tmp } = toORI(op, t, axes);
+  try {
+    if (R === 0) throw new ShapeError(`${op}: expected a non-empty reduction, got shape ${fmt(t.shape)}`);
+    const [vals, idx] = launch(op, t.dtype, [{ t: v, shape: [outer, R, inner], strides: [R * inner, inner, 1], offset: v.offset }], [
+      { shape: [outer, inner], dtype: t.dtype },
+      { shape: [outer, inner], dtype: 'int32' },
+    ]);
+    const shape = keptShape(t, axes, keepdim);
+    const r: [Tensor, Tensor] = [vals!.reshape(shape), idx!.reshape(shape)];
+    vals!.dispose();
+    idx!.dispose();
+    return r;
+  } finally {
+    tmp?.dispose();
+  }
+}
+
+export function argReduce(op: 'argmax' | 'argmin', t: Tensor, axis: number | undefined, keepdim: boolean): Tensor {
+  const flat = axis === undefined ? t.reshape([t.numel]) : t;
+  const x = isFloat(flat.dtype) ? flat : flat.cast('float64');
+  const axes = [axis === undefined ? 0 : normAxis(op, axis, t.ndim)];
+  const { v, outer, R, inner, tmp } = toORI(op, x, axes);
+  try {
+    if (R === 0) throw new ShapeError(`${op}: expected a non-empty reduction, got shape ${fmt(t.shape)}`);
+    const out = launch(op, x.dtype, [{ t: v, shape: [outer, R, inner], strides: [R * inner, inner, 1], offset: v.offset }], [{ shape: [outer, inner], dtype: 'int32' }])[0]!;
+    const shape = axis === undefined ? (keepdim ? t.shape.map(() => 1) : []) : keptShape(t, axes, keepdim);
+    const r = out.reshape(shape);
+    out.dispose();
+    return r;
+  } finally {
+    tmp?.dispose();
+    if (x !== flat) x.dispose();
+    if (flat !== t) flat.dispose();
+  }
+}
+
+/** softmax / log_softmax along one axis (numerically stable). */
+export function softmax(op: 'softmax' | 'log_softmax', t: Tensor, axis: number): Tensor {
+  if (!isFloat(t.dtype)) throw new DTypeError(`${op}: expected a float32 or float64 tensor, got ${t.dtype}`);
+  const a = normAxis(op, axis, t.ndim);
+  const { v, outer, R, inner, tmp } = toORI(op, t, [a]);
+  try {
+    const out = launch(op, t.dtype, [{ t: v, shape: [outer, R, inner], strides: [R * inner, inner, 1], offset: v.offset }], [{ shape: [outer, R, inner], dtype: t.dtype }])[0]!;
+    const r = out.reshape(t.shape);
+    out.dispose();
+    return r;
+  } finally {
+    tmp?.dispose();
+  }
+}
+
+/** Backward of softmax/log_softmax given dy and the forward output y. @internal (autograd) */
+export function softmaxBackward(op: 'softmax_bwd' | 'log_softmax_bwd', dy: Tensor, y: Tensor, axis: number): Tensor {
+  const a = normAxis(op, axis, y.ndim);
+  const yc = toORI(op, y, [a]);
+  const dc = toORI(op, dy, [a]);
+  try {
+    const geo = (v: Tensor) => ({ t: v, shape: [yc.outer, yc.R, yc.inner], strides: [yc.R * yc.inner, yc.inner, 1], offset: v.offset });
+    const out = launch(op, y.dtype, [geo(dc.v), geo(yc.v)], [{ shape: [yc.outer, yc.R, yc.inner], dtype: y.dtype }])[0]!;
+    const r = out.reshape(y.shape);
+    out.dispose();
+    return r;
+  } finally {
+    yc.tmp?.dispose();
+    dc.tmp?.dispose();
+  }
+}

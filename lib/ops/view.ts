@@ -1,0 +1,152 @@
+// Views (no copy when the layout allows) and copies: reshape, permute, transpose, slice, expand, squeeze,
+// unsqueeze, flatten, contiguous, copy/cast.
+import { ShapeError } from '../errors.js';
+import { DType } from '../dtype.js';
+import { Tensor, launch, makeView } from '../tensor/tensor.js';
+import { contiguousStrides, fmt, normAxis, numelOf } from '../tensor/shape.js';
+
+export function copy(t: Tensor, dtype: DType): Tensor {
+  return launch('copy', t.dtype, [t], [{ shape: t.shape, dtype }])[0]!;
+}
+
+export function contiguous(t: Tensor): Tensor {
+  if (t.isContiguous()) return makeView(t, t.shape, contiguousStrides(t.shape), t.offset);
+  return copy(t, t.dtype);
+}
+
+function inferShape(t: Tensor, shape: readonly number[]): number[] {
+  const out = [...shape];
+  const neg = out.filter((d) => d === -1).length;
+  if (neg > 1) throw new ShapeError(`reshape: expected at most one -1 in the shape, got ${fmt(shape)}`);
+  if (neg === 1) {
+    const known = out.filter((d) => d !== -1).reduce((a, b) => a * b, 1);
+    if (known === 0 || t.numel % known !== 0) {
+      throw new ShapeError(`reshape: expected a shape compatible with ${t.numel} elements, got ${fmt(shape)}`);
+    }
+    out[out.indexOf(-1)] = t.numel / known;
+  }
+  if (numelOf('reshape', out) !== t.numel) {
+    throw new ShapeError(`reshape: expected a shape of ${t.numel} elements (from ${fmt(t.shape)}), got ${fmt(shape)}`);
+  }
+  return out;
+}
+
+// Strides for viewing t as `shape` without a copy, or null (NumPy's _attempt_nocopy_reshape idea: match groups
+// of old dims to groups of new dims of equal element count; each old group must be contiguous in itself).
+function viewStrides(t: Tensor, shape: readonly number[]): number[] | null {
+  const os = t.shape.filter((d) => d !== 1);
+  const ost = t.strides.filter((_, i) => t.shape[i] !== 1);
+  const out = new Array<number>(shape.length).fill(0);
+  let oi = 0, ni = 0;
+  while (ni < shape.length) {
+    if (shape[ni] === 1) { out[ni] = 1; ni++; continue; }
+    if (oi >= os.length) return null;
+    let np = shape[ni]!, op = os[oi]!;
+    const n0 = ni, o0 = oi;
+    while (np !== op) {
+      if (np < op) { ni++; while (shape[ni] === 1) ni++; np *= shape[ni]!; }
+      else { oi++; op *= os[oi]!; }
+    }
+    for (let k = o0; k < oi; k++) if (ost[k] !== ost[k + 1]! * os[k + 1]!) return null;
+    let st = ost[oi]!;
+    for (let k = ni; k >= n0; k--) {
+      if (shape[k] === 1) { out[k] = st; continue; }
+      out[k] = st;
+      st *= shape[k]!;
+    }
+    ni++; oi++;
+  }
+  return out;
+}
+
+export function reshape(t: Tensor, shape: readonly number[]): Tensor {
+  const s = inferShape(t, shape);
+  if (t.numel === 0) return makeView(t, s, contiguousStrides(s), t.offset);
+  const st = viewStrides(t, s);
+  if (st) return makeView(t, s, st, t.offset);
+  const c = copy(t, t.dtype);
+  const r = makeView(c, s, contiguousStrides(s), 0);
+  c.dispose();
+  return r;
+}
+
+export function permute(t: Tensor, dims: readonly number[]): Tensor {
+  const n = t.ndim;
+  const d = dims.map((x) => normAxis('permute', x, n));
+  if (d.length !== n || new Set(d).size !== n) {
+    throw new ShapeError(`permute: expected a permutation of ${n} dims, got [${dims.join(',')}]`);
+  }
+  return makeView(t, d.map((i) => t.shape[i]!), d.map((i) => t.strides[i]!), t.offset);
+}
+
+export function transpose(t: Tensor, a: number, b: number): Tensor {
+  const n = t.ndim;
+  if (n < 2) return makeView(t, t.shape, t.strides, t.offset);
+  const perm = [...Array(n).keys()];
+  const x = normAxis('transpose', a, n), y = normAxis('transpose', b, n);
+  perm[x] = y;
+  perm[y] = x;
+  return permute(t, perm);
+}
+
+export function slice(t: Tensor, dim: number, start: number, end: number | undefined, step: number): Tensor {
+  const d = normAxis('slice', dim, t.ndim);
+  const n = t.shape[d]!;
+  if (!Number.isInteger(step) || step <= 0) throw new ShapeError(`slice: expected a positive integer step, got ${step}`);
+  const norm = (v: number) => Math.min(Math.max(v < 0 ? v + n : v, 0), n);
+  const s0 = norm(start), e0 = end === undefined ? n : norm(end);
+  const len = Math.max(0, Math.ceil((e0 - s0) / step));
+  const shape = [...t.shape];
+  const strides = [...t.strides];
+  shape[d] = len;
+  strides[d] = t.strides[d]! * step;
+  return makeView(t, shape, strides, t.offset + s0 * t.strides[d]!);
+}
+
+export function expand(t: Tensor, shape: readonly number[]): Tensor {
+  if (shape.length < t.ndim) {
+    throw new ShapeError(`expand: expected at least ${t.ndim} dims, got ${fmt(shape)} for a tensor of shape ${fmt(t.shape)}`);
+  }
+  const lead = shape.length - t.ndim;
+  const st = new Array<number>(shape.length).fill(0);
+  const out = [...shape];
+  for (let i = 0; i < shape.length; i++) {
+    if (i < lead) {
+      if (shape[i] === -1) throw new ShapeError(`expand: expected sizes for new dims, got -1 at dim ${i}`);
+      continue;
+    }
+    const src = t.shape[i - lead]!;
+    if (shape[i] === -1 || shape[i] === src) { out[i] = src; st[i] = t.strides[i - lead]!; }
+    else if (src === 1) st[i] = 0;
+    else throw new ShapeError(`expand: expected dims of size 1 to expand, got shape ${fmt(t.shape)} to ${fmt(shape)}`);
+  }
+  numelOf('expand', out);
+  return makeView(t, out, st, t.offset);
+}
+
+export function squeeze(t: Tensor, dim?: number): Tensor {
+  if (dim === undefined) {
+    const keep = t.shape.map((d, i) => [d, i] as const).filter(([d]) => d !== 1);
+    return makeView(t, keep.map(([d]) => d), keep.map(([, i]) => t.strides[i]!), t.offset);
+  }
+  const d = normAxis('squeeze', dim, t.ndim);
+  if (t.shape[d] !== 1) return makeView(t, t.shape, t.strides, t.offset);
+  return makeView(t, t.shape.filter((_, i) => i !== d), t.strides.filter((_, i) => i !== d), t.offset);
+}
+
+export function unsqueeze(t: Tensor, dim: number): Tensor {
+  const d = normAxis('unsqueeze', dim, t.ndim + 1);
+  const shape = [...t.shape];
+  const strides = [...t.strides];
+  shape.splice(d, 0, 1);
+  strides.splice(d, 0, d < t.ndim ? t.strides[d]! * t.shape[d]! : 1);
+  return makeView(t, shape, strides, t.offset);
+}
+
+export function flatten(t: Tensor, startDim: number, endDim: number): Tensor {
+  if (t.ndim === 0) return reshape(t, [1]);
+  const s = normAxis('flatten', startDim, t.ndim), e = normAxis('flatten', endDim, t.ndim);
+  if (e < s) throw new ShapeError(`flatten: expected startDim <= endDim, got ${startDim} and ${endDim}`);
+  const mid = t.shape.slice(s, e + 1).reduce((a, b) => a * b, 1);
+  return reshape(t, [...t.shape.slice(0, s), mid, ...t.shape.slice(e + 1)]);
+}

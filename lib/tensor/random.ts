@@ -1,0 +1,63 @@
+// The global generator: a seed and a call counter feeding the counter-based Philox kernels (native/core/philox.h).
+// The same (seed, offset) gives the same values on every backend and thread count.
+import { ArgumentError, DTypeError } from '../errors.js';
+import { DType, checkDType, isFloat } from '../dtype.js';
+import { Tensor, launch } from './tensor.js';
+import { checkShapeArg } from './shape.js';
+import { CreateOptions } from './create.js';
+
+/** The generator state: restore it with setRngState to replay a random stream. */
+export interface RngState {
+  seed: number;
+  offset: number;
+}
+
+const gen: RngState = { seed: 0x5eed, offset: 0 };
+
+/** Seeds the global generator. @example `manualSeed(42)` */
+export function manualSeed(seed: number): void {
+  if (!Number.isSafeInteger(seed) || seed < 0) throw new ArgumentError(`manualSeed: expected a non-negative safe integer, got ${seed}`);
+  gen.seed = seed;
+  gen.offset = 0;
+}
+/** @example `const s = getRngState(); ...; setRngState(s)` */
+export function getRngState(): RngState {
+  return { ...gen };
+}
+export function setRngState(s: RngState): void {
+  gen.seed = s.seed;
+  gen.offset = s.offset;
+}
+/** @internal the (seed, offset) pair for one random kernel call */
+export function nextRng(): [number, number] {
+  return [gen.seed, gen.offset++];
+}
+
+function floatDType(op: string, d: DType | undefined): DType {
+  const dt = checkDType(op, d ?? 'float32');
+  if (!isFloat(dt)) throw new DTypeError(`${op}: expected dtype float32 or float64, got ${dt}`);
+  return dt;
+}
+
+/** Uniform values in [low, high). @example `rand([2, 3])` */
+export function rand(shape: readonly number[], opts: CreateOptions & { low?: number; high?: number } = {}): Tensor {
+  checkShapeArg('rand', shape);
+  const dtype = floatDType('rand', opts.dtype);
+  return launch('rand_uniform', dtype, [], [{ shape, dtype }], nextRng(), [opts.low ?? 0, opts.high ?? 1])[0]!;
+}
+/** Normal values (mean 0, std 1 by default). @example `randn([64, 10], { std: 0.01 })` */
+export function randn(shape: readonly number[], opts: CreateOptions & { mean?: number; std?: number } = {}): Tensor {
+  checkShapeArg('randn', shape);
+  const dtype = floatDType('randn', opts.dtype);
+  return launch('rand_normal', dtype, [], [{ shape, dtype }], nextRng(), [opts.mean ?? 0, opts.std ?? 1])[0]!;
+}
+/** Integers in [low, high). @example `randint(0, 10, [64])` */
+export function randint(low: number, high: number, shape: readonly number[], opts: CreateOptions = {}): Tensor {
+  checkShapeArg('randint', shape);
+  if (!Number.isInteger(low) || !Number.isInteger(high) || high <= low) {
+    throw new ArgumentError(`randint: expected integers low < high, got ${low} and ${high}`);
+  }
+  const dtype = checkDType('randint', opts.dtype ?? 'int32');
+  if (dtype !== 'int32' && dtype !== 'float32') throw new DTypeError(`randint: expected dtype int32 or float32, got ${dtype}`);
+  return launch('randint', dtype, [], [{ shape, dtype }], [...nextRng(), low, high])[0]!;
+}

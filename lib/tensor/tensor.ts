@@ -1,0 +1,372 @@
+import { DisposedError, ShapeError, ArgumentError } from '../errors.js';
+import { AnyTypedArray, DType, DTYPE_ID, DTYPE_SIZE, typedArrayCtor } from '../dtype.js';
+import { binding, scratch, opId, Handle, Device, DEVICE_ID, assertSupported } from '../native.js';
+import { trackTensor, untrackTensor } from '../memory.js';
+import { Shape, contiguousStrides, fmt, normAxis, numelOf } from './shape.js';
+import * as ew from '../ops/elementwise.js';
+import * as red from '../ops/reduce.js';
+import * as mm from '../ops/matmul.js';
+import * as view from '../ops/view.js';
+
+/** Scalars accepted wherever a tensor operand is. */
+export type TensorLike = Tensor | number;
+
+/**
+ * An n-dimensional array in native memory. Ops return at once (the work is queued on the device's stream);
+ * reads (`data()`, `item()`, `toArray()`) wait for it.
+ *
+ * @example
+ * ```ts
+ * const x = tensor([[1, 2], [3, 4]]);
+ * console.log(await x.mul(2).sum().item()); // 20
+ * ```
+ */
+export class Tensor {
+  /** @internal */ _h: Handle | null;
+  readonly shape: readonly number[];
+  readonly strides: readonly number[];
+  readonly offset: number;
+  readonly dtype: DType;
+  readonly device: Device;
+  readonly numel: number;
+
+  /** @internal use the creation functions (tensor, zeros, ...) */
+  constructor(h: Handle, shape: readonly number[], dtype: DType, device: Device, strides?: readonly number[], offset = 0) {
+    this._h = h;
+    this.shape = shape;
+    this.strides = strides ?? contiguousStrides(shape);
+    this.offset = offset;
+    this.dtype = dtype;
+    this.device = device;
+    let n = 1;
+    for (const d of shape) n *= d;
+    this.numel = n;
+    trackTensor(this);
+  }
+
+  get ndim(): number {
+    return this.shape.length;
+  }
+  get isDisposed(): boolean {
+    return this._h === null;
+  }
+  /** Size of one dim (negative counts from the end). @example `x.size(-1)` */
+  size(dim: number): number {
+    return this.shape[normAxis('size', dim, this.ndim)]!;
+  }
+
+  /** @internal the live handle, or a DisposedError naming the op */
+  handle(op: string): Handle {
+    if (this._h === null) {
+      throw new DisposedError(`${op}: expected a live tensor, got a disposed one (shape ${fmt(this.shape)}, ${this.dtype})`);
+    }
+    return this._h;
+  }
+
+  /** Frees this tensor's reference to its memory now. Safe to call twice. @example `x.dispose()` */
+  dispose(): void {
+    if (this._h !== null) {
+      binding.release(this._h);
+      this._h = null;
+      untrackTensor();
+    }
+  }
+  /** `using x = randn([3])` disposes x at the end of the block. */
+  [Symbol.dispose](): void {
+    this.dispose();
+  }
+
+  isContiguous(): boolean {
+    let acc = 1;
+    for (let i = this.ndim - 1; i >= 0; i--) {
+      if (this.shape[i] !== 1 && this.strides[i] !== acc) return false;
+      acc *= this.shape[i]!;
+    }
+    return true;
+  }
+
+  // ------------------------------------------------------------------ reading
+  /** @internal a contiguous tensor with this one's values (this one when already contiguous) */
+  private contiguousForRead(): Tensor {
+    return this.isContiguous() ? this : this.contiguous();
+  }
+
+  /**
+   * The values, copied into a new typed array once every queued op that produces them has run.
+   * Errors raised by earlier ops on this device reject here, named after the op.
+   * @example `const v = await x.data(); // Float32Array`
+   */
+  async data(): Promise<AnyTypedArray> {
+    const stack = new Error();  // the caller's line, for errors that surface asynchronously
+    const src = this.contiguousForRead();
+    const bytes = DTYPE_SIZE[this.dtype];
+    try {
+      const buf = await binding.read(src.handle('data'), src.offset * bytes, this.numel * bytes);
+      return new (typedArrayCtor(this.dtype))(buf as ArrayBuffer);
+    } catch (e) {
+      if (e instanceof Error && stack.stack) e.stack = `${e.name}: ${e.message}\n${stack.stack.split('\n').slice(1).join('\n')}`;
+      throw e;
+    } finally {
+      if (src !== this) src.dispose();
+    }
+  }
+  /** Like data(), but blocks the event loop until the values are ready. @example `x.dataSync()` */
+  dataSync(): AnyTypedArray {
+    const src = this.contiguousForRead();
+    const bytes = DTYPE_SIZE[this.dtype];
+    try {
+      const buf = binding.readSync(src.handle('dataSync'), src.offset * bytes, this.numel * bytes);
+      return new (typedArrayCtor(this.dtype))(buf as ArrayBuffer);
+    } finally {
+      if (src !== this) src.dispose();
+    }
+  }
+  /** The value of a one-element tensor. @example `await x.sum().item()` */
+  async item(): Promise<number> {
+    if (this.numel !== 1) throw new ShapeError(`item: expected a tensor with one element, got shape ${fmt(this.shape)}`);
+    return (await this.data())[0]!;
+  }
+  /** Nested arrays of numbers. @example `await tensor([[1, 2]]).toArray() // [[1, 2]]` */
+  async toArray(): Promise<unknown> {
+    return nest(await this.data(), this.shape);
+  }
+  /** Synchronous toArray(). @example `x.toArraySync()` */
+  toArraySync(): unknown {
+    return nest(this.dataSync(), this.shape);
+  }
+  /** Shape, dtype, device and a summary of the values (reads synchronously). @example `console.log(String(x))` */
+  toString(): string {
+    if (this._h === null) return `Tensor(disposed, shape=${fmt(this.shape)}, dtype=${this.dtype}, device=${this.device})`;
+    const v = this.dataSync();
+    const fmtv = (x: number) => (this.dtype === 'float32' || this.dtype === 'float64' ? x.toPrecision(4) : String(x));
+    const n = v.length;
+    const head = n <= 12 ? Array.from(v, fmtv) : [...Array.from(v.subarray(0, 6), fmtv), '...', ...Array.from(v.subarray(n - 6), fmtv)];
+    return `Tensor(shape=${fmt(this.shape)}, dtype=${this.dtype}, device=${this.device}, values=[${head.join(', ')}])`;
+  }
+  [Symbol.for('nodejs.util.inspect.custom')](): string {
+    return this.toString();
+  }
+
+  // ------------------------------------------------------------------ views and layout
+  /** A view with a new shape (one dim may be -1); copies only when the layout does not allow a view. */
+  reshape(shape: readonly number[]): Tensor {
+    return view.reshape(this, shape);
+  }
+  /** Same as reshape. @example `x.view([2, -1])` */
+  view(shape: readonly number[]): Tensor {
+    return view.reshape(this, shape);
+  }
+  /** @example `x.permute([0, 2, 3, 1])` */
+  permute(dims: readonly number[]): Tensor {
+    return view.permute(this, dims);
+  }
+  /** Swaps two dims (default the last two). @example `x.transpose(0, 1)` */
+  transpose(a = -2, b = -1): Tensor {
+    return view.transpose(this, a, b);
+  }
+  /** The transpose of a matrix. @example `w.t()` */
+  t(): Tensor {
+    return view.transpose(this, 0, this.ndim < 2 ? 0 : 1);
+  }
+  /** Elements start, start+step, ... < end along dim (a view). @example `x.slice(0, 1, 3)` */
+  slice(dim: number, start: number, end?: number, step = 1): Tensor {
+    return view.slice(this, dim, start, end, step);
+  }
+  /** Broadcasts size-1 dims to `shape` (a view, stride 0). @example `b.expand([64, 10])` */
+  expand(shape: readonly number[]): Tensor {
+    return view.expand(this, shape);
+  }
+  /** @example `x.squeeze(0)` */
+  squeeze(dim?: number): Tensor {
+    return view.squeeze(this, dim);
+  }
+  /** @example `x.unsqueeze(0)` */
+  unsqueeze(dim: number): Tensor {
+    return view.unsqueeze(this, dim);
+  }
+  /** @example `x.flatten(1)` */
+  flatten(startDim = 0, endDim = -1): Tensor {
+    return view.flatten(this, startDim, endDim);
+  }
+  /** A contiguous copy (or this tensor's own new reference when already contiguous). @example `x.t().contiguous()` */
+  contiguous(): Tensor {
+    return view.contiguous(this);
+  }
+  /** A contiguous copy. @example `x.clone()` */
+  clone(): Tensor {
+    return view.copy(this, this.dtype);
+  }
+  /** Converts to another dtype (a copy; this tensor when already of that dtype). @example `labels.cast('float32')` */
+  cast(dtype: DType): Tensor {
+    return dtype === this.dtype ? this : view.copy(this, dtype);
+  }
+
+  // ------------------------------------------------------------------ arithmetic (NumPy broadcasting)
+  add(o: TensorLike): Tensor { return ew.binary('add', this, o); }
+  sub(o: TensorLike): Tensor { return ew.binary('sub', this, o); }
+  mul(o: TensorLike): Tensor { return ew.binary('mul', this, o); }
+  div(o: TensorLike): Tensor { return ew.binary('div', this, o); }
+  /** x ** o (a scalar exponent uses a faster kernel). @example `x.pow(2)` */
+  pow(o: TensorLike): Tensor { return typeof o === 'number' ? ew.unary('pow_scalar', this, [o]) : ew.binary('pow', this, o); }
+  minimum(o: TensorLike): Tensor { return ew.binary('minimum', this, o); }
+  maximum(o: TensorLike): Tensor { return ew.binary('maximum', this, o); }
+  eq(o: TensorLike): Tensor { return ew.binary('eq', this, o); }
+  ne(o: TensorLike): Tensor { return ew.binary('ne', this, o); }
+  lt(o: TensorLike): Tensor { return ew.binary('lt', this, o); }
+  le(o: TensorLike): Tensor { return ew.binary('le', this, o); }
+  gt(o: TensorLike): Tensor { return ew.binary('gt', this, o); }
+  ge(o: TensorLike): Tensor { return ew.binary('ge', this, o); }
+  neg(): Tensor { return ew.unary('neg', this); }
+  abs(): Tensor { return ew.unary('abs', this); }
+  sign(): Tensor { return ew.unary('sign', this); }
+  exp(): Tensor { return ew.unary('exp', this); }
+  log(): Tensor { return ew.unary('log', this); }
+  sqrt(): Tensor { return ew.unary('sqrt', this); }
+  rsqrt(): Tensor { return ew.unary('rsqrt', this); }
+  relu(): Tensor { return ew.unary('relu', this); }
+  leakyRelu(negativeSlope = 0.01): Tensor { return ew.unary('leaky_relu', this, [negativeSlope]); }
+  elu(alpha = 1): Tensor { return ew.unary('elu', this, [alpha]); }
+  gelu(): Tensor { return ew.unary('gelu', this); }
+  silu(): Tensor { return ew.unary('silu', this); }
+  sigmoid(): Tensor { return ew.unary('sigmoid', this); }
+  tanh(): Tensor { return ew.unary('tanh', this); }
+  softplus(): Tensor { return ew.unary('softplus', this); }
+  /** @example `x.clamp(0, 6)` */
+  clamp(min = -Infinity, max = Infinity): Tensor { return ew.unary('clamp', this, [min, max]); }
+
+  // ------------------------------------------------------------------ reductions
+  /** Sum over `axes` (all by default). @example `x.sum(1, true)` */
+  sum(axes?: number | readonly number[], keepdim = false): Tensor { return red.reduce('sum', this, axes, keepdim); }
+  mean(axes?: number | readonly number[], keepdim = false): Tensor { return red.reduce('mean', this, axes, keepdim); }
+  /** Maximum over axes (values only; see maxWithIndices). @example `x.max(1)` */
+  max(axes?: number | readonly number[], keepdim = false): Tensor { return red.reduce('max', this, axes, keepdim); }
+  min(axes?: number | readonly number[], keepdim = false): Tensor { return red.reduce('min', this, axes, keepdim); }
+  /** Values and int32 indices of the maximum along one axis. @example `const [v, i] = x.maxWithIndices(1)` */
+  maxWithIndices(axis: number, keepdim = false): [Tensor, Tensor] { return red.reduceWithIndices('max', this, axis, keepdim); }
+  minWithIndices(axis: number, keepdim = false): [Tensor, Tensor] { return red.reduceWithIndices('min', this, axis, keepdim); }
+  /** int32 index of the maximum (over all elements when axis is omitted). @example `logits.argmax(1)` */
+  argmax(axis?: number, keepdim = false): Tensor { return red.argReduce('argmax', this, axis, keepdim); }
+  argmin(axis?: number, keepdim = false): Tensor { return red.argReduce('argmin', this, axis, keepdim); }
+  /** Variance with Bessel's correction by default. @example `x.var(0, {correction: 0})` */
+  var(axes?: number | readonly number[], opts: { correction?: number; keepdim?: boolean } = {}): Tensor {
+    return red.reduce('var', this, axes, opts.keepdim ?? false, [opts.correction ?? 1]);
+  }
+  std(axes?: number | readonly number[], opts: { correction?: number; keepdim?: boolean } = {}): Tensor {
+    return this.var(axes, opts).sqrt();
+  }
+  logsumexp(axes?: number | readonly number[], keepdim = false): Tensor { return red.reduce('logsumexp', this, axes, keepdim); }
+  /** @example `logits.softmax(-1)` */
+  softmax(axis = -1): Tensor { return red.softmax('softmax', this, axis); }
+  logSoftmax(axis = -1): Tensor { return red.softmax('log_softmax', this, axis); }
+
+  /** Matrix product with broadcasting batch dims (NumPy matmul rules). @example `a.matmul(b)` */
+  matmul(o: Tensor): Tensor { return mm.matmul(this, o); }
+}
+
+function nest(v: AnyTypedArray, shape: Shape): unknown {
+  if (shape.length === 0) return v[0];
+  const rec = (off: number, d: number): unknown => {
+    const n = shape[d]!;
+    if (d === shape.length - 1) return Array.from(v.subarray(off, off + n));
+    const step = shape.slice(d + 1).reduce((a, b) => a * b, 1);
+    const out: unknown[] = [];
+    for (let i = 0; i < n; i++) out.push(rec(off + i * step, d + 1));
+    return out;
+  };
+  return rec(0, 0);
+}
+
+// -------------------------------------------------------------------------------------------------- launching ops
+
+/** An output the op allocates. */
+export interface NewOut {
+  shape: readonly number[];
+  dtype: DType;
+}
+
+/**
+ * Queues one native op. `ins` are read; `outs` are written: a NewOut allocates a new contiguous tensor (returned),
+ * a Tensor is updated in place. ip/fp are the op's integer and float params (see its kernel's comment).
+ * @internal
+ */
+export function launch(
+  op: string,
+  dtype: DType,
+  ins: readonly (Tensor | ViewArg)[],
+  outs: readonly (NewOut | Tensor)[],
+  ip: readonly number[] = [],
+  fp: readonly number[] = [],
+): Tensor[] {
+  const device = ins.length ? deviceOf(ins[0]!) : 'cpu';
+  const handles: Handle[] = [];
+  const s = scratch;
+  let p = 0;
+  s[p++] = ins.length;
+  s[p++] = outs.length;
+  const putView = (t: Tensor, shape: readonly number[], strides: readonly number[], offset: number) => {
+    const h = t.handle(op);
+    let idx = handles.indexOf(h);
+    if (idx < 0) idx = handles.push(h) - 1;
+    s[p++] = idx;
+    s[p++] = offset;
+    s[p++] = DTYPE_ID[t.dtype];
+    s[p++] = shape.length;
+    for (const d of shape) s[p++] = d;
+    for (const d of strides) s[p++] = d;
+  };
+  for (const a of ins) {
+    if (a instanceof Tensor) putView(a, a.shape, a.strides, a.offset);
+    else putView(a.t, a.shape, a.strides, a.offset);
+  }
+  const created: NewOut[] = [];
+  for (const o of outs) {
+    if (o instanceof Tensor) {
+      putView(o, o.shape, o.strides, o.offset);
+    } else {
+      created.push(o);
+      s[p++] = -1;
+      s[p++] = 0;
+      s[p++] = DTYPE_ID[o.dtype];
+      s[p++] = o.shape.length;
+      for (const d of o.shape) s[p++] = d;
+      for (const d of contiguousStrides(o.shape)) s[p++] = d;
+    }
+  }
+  s[p++] = ip.length;
+  for (const v of ip) s[p++] = v;
+  s[p++] = fp.length;
+  for (const v of fp) s[p++] = v;
+  const id = opId(op);
+  const dt = DTYPE_ID[dtype];
+  if (!binding.supports(id, DEVICE_ID[device], dt)) assertSupported(op, device, dtype, dt);
+  const r = binding.enqueue(id, dt, DEVICE_ID[device], ...handles);
+  if (created.length === 0) return [];
+  const hs = created.length === 1 ? [r as Handle] : (r as Handle[]);
+  return created.map((c, i) => new Tensor(hs[i]!, c.shape, c.dtype, device));
+}
+
+/** A tensor seen through other geometry (a broadcast or folded view) for one launch. @internal */
+export interface ViewArg {
+  t: Tensor;
+  shape: readonly number[];
+  strides: readonly number[];
+  offset: number;
+}
+function deviceOf(a: Tensor | ViewArg): Device {
+  return a instanceof Tensor ? a.device : a.t.device;
+}
+
+/** @internal a new tensor sharing t's storage with other geometry */
+export function makeView(t: Tensor, shape: readonly number[], strides: readonly number[], offset: number): Tensor {
+  return new Tensor(binding.share(t.handle('view')), shape, t.dtype, t.device, strides, offset);
+}
+
+/** @internal a new tensor holding a copy of a typed array */
+export function fromTyped(arr: AnyTypedArray, shape: readonly number[], dtype: DType, device: Device = 'cpu'): Tensor {
+  const n = numelOf('tensor', shape);
+  if (arr.length !== n) {
+    throw new ShapeError(`tensor: expected ${n} values for shape ${fmt(shape)}, got ${arr.length}`);
+  }
+  if (device !== 'cpu') throw new ArgumentError(`tensor: expected device 'cpu', got '${device}'`);
+  return new Tensor(binding.fromBytes(DEVICE_ID[device], arr), shape, dtype, device);
+}

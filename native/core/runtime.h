@@ -1,0 +1,85 @@
+// Core runtime: errors, storage with a pooled allocator, the kernel table, and the per-device stream.
+#pragma once
+#include <atomic>
+#include <condition_variable>
+#include <deque>
+#include <functional>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+#include "types.h"
+
+namespace tensile {
+
+struct Error {
+  int kind;
+  std::string message;
+};
+
+// ---------------------------------------------------------------- storage
+// The device layer is an interface; the CPU is its first implementation. A CUDA allocator implements the same.
+struct Allocator {
+  virtual ~Allocator() = default;
+  virtual void* alloc(size_t bytes) = 0;  // throws Error{ERR_MEMORY} on failure
+  virtual void free(void* p, size_t bytes) = 0;
+  virtual size_t pooled_bytes() const = 0;
+  virtual void trim() = 0;
+};
+Allocator& cpu_allocator();
+
+// Reference-counted storage. JS holds one reference per tensor handle; each queued op holds one per argument.
+struct Storage {
+  void* data;
+  size_t bytes;
+  int device;
+  std::atomic<int> refs;
+};
+Storage* storage_new(int device, size_t bytes);
+void storage_ref(Storage* s);
+void storage_unref(Storage* s);
+int64_t live_storage_bytes(int device);
+int64_t live_storage_count(int device);
+
+// ---------------------------------------------------------------- kernel table
+// table[op][device][dtype]; nullptr means "not implemented", which lib/ reports as a clear error.
+KernelFn kernel_lookup(int op, int device, int dtype);
+void kernel_register(int op, int device, int dtype, KernelFn fn);
+// Registers the CPU kernels for the chosen instruction set ("avx512", "avx2", "scalar"; empty = best supported).
+// Returns the name chosen. Throws Error when a forced set is not supported by this CPU.
+const char* cpu_select_isa(const std::string& forced);
+const char* cpu_isa();
+
+// ---------------------------------------------------------------- stream
+// Ops and fences execute in order on one native worker thread per device and environment.
+struct QueuedOp {
+  OpCall call;
+  KernelFn fn;
+  std::vector<TensorArg> args;      // in then out
+  std::vector<Storage*> refs;       // released after execution
+  std::vector<int64_t> ip;
+  std::vector<double> fp;
+  std::function<void(const Error*)> fence;  // set for fences: runs on the worker after all earlier ops
+};
+
+class Stream {
+ public:
+  Stream();
+  ~Stream();
+  void push(QueuedOp&& op);
+  void synchronize();                    // waits until the queue is empty (blocks the caller)
+  bool take_error(Error* out);           // the first error since the last take, if any
+ private:
+  void run();
+  std::mutex mu_;
+  std::condition_variable cv_, idle_cv_;
+  std::deque<QueuedOp> q_;
+  bool stop_ = false, busy_ = false;
+  std::atomic<bool> sleeping_{false};
+  std::atomic<int> pending_{0};
+  bool has_error_ = false;
+  Error error_;
+  std::thread th_;
+};
+
+}  // namespace tensile

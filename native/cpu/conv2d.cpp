@@ -1,0 +1,225 @@
+// conv2d forward / backward-input / backward-weight, NCHW, on the packed GEMM. Per image: im2col (skipped for 1x1,
+// stride 1, no padding) then one GEMM per group. Images run in parallel with one single-threaded GEMM each when
+// there are at least as many images as threads (the common training case); otherwise each GEMM is parallel.
+// Params (lib/ops/conv.ts): ip [sh, sw, ph, pw, dh, dw, groups, relu]; x [N,C,H,W], w [K,C/g,kh,kw], y [N,K,OH,OW].
+#include "kernels.h"
+
+TS_CPU_BEGIN
+namespace {
+
+struct Geo {
+  int64_t N, C, H, W, K, kh, kw, OH, OW, sh, sw, ph, pw, dh, dw, g, Cg, Kg, ckk, ohw;
+  bool direct;  // 1x1, stride 1, no padding: the input image is already the GEMM operand
+};
+
+static Geo geo(const OpCall& c, const TensorArg& x, const TensorArg& w, const TensorArg& y) {
+  Geo G;
+  G.N = x.shape[0]; G.C = x.shape[1]; G.H = x.shape[2]; G.W = x.shape[3];
+  G.K = w.shape[0]; G.kh = w.shape[2]; G.kw = w.shape[3];
+  G.OH = y.shape[2]; G.OW = y.shape[3];
+  G.sh = c.ip[0]; G.sw = c.ip[1]; G.ph = c.ip[2]; G.pw = c.ip[3]; G.dh = c.ip[4]; G.dw = c.ip[5]; G.g = c.ip[6];
+  G.Cg = G.C / G.g; G.Kg = G.K / G.g; G.ckk = G.Cg * G.kh * G.kw; G.ohw = G.OH * G.OW;
+  G.direct = G.kh == 1 && G.kw == 1 && G.sh == 1 && G.sw == 1 && G.ph == 0 && G.pw == 0;
+  return G;
+}
+
+// col[(c*kh + i)*kw + j][oh*OW + ow] = x[c][oh*sh - ph + i*dh][ow*sw - pw + j*dw] (0 outside)
+template <typename T>
+static void im2col(const Geo& G, const T* x, T* col) {
+  for (int64_t c = 0; c < G.Cg; ++c)
+    for (int64_t i = 0; i < G.kh; ++i)
+      for (int64_t j = 0; j < G.kw; ++j) {
+        T* dst = col + ((c * G.kh + i) * G.kw + j) * G.ohw;
+        const T* src = x + c * G.H * G.W;
+        for (int64_t oh = 0; oh < G.OH; ++oh) {
+          const int64_t ih = oh * G.sh - G.ph + i * G.dh;
+          T* d = dst + oh * G.OW;
+          if (ih < 0 || ih >= G.H) {
+            for (int64_t ow = 0; ow < G.OW; ++ow) d[ow] = T(0);
+            continue;
+          }
+          const T* s = src + ih * G.W;
+          const int64_t off = j * G.dw - G.pw;
+          if (G.sw == 1) {
+            // valid ow range: 0 <= ow + off < W
+            int64_t lo = off < 0 ? -off : 0, hi = G.W - off < G.OW ? G.W - off : G.OW;
+            if (hi < lo) hi = lo;
+            for (int64_t ow = 0; ow < lo; ++ow) d[ow] = T(0);
+            for (int64_t ow = lo; ow < hi; ++ow) d[ow] = s[ow + off];
+            for (int64_t ow = hi; ow < G.OW; ++ow) d[ow] = T(0);
+          } else {
+            for (int64_t ow = 0; ow < G.OW; ++ow) {
+              const int64_t iw = ow * G.sw + off;
+              d[ow] = (iw >= 0 && iw < G.W) ? s[iw] : T(0);
+            }
+          }
+        }
+      }
+}
+
+// x[c][ih][iw] += col[...] (the adjoint of im2col); x must be zeroed by the caller.
+template <typename T>
+static void col2im(const Geo& G, const T* col, T* x) {
+  for (int64_t c = 0; c < G.Cg; ++c)
+    for (int64_t i = 0; i < G.kh; ++i)
+      for (int64_t j = 0; j < G.kw; ++j) {
+        const T* src = col + ((c * G.kh + i) * G.kw + j) * G.ohw;
+        T* dst = x + c * G.H * G.W;
+        for (int64_t oh = 0; oh < G.OH; ++oh) {
+          const int64_t ih = oh * G.sh - G.ph + i * G.dh;
+          if (ih < 0 || ih >= G.H) continue;
+          T* d = dst + ih * G.W;
+          const T* s = src + oh * G.OW;
+          for (int64_t ow = 0; ow < G.OW; ++ow) {
+            const int64_t iw = ow * G.sw - G.pw + j * G.dw;
+            if (iw >= 0 && iw < G.W) d[iw] += s[ow];
+          }
+        }
+      }
+}
+
+template <typename T>
+void gemm(int64_t M, int64_t N, int64_t K, const T* A, int64_t rsA, int64_t csA, const T* B, int64_t rsB, int64_t csB,
+          T* C, int64_t ldc, T alpha, T beta, const T* bias, int bias_mode, bool relu, bool parallel);
+template <>
+void gemm<float>(int64_t M, int64_t N, int64_t K, const float* A, int64_t rsA, int64_t csA, const float* B,
+                 int64_t rsB, int64_t csB, float* C, int64_t ldc, float alpha, float beta, const float* bias,
+                 int bias_mode, bool relu, bool parallel) {
+  sgemm(M, N, K, A, rsA, csA, B, rsB, csB, C, ldc, alpha, beta, bias, bias_mode, relu, parallel);
+}
+template <>
+void gemm<double>(int64_t M, int64_t N, int64_t K, const double* A, int64_t rsA, int64_t csA, const double* B,
+                  int64_t rsB, int64_t csB, double* C, int64_t ldc, double alpha, double beta, const double* bias,
+                  int bias_mode, bool relu, bool parallel) {
+  dgemm(M, N, K, A, rsA, csA, B, rsB, csB, C, ldc, alpha, beta, bias, bias_mode, relu, parallel);
+}
+
+// Runs body(n, parallel_gemm) for every image, choosing where the parallelism goes.
+template <typename F>
+static void over_images(int64_t N, F&& body) {
+  const int nt = nthreads();
+  if (N >= nt && nt > 1) {
+#pragma omp parallel for schedule(dynamic, 1)
+    for (int64_t n = 0; n < N; ++n) body(n, false);
+  } else {
+    for (int64_t n = 0; n < N; ++n) body(n, true);
+  }
+}
+
+template <typename T>
+static void conv_fwd(const OpCall& c) {
+  const TensorArg &xt = c.in[0], &wt = c.in[1], &yt = c.out[0];
+  const Geo G = geo(c, xt, wt, yt);
+  const T* x = (const T*)xt.data;
+  const T* w = (const T*)wt.data;
+  const T* bias = c.nin > 2 ? (const T*)c.in[2].data : nullptr;
+  T* y = (T*)yt.data;
+  const bool relu = c.ip[7] != 0;
+  over_images(G.N, [&](int64_t n, bool par) {
+    T* col = G.direct ? nullptr : (T*)workspace(2, sizeof(T) * (size_t)(G.ckk * G.ohw));
+    for (int64_t g = 0; g < G.g; ++g) {
+      const T* xg = x + (n * G.C + g * G.Cg) * G.H * G.W;
+      const T* B = xg;
+      if (!G.direct) {
+        im2col<T>(G, xg, col);
+        B = col;
+      }
+      gemm<T>(G.Kg, G.ohw, G.ckk, w + g * G.Kg * G.ckk, G.ckk, 1, B, G.ohw, 1, y + (n * G.K + g * G.Kg) * G.ohw,
+              G.ohw, T(1), T(0), bias ? bias + g * G.Kg : nullptr, bias ? 1 : 0, relu, par);
+    }
+  });
+}
+
+// dx = col2im(W^T dy) per image and group. in: dy [N,K,OH,OW], w; out: dx [N,C,H,W].
+template <typename T>
+static void conv_bwd_input(const OpCall& c) {
+  const TensorArg &dyt = c.in[0], &wt = c.in[1], &dxt = c.out[0];
+  const Geo G = geo(c, dxt, wt, dyt);
+  const T* dy = (const T*)dyt.data;
+  const T* w = (const T*)wt.data;
+  T* dx = (T*)dxt.data;
+  over_images(G.N, [&](int64_t n, bool par) {
+    T* col = G.direct ? nullptr : (T*)workspace(2, sizeof(T) * (size_t)(G.ckk * G.ohw));
+    for (int64_t g = 0; g < G.g; ++g) {
+      T* dxg = dx + (n * G.C + g * G.Cg) * G.H * G.W;
+      T* out = G.direct ? dxg : col;
+      // [ckk, ohw] = W_g^T [ckk, Kg] x dy_g [Kg, ohw]
+      gemm<T>(G.ckk, G.ohw, G.Kg, w + g * G.Kg * G.ckk, 1, G.ckk, dy + (n * G.K + g * G.Kg) * G.ohw, G.ohw, 1, out,
+              G.ohw, T(1), T(0), nullptr, 0, false, par);
+      if (!G.direct) {
+        for (int64_t i = 0; i < G.Cg * G.H * G.W; ++i) dxg[i] = T(0);
+        col2im<T>(G, col, dxg);
+      }
+    }
+  });
+}
+
+// dw = sum_n dy_n [Kg, ohw] x col_n^T [ohw, ckk]. in: dy, x; out: dw [K, C/g, kh, kw].
+// Each thread accumulates its images into a private partial sum; the partials are added at the end.
+template <typename T>
+static void conv_bwd_weight(const OpCall& c) {
+  const TensorArg &dyt = c.in[0], &xt = c.in[1], &dwt = c.out[0];
+  const Geo G = geo(c, xt, dwt, dyt);
+  const T* dy = (const T*)dyt.data;
+  const T* x = (const T*)xt.data;
+  T* dw = (T*)dwt.data;
+  const int64_t wsz = G.K * G.ckk;
+  const int nt = nthreads();
+  if (G.N >= nt && nt > 1) {
+    T* partial = (T*)workspace(3, sizeof(T) * (size_t)(wsz * nt));
+#pragma omp parallel num_threads(nt)
+    {
+      const int t = omp_get_thread_num();
+      T* acc = partial + t * wsz;
+      T* col = G.direct ? nullptr : (T*)workspace(2, sizeof(T) * (size_t)(G.ckk * G.ohw));
+      bool first = true;
+#pragma omp for schedule(static)
+      for (int64_t n = 0; n < G.N; ++n) {
+        for (int64_t g = 0; g < G.g; ++g) {
+          const T* xg = x + (n * G.C + g * G.Cg) * G.H * G.W;
+          const T* B = xg;
+          if (!G.direct) {
+            im2col<T>(G, xg, col);
+            B = col;
+          }
+          gemm<T>(G.Kg, G.ckk, G.ohw, dy + (n * G.K + g * G.Kg) * G.ohw, G.ohw, 1, B, 1, G.ohw, acc + g * G.Kg * G.ckk,
+                  G.ckk, T(1), first ? T(0) : T(1), nullptr, 0, false, false);
+        }
+        first = false;
+      }
+      if (first)
+        for (int64_t i = 0; i < wsz; ++i) acc[i] = T(0);
+#pragma omp barrier
+#pragma omp for schedule(static)
+      for (int64_t i = 0; i < wsz; ++i) {
+        T s = T(0);
+        for (int k = 0; k < nt; ++k) s += partial[k * wsz + i];
+        dw[i] = s;
+      }
+    }
+  } else {
+    T* col = G.direct ? nullptr : (T*)workspace(2, sizeof(T) * (size_t)(G.ckk * G.ohw));
+    if (G.N == 0)
+      for (int64_t i = 0; i < wsz; ++i) dw[i] = T(0);
+    for (int64_t n = 0; n < G.N; ++n)
+      for (int64_t g = 0; g < G.g; ++g) {
+        const T* xg = x + (n * G.C + g * G.Cg) * G.H * G.W;
+        const T* B = xg;
+        if (!G.direct) {
+          im2col<T>(G, xg, col);
+          B = col;
+        }
+        gemm<T>(G.Kg, G.ckk, G.ohw, dy + (n * G.K + g * G.Kg) * G.ohw, G.ohw, 1, B, 1, G.ohw, dw + g * G.Kg * G.ckk,
+                G.ckk, T(1), n == 0 ? T(0) : T(1), nullptr, 0, false, true);
+      }
+  }
+}
+}  // namespace
+
+void conv2d_f32(const OpCall& c) { conv_fwd<float>(c); }
+void conv2d_f64(const OpCall& c) { conv_fwd<double>(c); }
+void conv2d_bwd_input_f32(const OpCall& c) { conv_bwd_input<float>(c); }
+void conv2d_bwd_input_f64(const OpCall& c) { conv_bwd_input<double>(c); }
+void conv2d_bwd_weight_f32(const OpCall& c) { conv_bwd_weight<float>(c); }
+void conv2d_bwd_weight_f64(const OpCall& c) { conv_bwd_weight<double>(c); }
+TS_CPU_END

@@ -1,0 +1,267 @@
+// Elementwise ops with NumPy broadcasting: lib/ coalesces dims and gives broadcast inputs stride 0, so a kernel
+// walks rows of the (contiguous) output and each input by its strides. Also casts/copies, fill and where.
+#include "kernels.h"
+
+TS_CPU_BEGIN
+namespace {
+
+constexpr int64_t kParallelMin = 1 << 15;  // elements below which threading costs more than it gains
+
+// Element offset of row `r` (all dims but the last) of view t, for an output of shape `shape` (ndim dims).
+static inline int64_t row_offset(int64_t r, const int64_t* shape, int ndim, const int64_t* strides) {
+  int64_t off = 0;
+  for (int d = ndim - 2; d >= 0; --d) {
+    int64_t idx = r % shape[d];
+    r /= shape[d];
+    off += idx * strides[d];
+  }
+  return off;
+}
+
+template <typename F>
+static void for_rows(const TensorArg& o, F&& f) {
+  const int nd = o.ndim;
+  const int64_t len = nd ? o.shape[nd - 1] : 1;
+  int64_t rows = 1;
+  for (int d = 0; d + 1 < nd; ++d) rows *= o.shape[d];
+  const int64_t total = rows * len;
+  if (total >= kParallelMin && rows > 1) {
+#pragma omp parallel for schedule(static)
+    for (int64_t r = 0; r < rows; ++r) f(r, (int64_t)0, len);
+  } else if (total >= kParallelMin) {
+    // one long row: split it
+    const int64_t chunk = 16384;
+    const int64_t nchunks = (len + chunk - 1) / chunk;
+#pragma omp parallel for schedule(static)
+    for (int64_t c = 0; c < nchunks; ++c) f((int64_t)0, c * chunk, (c + 1) * chunk < len ? (c + 1) * chunk : len);
+  } else {
+    for (int64_t r = 0; r < rows; ++r) f(r, (int64_t)0, len);
+  }
+}
+
+template <typename T>
+static inline T nan_max(T a, T b) { return (a != a || a > b) ? a : b; }
+template <typename T>
+static inline T nan_min(T a, T b) { return (a != a || a < b) ? a : b; }
+
+// ------------------------------------------------------------------ binary
+template <typename T, typename O, typename F>
+static void binary(const OpCall& c, F op) {
+  const TensorArg &a = c.in[0], &b = c.in[1], &o = c.out[0];
+  const int nd = o.ndim;
+  const int64_t sa = nd ? a.strides[nd - 1] : 0, sb = nd ? b.strides[nd - 1] : 0;
+  for_rows(o, [&](int64_t r, int64_t j0, int64_t j1) {
+    const T* pa = (const T*)a.data + row_offset(r, o.shape, nd, a.strides);
+    const T* pb = (const T*)b.data + row_offset(r, o.shape, nd, b.strides);
+    O* po = (O*)o.data + r * (nd ? o.shape[nd - 1] : 1);
+    if (sa == 1 && sb == 1) {
+      for (int64_t j = j0; j < j1; ++j) po[j] = op(pa[j], pb[j]);
+    } else if (sa == 1 && sb == 0) {
+      const T vb = pb[0];
+      for (int64_t j = j0; j < j1; ++j) po[j] = op(pa[j], vb);
+    } else if (sa == 0 && sb == 1) {
+      const T va = pa[0];
+      for (int64_t j = j0; j < j1; ++j) po[j] = op(va, pb[j]);
+    } else {
+      for (int64_t j = j0; j < j1; ++j) po[j] = op(pa[j * sa], pb[j * sb]);
+    }
+  });
+}
+
+template <typename T>
+static void binary_arith(const OpCall& c) {
+  switch (c.op) {
+    case OP_add: return binary<T, T>(c, [](T x, T y) { return x + y; });
+    case OP_sub: return binary<T, T>(c, [](T x, T y) { return x - y; });
+    case OP_mul: return binary<T, T>(c, [](T x, T y) { return x * y; });
+    case OP_div: return binary<T, T>(c, [](T x, T y) { return x / y; });
+    case OP_pow: return binary<T, T>(c, [](T x, T y) { return (T)pow((double)x, (double)y); });
+    case OP_minimum: return binary<T, T>(c, [](T x, T y) { return nan_min(x, y); });
+    case OP_maximum: return binary<T, T>(c, [](T x, T y) { return nan_max(x, y); });
+    case OP_eq: return binary<T, uint8_t>(c, [](T x, T y) { return (uint8_t)(x == y); });
+    case OP_ne: return binary<T, uint8_t>(c, [](T x, T y) { return (uint8_t)(x != y); });
+    case OP_lt: return binary<T, uint8_t>(c, [](T x, T y) { return (uint8_t)(x < y); });
+    case OP_le: return binary<T, uint8_t>(c, [](T x, T y) { return (uint8_t)(x <= y); });
+    case OP_gt: return binary<T, uint8_t>(c, [](T x, T y) { return (uint8_t)(x > y); });
+    case OP_ge: return binary<T, uint8_t>(c, [](T x, T y) { return (uint8_t)(x >= y); });
+    case OP_relu_bwd: return binary<T, T>(c, [](T dy, T x) { return x > T(0) ? dy : T(0); });
+    case OP_sigmoid_bwd: return binary<T, T>(c, [](T dy, T y) { return dy * y * (T(1) - y); });
+    case OP_tanh_bwd: return binary<T, T>(c, [](T dy, T y) { return dy * (T(1) - y * y); });
+    case OP_silu_bwd: return binary<T, T>(c, [](T dy, T x) {
+      T s = T(1) / (T(1) + (T)exp(-(double)x));
+      return dy * s * (T(1) + x * (T(1) - s));
+    });
+    case OP_gelu_bwd: return binary<T, T>(c, [](T dy, T x) {
+      // d/dx [x * Phi(x)] = Phi(x) + x * phi(x), exact (erf) GELU as PyTorch's default
+      double xd = x, cdf = 0.5 * (1.0 + erf(xd * 0.7071067811865476)), pdf = 0.3989422804014327 * exp(-0.5 * xd * xd);
+      return (T)(dy * (cdf + xd * pdf));
+    });
+    case OP_softplus_bwd: return binary<T, T>(c, [](T dy, T x) {
+      return x > T(20) ? dy : (T)(dy / (1.0 + exp(-(double)x)));
+    });
+    default: fail(ERR_NATIVE, op_name(c.op), "no binary kernel");
+  }
+}
+
+template <typename T>
+static void binary_param(const OpCall& c) {  // backward kernels with a float parameter
+  const T alpha = (T)c.fp[0];
+  switch (c.op) {
+    case OP_leaky_relu_bwd: return binary<T, T>(c, [alpha](T dy, T x) { return x > T(0) ? dy : dy * alpha; });
+    case OP_elu_bwd: return binary<T, T>(c, [alpha](T dy, T x) { return x > T(0) ? dy : (T)(dy * alpha * exp((double)x)); });
+    default: fail(ERR_NATIVE, op_name(c.op), "no binary kernel");
+  }
+}
+
+template <typename T>
+static void binary_int(const OpCall& c) {
+  switch (c.op) {
+    case OP_add: return binary<T, T>(c, [](T x, T y) { return (T)(x + y); });
+    case OP_sub: return binary<T, T>(c, [](T x, T y) { return (T)(x - y); });
+    case OP_mul: return binary<T, T>(c, [](T x, T y) { return (T)(x * y); });
+    case OP_minimum: return binary<T, T>(c, [](T x, T y) { return x < y ? x : y; });
+    case OP_maximum: return binary<T, T>(c, [](T x, T y) { return x > y ? x : y; });
+    default: return binary_arith<T>(c);  // comparisons
+  }
+}
+
+// ------------------------------------------------------------------ unary
+template <typename T, typename F>
+static void unary(const OpCall& c, F op) {
+  const TensorArg &a = c.in[0], &o = c.out[0];
+  const int nd = o.ndim;
+  const int64_t sa = nd ? a.strides[nd - 1] : 0;
+  for_rows(o, [&](int64_t r, int64_t j0, int64_t j1) {
+    const T* pa = (const T*)a.data + row_offset(r, o.shape, nd, a.strides);
+    T* po = (T*)o.data + r * (nd ? o.shape[nd - 1] : 1);
+    if (sa == 1)
+      for (int64_t j = j0; j < j1; ++j) po[j] = op(pa[j]);
+    else
+      for (int64_t j = j0; j < j1; ++j) po[j] = op(pa[j * sa]);
+  });
+}
+
+template <typename T>
+static void unary_float(const OpCall& c) {
+  const double p0 = c.nfp > 0 ? c.fp[0] : 0, p1 = c.nfp > 1 ? c.fp[1] : 0;
+  switch (c.op) {
+    case OP_neg: return unary<T>(c, [](T x) { return -x; });
+    case OP_abs: return unary<T>(c, [](T x) { return x < T(0) ? -x : x; });
+    case OP_sign: return unary<T>(c, [](T x) { return x > T(0) ? T(1) : x < T(0) ? T(-1) : x; });
+    case OP_exp: return unary<T>(c, [](T x) { return sizeof(T) == 4 ? (T)expf((float)x) : (T)exp((double)x); });
+    case OP_log: return unary<T>(c, [](T x) { return sizeof(T) == 4 ? (T)logf((float)x) : (T)log((double)x); });
+    case OP_sqrt: return unary<T>(c, [](T x) { return sizeof(T) == 4 ? (T)sqrtf((float)x) : (T)sqrt((double)x); });
+    case OP_rsqrt: return unary<T>(c, [](T x) { return T(1) / (sizeof(T) == 4 ? (T)sqrtf((float)x) : (T)sqrt((double)x)); });
+    case OP_relu: return unary<T>(c, [](T x) { return x > T(0) ? x : (x != x ? x : T(0)); });
+    case OP_leaky_relu: { T a = (T)p0; return unary<T>(c, [a](T x) { return x > T(0) ? x : x * a; }); }
+    case OP_elu: { T a = (T)p0; return unary<T>(c, [a](T x) { return x > T(0) ? x : (T)(a * expm1((double)x)); }); }
+    case OP_gelu: return unary<T>(c, [](T x) { return (T)(0.5 * x * (1.0 + erf((double)x * 0.7071067811865476))); });
+    case OP_silu: return unary<T>(c, [](T x) { return (T)(x / (1.0 + exp(-(double)x))); });
+    case OP_sigmoid: return unary<T>(c, [](T x) {
+      // stable for large |x|
+      return x >= T(0) ? (T)(1.0 / (1.0 + exp(-(double)x))) : (T)(exp((double)x) / (1.0 + exp((double)x)));
+    });
+    case OP_tanh: return unary<T>(c, [](T x) { return (T)tanh((double)x); });
+    case OP_softplus: return unary<T>(c, [](T x) { return x > T(20) ? x : (T)log1p(exp((double)x)); });
+    case OP_clamp: { T lo = (T)p0, hi = (T)p1; return unary<T>(c, [lo, hi](T x) { return x < lo ? lo : x > hi ? hi : x; }); }
+    case OP_pow_scalar: {
+      if (p0 == 2.0) return unary<T>(c, [](T x) { return x * x; });
+      return unary<T>(c, [p0](T x) { return (T)pow((double)x, p0); });
+    }
+    default: fail(ERR_NATIVE, op_name(c.op), "no unary kernel");
+  }
+}
+
+template <typename T>
+static void unary_int(const OpCall& c) {
+  switch (c.op) {
+    case OP_neg: return unary<T>(c, [](T x) { return (T)-x; });
+    case OP_abs: return unary<T>(c, [](T x) { return x < 0 ? (T)-x : x; });
+    case OP_sign: return unary<T>(c, [](T x) { return (T)(x > 0 ? 1 : x < 0 ? -1 : 0); });
+    case OP_relu: return unary<T>(c, [](T x) { return x > 0 ? x : (T)0; });
+    case OP_clamp: { double lo = c.fp[0], hi = c.fp[1];
+      return unary<T>(c, [lo, hi](T x) { return (T)(x < lo ? lo : x > hi ? hi : x); }); }
+    default: fail(ERR_NATIVE, op_name(c.op), "no unary kernel");
+  }
+}
+
+// ------------------------------------------------------------------ copy / cast, fill, where
+template <typename S, typename D>
+static void copy_typed(const OpCall& c) {
+  const TensorArg &a = c.in[0], &o = c.out[0];
+  const int nd = o.ndim;
+  const int64_t sa = nd ? a.strides[nd - 1] : 0;
+  for_rows(o, [&](int64_t r, int64_t j0, int64_t j1) {
+    const S* pa = (const S*)a.data + row_offset(r, o.shape, nd, a.strides);
+    D* po = (D*)o.data + r * (nd ? o.shape[nd - 1] : 1);
+    if (sa == 1)
+      for (int64_t j = j0; j < j1; ++j) po[j] = (D)pa[j];
+    else
+      for (int64_t j = j0; j < j1; ++j) po[j] = (D)pa[j * sa];
+  });
+}
+template <typename S>
+static void copy_from(const OpCall& c) {
+  switch (c.out[0].dtype) {
+    case DT_F32: return copy_typed<S, float>(c);
+    case DT_F64: return copy_typed<S, double>(c);
+    case DT_I32: return copy_typed<S, int32_t>(c);
+    case DT_U8: return copy_typed<S, uint8_t>(c);
+  }
+}
+// copy: in[0] any dtype and strides -> out[0] contiguous, any dtype (a cast when they differ). c.dtype = in dtype.
+void copy_kernel(const OpCall& c) {
+  switch (c.in[0].dtype) {
+    case DT_F32: return copy_from<float>(c);
+    case DT_F64: return copy_from<double>(c);
+    case DT_I32: return copy_from<int32_t>(c);
+    case DT_U8: return copy_from<uint8_t>(c);
+  }
+}
+
+template <typename T>
+void fill_kernel(const OpCall& c) {
+  const TensorArg& o = c.out[0];
+  const T v = (T)c.fp[0];
+  const int nd = o.ndim;
+  const int64_t so = nd ? o.strides[nd - 1] : 0;
+  for_rows(o, [&](int64_t r, int64_t j0, int64_t j1) {
+    T* po = (T*)o.data + row_offset(r, o.shape, nd, o.strides);
+    for (int64_t j = j0; j < j1; ++j) po[j * so] = v;
+  });
+}
+
+template <typename T>
+void where_kernel(const OpCall& c) {
+  const TensorArg &m = c.in[0], &a = c.in[1], &b = c.in[2], &o = c.out[0];
+  const int nd = o.ndim;
+  const int64_t sm = nd ? m.strides[nd - 1] : 0, sa = nd ? a.strides[nd - 1] : 0, sb = nd ? b.strides[nd - 1] : 0;
+  for_rows(o, [&](int64_t r, int64_t j0, int64_t j1) {
+    const uint8_t* pm = (const uint8_t*)m.data + row_offset(r, o.shape, nd, m.strides);
+    const T* pa = (const T*)a.data + row_offset(r, o.shape, nd, a.strides);
+    const T* pb = (const T*)b.data + row_offset(r, o.shape, nd, b.strides);
+    T* po = (T*)o.data + r * (nd ? o.shape[nd - 1] : 1);
+    for (int64_t j = j0; j < j1; ++j) po[j] = pm[j * sm] ? pa[j * sa] : pb[j * sb];
+  });
+}
+}  // namespace
+
+void ew_copy(const OpCall& c) { copy_kernel(c); }
+void ew_binary_f32(const OpCall& c) { binary_arith<float>(c); }
+void ew_binary_f64(const OpCall& c) { binary_arith<double>(c); }
+void ew_binary_i32(const OpCall& c) { binary_int<int32_t>(c); }
+void ew_binary_u8(const OpCall& c) { binary_int<uint8_t>(c); }
+void ew_binary_param_f32(const OpCall& c) { binary_param<float>(c); }
+void ew_binary_param_f64(const OpCall& c) { binary_param<double>(c); }
+void ew_unary_f32(const OpCall& c) { unary_float<float>(c); }
+void ew_unary_f64(const OpCall& c) { unary_float<double>(c); }
+void ew_unary_i32(const OpCall& c) { unary_int<int32_t>(c); }
+void ew_fill_f32(const OpCall& c) { fill_kernel<float>(c); }
+void ew_fill_f64(const OpCall& c) { fill_kernel<double>(c); }
+void ew_fill_i32(const OpCall& c) { fill_kernel<int32_t>(c); }
+void ew_fill_u8(const OpCall& c) { fill_kernel<uint8_t>(c); }
+void ew_where_f32(const OpCall& c) { where_kernel<float>(c); }
+void ew_where_f64(const OpCall& c) { where_kernel<double>(c); }
+void ew_where_i32(const OpCall& c) { where_kernel<int32_t>(c); }
+void ew_where_u8(const OpCall& c) { where_kernel<uint8_t>(c); }
+TS_CPU_END

@@ -1,0 +1,250 @@
+// Packed, cache-blocked GEMM (the BLIS/Goto structure: Goto & van de Geijn, "Anatomy of High-Performance Matrix
+// Multiplication", TOMS 2008). Loops: jc (NC columns of B, L3) -> pc (KC of K) -> pack B and A -> parallel tiles of
+// (MC rows x a chunk of NR panels) -> jr -> ir -> MR x NR register-blocked micro-kernel.
+// Micro-kernel shapes: AVX-512 12x32 f32 / 12x16 f64 (24 of 32 zmm accumulate), AVX2 6x16 / 6x8 (12 of 16 ymm),
+// baseline SSE2 4x8 / 4x4. KC=256 keeps one packed B micro-panel (KC*NR*4 = 32 KiB) in L1 and the A block in L2.
+#include "kernels.h"
+
+TS_CPU_BEGIN
+namespace {
+
+#if TS_ISA_ID == 2 && defined(TS_GEMM_MR)
+constexpr int kMR = TS_GEMM_MR;
+#elif TS_ISA_ID == 2
+constexpr int kMR = 12;
+#elif TS_ISA_ID == 1
+constexpr int kMR = 6;
+#else
+constexpr int kMR = 4;
+#endif
+#ifndef TS_GEMM_NV
+#define TS_GEMM_NV 2
+#endif
+constexpr int kNV = TS_GEMM_NV;  // vectors per micro-tile row
+#ifndef TS_GEMM_KC
+#define TS_GEMM_KC 256
+#endif
+constexpr int64_t kKC = TS_GEMM_KC;
+constexpr int64_t kNC = 3072;
+
+template <typename T>
+struct Cfg {
+  static constexpr int VL = Vec<T>::N;
+  static constexpr int NR = kNV * VL;
+  static constexpr int MR = kMR;
+  static constexpr int64_t MC = kMR * 16;
+};
+
+// Ap: ceil(M/MR) panels of kc x MR, alpha folded in, zero-padded rows.
+template <typename T>
+void pack_a_panel(int64_t mr, int64_t kc, const T* A, int64_t rsA, int64_t csA, T alpha, T* Ap) {
+  constexpr int MR = Cfg<T>::MR;
+  if (mr == MR && csA == 1) {
+    for (int64_t k = 0; k < kc; ++k)
+      for (int i = 0; i < MR; ++i) Ap[k * MR + i] = alpha * A[i * rsA + k];
+    return;
+  }
+  for (int64_t k = 0; k < kc; ++k) {
+    int i = 0;
+    for (; i < mr; ++i) Ap[k * MR + i] = alpha * A[i * rsA + k * csA];
+    for (; i < MR; ++i) Ap[k * MR + i] = T(0);
+  }
+}
+
+// Bp: panels of kc x NR, zero-padded columns.
+template <typename T>
+void pack_b_panel(int64_t nr, int64_t kc, const T* B, int64_t rsB, int64_t csB, T* Bp) {
+  constexpr int NR = Cfg<T>::NR;
+  if (nr == NR && csB == 1) {
+    for (int64_t k = 0; k < kc; ++k) memcpy(Bp + k * NR, B + k * rsB, sizeof(T) * NR);
+    return;
+  }
+  for (int64_t k = 0; k < kc; ++k) {
+    int j = 0;
+    for (; j < nr; ++j) Bp[k * NR + j] = B[k * rsB + j * csB];
+    for (; j < NR; ++j) Bp[k * NR + j] = T(0);
+  }
+}
+
+struct Epi {
+  bool first, last;  // first K block: apply beta; last: apply bias and ReLU
+  double beta;
+  int bias_mode;
+  bool relu;
+};
+
+template <typename T>
+inline void finish(T* c, int64_t ldc, const T* acc, int64_t mr, int64_t nr, const Epi& e, const T* bias_r,
+                   const T* bias_c) {
+  constexpr int NR = Cfg<T>::NR;
+  const T beta = (T)e.beta;
+  for (int64_t i = 0; i < mr; ++i) {
+    T* ci = c + i * ldc;
+    const T* ai = acc + i * NR;
+    for (int64_t j = 0; j < nr; ++j) {
+      T v = ai[j];
+      if (!e.first) v += ci[j];
+      else if (beta != T(0)) v += beta * ci[j];
+      if (e.last) {
+        if (e.bias_mode == 1) v += bias_r[i];
+        else if (e.bias_mode == 2) v += bias_c[j];
+        if (e.relu) v = v > T(0) ? v : T(0);
+      }
+      ci[j] = v;
+    }
+  }
+}
+
+template <typename T>
+__attribute__((always_inline)) inline void micro(int64_t kc, const T* __restrict A, const T* __restrict B, T* C,
+                                                 int64_t ldc, int64_t mr, int64_t nr, const Epi& e, const T* bias_r,
+                                                 const T* bias_c) {
+  using vt = typename Vec<T>::type;
+  constexpr int MR = Cfg<T>::MR, VL = Cfg<T>::VL, NR = Cfg<T>::NR;
+  vt c[MR][kNV];
+  for (int i = 0; i < MR; ++i)
+    for (int j = 0; j < kNV; ++j) c[i][j] = vt{};
+  for (int i = 0; i < MR; ++i) {  // the C tile is needed after the loop: start fetching it now
+    __builtin_prefetch(C + i * ldc, 1);
+    __builtin_prefetch(C + i * ldc + NR - 1, 1);
+  }
+  for (int64_t k = 0; k < kc; ++k) {
+    vt b[kNV];
+    for (int j = 0; j < kNV; ++j) b[j] = *(const vt*)(B + k * NR + j * VL);
+    __builtin_prefetch(B + (k + 8) * NR);
+    for (int i = 0; i < MR; ++i) {
+      vt a = bcast(A[k * MR + i]);
+      for (int j = 0; j < kNV; ++j) c[i][j] += a * b[j];
+    }
+  }
+  const T beta = (T)e.beta;
+  if (mr == MR && nr == NR) {
+    // full tile: vector epilogue straight into C
+    vt bc[kNV];
+    if (e.last && e.bias_mode == 2)
+      for (int j = 0; j < kNV; ++j) memcpy(&bc[j], bias_c + j * VL, sizeof(vt));
+    for (int i = 0; i < MR; ++i) {
+      T* ci = C + i * ldc;
+      for (int j = 0; j < kNV; ++j) {
+        vt v = c[i][j], old;
+        if (!e.first) {
+          memcpy(&old, ci + j * VL, sizeof(vt));
+          v += old;
+        } else if (beta != T(0)) {
+          memcpy(&old, ci + j * VL, sizeof(vt));
+          v += beta * old;
+        }
+        if (e.last) {
+          if (e.bias_mode == 1) v += bias_r[i];
+          else if (e.bias_mode == 2) v += bc[j];
+          if (e.relu) v = v > vt{} ? v : vt{};
+        }
+        memcpy(ci + j * VL, &v, sizeof(vt));
+      }
+    }
+    return;
+  }
+  alignas(64) T acc[MR * NR];
+  for (int i = 0; i < MR; ++i)
+    for (int j = 0; j < kNV; ++j) *(vt*)(acc + i * NR + j * VL) = c[i][j];
+  finish<T>(C, ldc, acc, mr, nr, e, bias_r, bias_c);
+}
+
+template <typename T>
+void gemm_impl(int64_t M, int64_t N, int64_t K, const T* A, int64_t rsA, int64_t csA, const T* B, int64_t rsB,
+               int64_t csB, T* C, int64_t ldc, T alpha, T beta, const T* bias, int bias_mode, bool relu,
+               bool parallel) {
+  constexpr int MR = Cfg<T>::MR, NR = Cfg<T>::NR;
+  constexpr int64_t MC = Cfg<T>::MC;
+  if (M <= 0 || N <= 0) return;
+  if (K <= 0) {  // C = beta*C (+ epilogue)
+    Epi e{true, true, (double)beta, bias_mode, relu};
+    alignas(64) T zero[MR * NR] = {};
+    for (int64_t i = 0; i < M; i += MR)
+      for (int64_t j = 0; j < N; j += NR) {
+        int64_t mr = M - i < MR ? M - i : MR, nr = N - j < NR ? N - j : NR;
+        finish<T>(C + i * ldc + j, ldc, zero, mr, nr, e, bias ? bias + i : nullptr, bias ? bias + j : nullptr);
+      }
+    return;
+  }
+  const int nt = parallel ? nthreads() : 1;
+  const int64_t mpanels = (M + MR - 1) / MR;
+  const int64_t kc_max = K < kKC ? K : kKC;
+  const int64_t nc_max = N < kNC ? N : kNC;
+  T* Ap = (T*)workspace(0, sizeof(T) * (size_t)(mpanels * MR * kc_max));
+  T* Bp = (T*)workspace(1, sizeof(T) * (size_t)(((nc_max + NR - 1) / NR) * NR * kc_max));
+  for (int64_t jc = 0; jc < N; jc += kNC) {
+    const int64_t nc = N - jc < kNC ? N - jc : kNC;
+    const int64_t npanels = (nc + NR - 1) / NR;
+    for (int64_t pc = 0; pc < K; pc += kKC) {
+      const int64_t kc = K - pc < kKC ? K - pc : kKC;
+      const Epi e{pc == 0, pc + kc >= K, (double)beta, bias_mode, relu};
+      const int64_t mblocks = (M + MC - 1) / MC;
+      // split the N panels into chunks so that there are enough tasks for every thread
+      int64_t nchunks = 1;
+      while (mblocks * nchunks < 4 * nt && nchunks * 2 <= npanels) nchunks *= 2;
+      const int64_t chunk = (npanels + nchunks - 1) / nchunks;
+      const int64_t tasks = mblocks * nchunks;
+      // nt == 1 still opens a (one-thread) region so that the orphaned `omp for`s below bind to it and not to a
+      // caller's parallel region (conv runs one GEMM per thread).
+#pragma omp parallel num_threads(nt)
+      {
+#pragma omp for schedule(static) nowait
+        for (int64_t p = 0; p < npanels; ++p) {
+          const int64_t j = p * NR, nr = nc - j < NR ? nc - j : NR;
+          pack_b_panel<T>(nr, kc, B + pc * rsB + (jc + j) * csB, rsB, csB, Bp + p * NR * kc);
+        }
+#pragma omp for schedule(static)
+        for (int64_t p = 0; p < mpanels; ++p) {
+          const int64_t i = p * MR, mr = M - i < MR ? M - i : MR;
+          pack_a_panel<T>(mr, kc, A + i * rsA + pc * csA, rsA, csA, alpha, Ap + p * MR * kc);
+        }
+#pragma omp for schedule(dynamic, 1)
+        for (int64_t t = 0; t < tasks; ++t) {
+          const int64_t mb = t % mblocks, ch = t / mblocks;
+          const int64_t i0 = mb * MC, i1 = i0 + MC < M ? i0 + MC : M;
+          const int64_t p0 = ch * chunk, p1 = p0 + chunk < npanels ? p0 + chunk : npanels;
+          for (int64_t p = p0; p < p1; ++p) {
+            const int64_t j = p * NR, nr = nc - j < NR ? nc - j : NR;
+            const T* bp = Bp + p * NR * kc;
+            for (int64_t i = i0; i < i1; i += MR) {
+              const int64_t mr = M - i < MR ? M - i : MR;
+              micro<T>(kc, Ap + (i / MR) * MR * kc, bp, C + i * ldc + jc + j, ldc, mr, nr, e,
+                       bias ? bias + i : nullptr, bias ? bias + jc + j : nullptr);
+            }
+          }
+        }
+      }
+    }
+  }
+}
+}  // namespace
+
+void sgemm(int64_t M, int64_t N, int64_t K, const float* A, int64_t rsA, int64_t csA, const float* B, int64_t rsB,
+           int64_t csB, float* C, int64_t ldc, float alpha, float beta, const float* bias, int bias_mode, bool relu,
+           bool parallel) {
+  gemm_impl<float>(M, N, K, A, rsA, csA, B, rsB, csB, C, ldc, alpha, beta, bias, bias_mode, relu, parallel);
+}
+void dgemm(int64_t M, int64_t N, int64_t K, const double* A, int64_t rsA, int64_t csA, const double* B, int64_t rsB,
+           int64_t csB, double* C, int64_t ldc, double alpha, double beta, const double* bias, int bias_mode, bool relu,
+           bool parallel) {
+  gemm_impl<double>(M, N, K, A, rsA, csA, B, rsB, csB, C, ldc, alpha, beta, bias, bias_mode, relu, parallel);
+}
+
+// matmul op: in[0] A [B?,M,K], in[1] B [B?,K,N], optional in[2] bias [N]; out[0] C [B,M,N] contiguous.
+// A and B are 3-D views (lib/ops/matmul.ts folds batch dims; batch stride 0 broadcasts). ip[0] = relu.
+template <typename T>
+static void matmul_kernel(const OpCall& c) {
+  const TensorArg &a = c.in[0], &b = c.in[1], &o = c.out[0];
+  const int64_t Bn = o.shape[0], M = o.shape[1], N = o.shape[2], K = a.shape[2];
+  const T* bias = c.nin > 2 ? (const T*)c.in[2].data : nullptr;
+  const bool relu = c.nip > 0 && c.ip[0] != 0;
+  for (int64_t bi = 0; bi < Bn; ++bi) {
+    gemm_impl<T>(M, N, K, (const T*)a.data + bi * a.strides[0], a.strides[1], a.strides[2],
+                 (const T*)b.data + bi * b.strides[0], b.strides[1], b.strides[2], (T*)o.data + bi * M * N, N, T(1),
+                 T(0), bias, bias ? 2 : 0, relu, true);
+  }
+}
+void matmul_f32(const OpCall& c) { matmul_kernel<float>(c); }
+void matmul_f64(const OpCall& c) { matmul_kernel<double>(c); }
+TS_CPU_END

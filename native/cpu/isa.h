@@ -1,0 +1,64 @@
+// Every file in native/cpu is compiled once per instruction set (CMakeLists.txt: TS_ISA_ID 0 = baseline x86-64,
+// 1 = AVX2+FMA, 2 = AVX-512) and everything it defines lives in namespace tensile::cpu::<isa>. Only the functions
+// in kernels.h are called from outside; the core picks one set at run time (native/cpu/select.cpp).
+// Rules that keep the other sets from being merged into this one (and a baseline CPU from SIGILL): no STL, no inline
+// functions with external linkage from outside this namespace (use math.h functions, fail() and workspace()).
+#pragma once
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <omp.h>
+#include <immintrin.h>
+#include "../core/types.h"
+
+#if TS_ISA_ID == 2
+#define TS_ISA_NS avx512
+#define TS_VEC_BYTES 64
+#elif TS_ISA_ID == 1
+#define TS_ISA_NS avx2
+#define TS_VEC_BYTES 32
+#elif TS_ISA_ID == 0
+#define TS_ISA_NS scalar
+#define TS_VEC_BYTES 16
+#else
+#error "TS_ISA_ID must be 0, 1 or 2"
+#endif
+
+#define TS_CPU_BEGIN namespace tensile { namespace cpu { namespace TS_ISA_NS {
+#define TS_CPU_END } } }
+
+TS_CPU_BEGIN
+template <typename T>
+struct Vec {
+  typedef T type __attribute__((vector_size(TS_VEC_BYTES)));
+  static constexpr int N = TS_VEC_BYTES / sizeof(T);
+};
+
+// Broadcast a scalar to every lane (one vbroadcast; `vt{} + x` would add 0.0 first without -ffast-math).
+static inline Vec<float>::type bcast(float x) {
+#if TS_ISA_ID == 2
+  return _mm512_set1_ps(x);
+#elif TS_ISA_ID == 1
+  return _mm256_set1_ps(x);
+#else
+  return _mm_set1_ps(x);
+#endif
+}
+static inline Vec<double>::type bcast(double x) {
+#if TS_ISA_ID == 2
+  return _mm512_set1_pd(x);
+#elif TS_ISA_ID == 1
+  return _mm256_set1_pd(x);
+#else
+  return _mm_set1_pd(x);
+#endif
+}
+
+static inline int64_t numel_of(const TensorArg& t) {
+  int64_t n = 1;
+  for (int i = 0; i < t.ndim; ++i) n *= t.shape[i];
+  return n;
+}
+static inline int nthreads() { return omp_get_max_threads(); }
+TS_CPU_END

@@ -1,0 +1,204 @@
+// Pooling, NCHW contiguous, parallel over (n, c) planes. Params (lib/ops/pool.ts):
+// ip [kh, kw, sh, sw, ph, pw, dh, dw, count_include_pad]; output sizes come from out[0] (ceil_mode is applied there).
+#include "kernels.h"
+
+TS_CPU_BEGIN
+namespace {
+
+struct PGeo {
+  int64_t planes, H, W, OH, OW, kh, kw, sh, sw, ph, pw, dh, dw;
+  bool include_pad;
+};
+static PGeo pgeo(const OpCall& c, const TensorArg& x, const TensorArg& y) {
+  PGeo G;
+  G.planes = x.shape[0] * x.shape[1]; G.H = x.shape[2]; G.W = x.shape[3]; G.OH = y.shape[2]; G.OW = y.shape[3];
+  G.kh = c.ip[0]; G.kw = c.ip[1]; G.sh = c.ip[2]; G.sw = c.ip[3]; G.ph = c.ip[4]; G.pw = c.ip[5];
+  G.dh = c.ip[6]; G.dw = c.ip[7]; G.include_pad = c.nip > 8 && c.ip[8] != 0;
+  return G;
+}
+
+// out[0] y, out[1] argmax (int32, h*W + w within the plane). NaN wins, like PyTorch.
+template <typename T>
+static void max_fwd(const OpCall& c) {
+  const PGeo G = pgeo(c, c.in[0], c.out[0]);
+  const T* x = (const T*)c.in[0].data;
+  T* y = (T*)c.out[0].data;
+  int32_t* idx = (int32_t*)c.out[1].data;
+  const bool fast = G.kh == 2 && G.kw == 2 && G.sh == 2 && G.sw == 2 && G.ph == 0 && G.pw == 0 && G.dh == 1 &&
+                    G.dw == 1 && 2 * G.OH <= G.H && 2 * G.OW <= G.W;
+#pragma omp parallel for schedule(static) if (G.planes * G.OH * G.OW >= 4096)
+  for (int64_t p = 0; p < G.planes; ++p) {
+    const T* xp = x + p * G.H * G.W;
+    T* yp = y + p * G.OH * G.OW;
+    int32_t* ip = idx + p * G.OH * G.OW;
+    if (fast) {  // 2x2 stride 2: the common CNN case
+      for (int64_t oh = 0; oh < G.OH; ++oh) {
+        const T* r0 = xp + 2 * oh * G.W;
+        const T* r1 = r0 + G.W;
+        for (int64_t ow = 0; ow < G.OW; ++ow) {
+          const int64_t w0 = 2 * ow;
+          T b = r0[w0];
+          int64_t bi = 2 * oh * G.W + w0;
+          T v;
+          v = r0[w0 + 1]; if (v > b || v != v) { b = v; bi = 2 * oh * G.W + w0 + 1; }
+          v = r1[w0];     if (v > b || v != v) { b = v; bi = (2 * oh + 1) * G.W + w0; }
+          v = r1[w0 + 1]; if (v > b || v != v) { b = v; bi = (2 * oh + 1) * G.W + w0 + 1; }
+          yp[oh * G.OW + ow] = b;
+          ip[oh * G.OW + ow] = (int32_t)bi;
+        }
+      }
+      continue;
+    }
+    for (int64_t oh = 0; oh < G.OH; ++oh)
+      for (int64_t ow = 0; ow < G.OW; ++ow) {
+        T best = -(T)INFINITY;
+        int64_t bi = -1;
+        for (int64_t i = 0; i < G.kh; ++i) {
+          const int64_t ih = oh * G.sh - G.ph + i * G.dh;
+          if (ih < 0 || ih >= G.H) continue;
+          for (int64_t j = 0; j < G.kw; ++j) {
+            const int64_t iw = ow * G.sw - G.pw + j * G.dw;
+            if (iw < 0 || iw >= G.W) continue;
+            const T v = xp[ih * G.W + iw];
+            if (bi < 0 || v > best || (v != v && best == best)) {
+              best = v;
+              bi = ih * G.W + iw;
+            }
+          }
+        }
+        yp[oh * G.OW + ow] = best;
+        ip[oh * G.OW + ow] = (int32_t)(bi < 0 ? 0 : bi);
+      }
+  }
+}
+
+// in dy, idx; out dx (zeroed here, then dy scattered to the argmax).
+template <typename T>
+static void max_bwd(const OpCall& c) {
+  const TensorArg& dxt = c.out[0];
+  const int64_t planes = dxt.shape[0] * dxt.shape[1], HW = dxt.shape[2] * dxt.shape[3];
+  const int64_t OHW = c.in[0].shape[2] * c.in[0].shape[3];
+  const T* dy = (const T*)c.in[0].data;
+  const int32_t* idx = (const int32_t*)c.in[1].data;
+  T* dx = (T*)dxt.data;
+#pragma omp parallel for schedule(static) if (planes * HW >= 4096)
+  for (int64_t p = 0; p < planes; ++p) {
+    T* d = dx + p * HW;
+    for (int64_t i = 0; i < HW; ++i) d[i] = T(0);
+    for (int64_t o = 0; o < OHW; ++o) d[idx[p * OHW + o]] += dy[p * OHW + o];
+  }
+}
+
+// The averaging window and divisor of PyTorch's avg_pool2d (the window may run into the padding; with
+// count_include_pad the divisor counts padding cells but not cells past the padded edge).
+static inline void avg_window(const PGeo& G, int64_t oh, int64_t ow, int64_t* h0, int64_t* h1, int64_t* w0, int64_t* w1,
+                              int64_t* div) {
+  int64_t hs = oh * G.sh - G.ph, ws = ow * G.sw - G.pw;
+  int64_t he = hs + G.kh < G.H + G.ph ? hs + G.kh : G.H + G.ph, we = ws + G.kw < G.W + G.pw ? ws + G.kw : G.W + G.pw;
+  const int64_t pool = (he - hs) * (we - ws);
+  hs = hs < 0 ? 0 : hs; ws = ws < 0 ? 0 : ws;
+  he = he < G.H ? he : G.H; we = we < G.W ? we : G.W;
+  *h0 = hs; *h1 = he; *w0 = ws; *w1 = we;
+  *div = G.include_pad ? pool : (he - hs) * (we - ws);
+}
+
+template <typename T>
+static void avg_fwd(const OpCall& c) {
+  const PGeo G = pgeo(c, c.in[0], c.out[0]);
+  const T* x = (const T*)c.in[0].data;
+  T* y = (T*)c.out[0].data;
+#pragma omp parallel for schedule(static) if (G.planes * G.OH * G.OW >= 4096)
+  for (int64_t p = 0; p < G.planes; ++p) {
+    const T* xp = x + p * G.H * G.W;
+    for (int64_t oh = 0; oh < G.OH; ++oh)
+      for (int64_t ow = 0; ow < G.OW; ++ow) {
+        int64_t h0, h1, w0, w1, div;
+        avg_window(G, oh, ow, &h0, &h1, &w0, &w1, &div);
+        double s = 0;
+        for (int64_t h = h0; h < h1; ++h)
+          for (int64_t w = w0; w < w1; ++w) s += (double)xp[h * G.W + w];
+        y[(p * G.OH + oh) * G.OW + ow] = (T)(div > 0 ? s / (double)div : 0.0);
+      }
+  }
+}
+
+// in dy; out dx [N,C,H,W].
+template <typename T>
+static void avg_bwd(const OpCall& c) {
+  const PGeo G = pgeo(c, c.out[0], c.in[0]);
+  const T* dy = (const T*)c.in[0].data;
+  T* dx = (T*)c.out[0].data;
+#pragma omp parallel for schedule(static) if (G.planes * G.H * G.W >= 4096)
+  for (int64_t p = 0; p < G.planes; ++p) {
+    T* d = dx + p * G.H * G.W;
+    for (int64_t i = 0; i < G.H * G.W; ++i) d[i] = T(0);
+    for (int64_t oh = 0; oh < G.OH; ++oh)
+      for (int64_t ow = 0; ow < G.OW; ++ow) {
+        int64_t h0, h1, w0, w1, div;
+        avg_window(G, oh, ow, &h0, &h1, &w0, &w1, &div);
+        if (div <= 0) continue;
+        const T g = (T)((double)dy[(p * G.OH + oh) * G.OW + ow] / (double)div);
+        for (int64_t h = h0; h < h1; ++h)
+          for (int64_t w = w0; w < w1; ++w) d[h * G.W + w] += g;
+      }
+  }
+}
+
+// adaptive average pooling: cell i covers [floor(i*H/OH), ceil((i+1)*H/OH)).
+template <typename T>
+static void adaptive_fwd(const OpCall& c) {
+  const TensorArg &xt = c.in[0], &yt = c.out[0];
+  const int64_t planes = xt.shape[0] * xt.shape[1], H = xt.shape[2], W = xt.shape[3], OH = yt.shape[2], OW = yt.shape[3];
+  const T* x = (const T*)xt.data;
+  T* y = (T*)yt.data;
+#pragma omp parallel for schedule(static) if (planes * H * W >= 16384)
+  for (int64_t p = 0; p < planes; ++p)
+    for (int64_t oh = 0; oh < OH; ++oh) {
+      const int64_t h0 = oh * H / OH, h1 = ((oh + 1) * H + OH - 1) / OH;
+      for (int64_t ow = 0; ow < OW; ++ow) {
+        const int64_t w0 = ow * W / OW, w1 = ((ow + 1) * W + OW - 1) / OW;
+        double s = 0;
+        for (int64_t h = h0; h < h1; ++h)
+          for (int64_t w = w0; w < w1; ++w) s += (double)x[(p * H + h) * W + w];
+        y[(p * OH + oh) * OW + ow] = (T)(s / (double)((h1 - h0) * (w1 - w0)));
+      }
+    }
+}
+
+template <typename T>
+static void adaptive_bwd(const OpCall& c) {
+  const TensorArg &dyt = c.in[0], &dxt = c.out[0];
+  const int64_t planes = dxt.shape[0] * dxt.shape[1], H = dxt.shape[2], W = dxt.shape[3], OH = dyt.shape[2],
+                OW = dyt.shape[3];
+  const T* dy = (const T*)dyt.data;
+  T* dx = (T*)dxt.data;
+#pragma omp parallel for schedule(static) if (planes * H * W >= 16384)
+  for (int64_t p = 0; p < planes; ++p) {
+    T* d = dx + p * H * W;
+    for (int64_t i = 0; i < H * W; ++i) d[i] = T(0);
+    for (int64_t oh = 0; oh < OH; ++oh) {
+      const int64_t h0 = oh * H / OH, h1 = ((oh + 1) * H + OH - 1) / OH;
+      for (int64_t ow = 0; ow < OW; ++ow) {
+        const int64_t w0 = ow * W / OW, w1 = ((ow + 1) * W + OW - 1) / OW;
+        const T g = (T)((double)dy[(p * OH + oh) * OW + ow] / (double)((h1 - h0) * (w1 - w0)));
+        for (int64_t h = h0; h < h1; ++h)
+          for (int64_t w = w0; w < w1; ++w) d[h * W + w] += g;
+      }
+    }
+  }
+}
+}  // namespace
+
+void max_pool2d_f32(const OpCall& c) { max_fwd<float>(c); }
+void max_pool2d_f64(const OpCall& c) { max_fwd<double>(c); }
+void max_pool2d_bwd_f32(const OpCall& c) { max_bwd<float>(c); }
+void max_pool2d_bwd_f64(const OpCall& c) { max_bwd<double>(c); }
+void avg_pool2d_f32(const OpCall& c) { avg_fwd<float>(c); }
+void avg_pool2d_f64(const OpCall& c) { avg_fwd<double>(c); }
+void avg_pool2d_bwd_f32(const OpCall& c) { avg_bwd<float>(c); }
+void avg_pool2d_bwd_f64(const OpCall& c) { avg_bwd<double>(c); }
+void adaptive_avg_pool2d_f32(const OpCall& c) { adaptive_fwd<float>(c); }
+void adaptive_avg_pool2d_f64(const OpCall& c) { adaptive_fwd<double>(c); }
+void adaptive_avg_pool2d_bwd_f32(const OpCall& c) { adaptive_bwd<float>(c); }
+void adaptive_avg_pool2d_bwd_f64(const OpCall& c) { adaptive_bwd<double>(c); }
+TS_CPU_END

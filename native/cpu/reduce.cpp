@@ -1,0 +1,236 @@
+// Reductions, softmax/log_softmax and fused softmax-cross-entropy. lib/ presents the input as a contiguous
+// [outer, R, inner] view (the reduced axes consecutive) and the output as [outer, inner].
+#include "kernels.h"
+
+TS_CPU_BEGIN
+namespace {
+
+template <typename T>
+struct Acc { typedef double type; };  // accumulate in double: deterministic and accurate for float32 sums
+
+// Calls f(o, i, base, stride) for each output element: the R inputs are base[r*stride], r < R.
+template <typename F>
+static void for_each_out(int64_t outer, int64_t R, int64_t inner, F&& f) {
+  const int64_t total = outer * inner;
+  const bool par = total * R >= (1 << 15) && total > 1;
+  if (par) {
+#pragma omp parallel for schedule(static)
+    for (int64_t t = 0; t < total; ++t) f(t / inner, t % inner);
+  } else {
+    for (int64_t t = 0; t < total; ++t) f(t / inner, t % inner);
+  }
+}
+
+template <typename T>
+static void reduce_kernel(const OpCall& c) {
+  const TensorArg &x = c.in[0];
+  const int64_t outer = x.shape[0], R = x.shape[1], inner = x.shape[2];
+  const T* px = (const T*)x.data;
+  T* po = (T*)c.out[0].data;
+  int32_t* pidx = c.nout > 1 ? (int32_t*)c.out[1].data : nullptr;
+  const int op = c.op;
+  const double correction = c.nfp > 0 ? c.fp[0] : 1.0;
+  for_each_out(outer, R, inner, [&](int64_t o, int64_t i) {
+    const T* b = px + o * R * inner + i;
+    const int64_t out = o * inner + i;
+    switch (op) {
+      case OP_sum:
+      case OP_mean: {
+        double s = 0;
+        for (int64_t r = 0; r < R; ++r) s += (double)b[r * inner];
+        po[out] = (T)(op == OP_mean ? s / (double)R : s);
+        break;
+      }
+      case OP_var: {
+        double m = 0;
+        for (int64_t r = 0; r < R; ++r) m += (double)b[r * inner];
+        m /= (double)R;
+        double ss = 0;
+        for (int64_t r = 0; r < R; ++r) {
+          double d = (double)b[r * inner] - m;
+          ss += d * d;
+        }
+        double den = (double)R - correction;
+        po[out] = (T)(den > 0 ? ss / den : NAN);
+        break;
+      }
+      case OP_max:
+      case OP_min:
+      case OP_argmax:
+      case OP_argmin: {
+        const bool mx = op == OP_max || op == OP_argmax;
+        T best = b[0];
+        int64_t bi = 0;
+        for (int64_t r = 1; r < R && best == best; ++r) {  // the first NaN wins, like PyTorch
+          T v = b[r * inner];
+          if (v != v || (mx ? v > best : v < best)) {
+            best = v;
+            bi = r;
+          }
+        }
+        if (op == OP_argmax || op == OP_argmin) {
+          ((int32_t*)c.out[0].data)[out] = (int32_t)bi;
+        } else {
+          po[out] = best;
+          if (pidx) pidx[out] = (int32_t)bi;
+        }
+        break;
+      }
+      case OP_logsumexp: {
+        T m = b[0];
+        for (int64_t r = 1; r < R; ++r) m = (b[r * inner] > m || b[r * inner] != b[r * inner]) ? b[r * inner] : m;
+        if (m != m) { po[out] = m; break; }
+        if (m == (T)INFINITY || m == -(T)INFINITY) { po[out] = m; break; }
+        double s = 0;
+        for (int64_t r = 0; r < R; ++r) s += exp((double)b[r * inner] - (double)m);
+        po[out] = (T)((double)m + log(s));
+        break;
+      }
+    }
+  });
+}
+
+// softmax / log_softmax along R (numerically stable: subtract the max; Bridle 1990 / every framework since).
+template <typename T>
+static void softmax_kernel(const OpCall& c) {
+  const TensorArg& x = c.in[0];
+  const int64_t outer = x.shape[0], R = x.shape[1], inner = x.shape[2];
+  const T* px = (const T*)x.data;
+  T* py = (T*)c.out[0].data;
+  const bool logsm = c.op == OP_log_softmax;
+  for_each_out(outer, R, inner, [&](int64_t o, int64_t i) {
+    const T* b = px + o * R * inner + i;
+    T* y = py + o * R * inner + i;
+    T m = b[0];
+    for (int64_t r = 1; r < R; ++r) m = b[r * inner] > m ? b[r * inner] : m;
+    double s = 0;
+    for (int64_t r = 0; r < R; ++r) s += exp((double)b[r * inner] - (double)m);
+    if (logsm) {
+      const double lse = (double)m + log(s);
+      for (int64_t r = 0; r < R; ++r) y[r * inner] = (T)((double)b[r * inner] - lse);
+    } else {
+      const double inv = 1.0 / s;
+      for (int64_t r = 0; r < R; ++r) y[r * inner] = (T)(exp((double)b[r * inner] - (double)m) * inv);
+    }
+  });
+}
+
+// softmax_bwd(dy, y): dx = y * (dy - sum(dy*y)); log_softmax_bwd(dy, y): dx = dy - exp(y) * sum(dy).
+template <typename T>
+static void softmax_bwd_kernel(const OpCall& c) {
+  const TensorArg& dyt = c.in[0];
+  const int64_t outer = dyt.shape[0], R = dyt.shape[1], inner = dyt.shape[2];
+  const T* pdy = (const T*)dyt.data;
+  const T* py = (const T*)c.in[1].data;
+  T* pdx = (T*)c.out[0].data;
+  const bool logsm = c.op == OP_log_softmax_bwd;
+  for_each_out(outer, R, inner, [&](int64_t o, int64_t i) {
+    const int64_t base = o * R * inner + i;
+    double s = 0;
+    if (logsm) {
+      for (int64_t r = 0; r < R; ++r) s += (double)pdy[base + r * inner];
+      for (int64_t r = 0; r < R; ++r)
+        pdx[base + r * inner] = (T)((double)pdy[base + r * inner] - exp((double)py[base + r * inner]) * s);
+    } else {
+      for (int64_t r = 0; r < R; ++r) s += (double)pdy[base + r * inner] * (double)py[base + r * inner];
+      for (int64_t r = 0; r < R; ++r)
+        pdx[base + r * inner] = (T)((double)py[base + r * inner] * ((double)pdy[base + r * inner] - s));
+    }
+  });
+}
+
+static void bad_label(int op, int64_t n, int64_t label, int64_t C) {
+  char msg[160];
+  snprintf(msg, sizeof msg, "expected labels in [0, %lld) or the ignore index, got %lld at index %lld", (long long)C,
+           (long long)label, (long long)n);
+  fail(ERR_INDEX, op_name(op), msg);
+}
+
+// cross_entropy: in logits [N,C], labels int32 [N], optional weight [C]; ip [ignore_index]; fp [label_smoothing].
+// out loss [N] (0 where ignored), lse [N]. Loss follows PyTorch's CrossEntropyLoss with label smoothing:
+// (1-eps) * w[y] * (lse - x[y]) + eps/C * sum_c w[c] * (lse - x[c]).
+template <typename T>
+static void ce_fwd(const OpCall& c) {
+  const int64_t N = c.in[0].shape[0], C = c.in[0].shape[1];
+  const T* x = (const T*)c.in[0].data;
+  const int32_t* lab = (const int32_t*)c.in[1].data;
+  const T* w = c.nin > 2 ? (const T*)c.in[2].data : nullptr;
+  T* loss = (T*)c.out[0].data;
+  T* lse_out = (T*)c.out[1].data;
+  const int64_t ignore = c.ip[0];
+  const double eps = c.fp[0];
+  for (int64_t n = 0; n < N; ++n) {
+    const int64_t y = lab[n];
+    if (y != ignore && (y < 0 || y >= C)) bad_label(c.op, n, y, C);
+  }
+#pragma omp parallel for schedule(static) if (N * C >= (1 << 14))
+  for (int64_t n = 0; n < N; ++n) {
+    const T* xr = x + n * C;
+    T m = xr[0];
+    for (int64_t j = 1; j < C; ++j) m = xr[j] > m ? xr[j] : m;
+    double s = 0;
+    for (int64_t j = 0; j < C; ++j) s += exp((double)xr[j] - (double)m);
+    const double lse = (double)m + log(s);
+    lse_out[n] = (T)lse;
+    const int64_t y = lab[n];
+    if (y == ignore) {
+      loss[n] = T(0);
+      continue;
+    }
+    double l = (1.0 - eps) * (w ? (double)w[y] : 1.0) * (lse - (double)xr[y]);
+    if (eps > 0) {
+      double sm = 0;
+      for (int64_t j = 0; j < C; ++j) sm += (w ? (double)w[j] : 1.0) * (lse - (double)xr[j]);
+      l += eps / (double)C * sm;
+    }
+    loss[n] = (T)l;
+  }
+}
+
+// cross_entropy_bwd: in logits, labels, lse, dloss [N], optional weight; out dlogits [N,C].
+template <typename T>
+static void ce_bwd(const OpCall& c) {
+  const int64_t N = c.in[0].shape[0], C = c.in[0].shape[1];
+  const T* x = (const T*)c.in[0].data;
+  const int32_t* lab = (const int32_t*)c.in[1].data;
+  const T* lse = (const T*)c.in[2].data;
+  const T* dl = (const T*)c.in[3].data;
+  const T* w = c.nin > 4 ? (const T*)c.in[4].data : nullptr;
+  T* dx = (T*)c.out[0].data;
+  const int64_t ignore = c.ip[0];
+  const double eps = c.fp[0];
+  double W = 0;
+  if (w)
+    for (int64_t j = 0; j < C; ++j) W += (double)w[j];
+  else
+    W = (double)C;
+#pragma omp parallel for schedule(static) if (N * C >= (1 << 14))
+  for (int64_t n = 0; n < N; ++n) {
+    const int64_t y = lab[n];
+    T* d = dx + n * C;
+    if (y == ignore) {
+      for (int64_t j = 0; j < C; ++j) d[j] = T(0);
+      continue;
+    }
+    const double g = (double)dl[n], wy = w ? (double)w[y] : 1.0;
+    for (int64_t j = 0; j < C; ++j) {
+      const double p = exp((double)x[n * C + j] - (double)lse[n]);
+      double v = (1.0 - eps) * wy * (p - (j == y ? 1.0 : 0.0));
+      if (eps > 0) v += eps / (double)C * (W * p - (w ? (double)w[j] : 1.0));
+      d[j] = (T)(g * v);
+    }
+  }
+}
+}  // namespace
+
+void reduce_f32(const OpCall& c) { reduce_kernel<float>(c); }
+void reduce_f64(const OpCall& c) { reduce_kernel<double>(c); }
+void softmax_f32(const OpCall& c) { softmax_kernel<float>(c); }
+void softmax_f64(const OpCall& c) { softmax_kernel<double>(c); }
+void softmax_bwd_f32(const OpCall& c) { softmax_bwd_kernel<float>(c); }
+void softmax_bwd_f64(const OpCall& c) { softmax_bwd_kernel<double>(c); }
+void ce_fwd_f32(const OpCall& c) { ce_fwd<float>(c); }
+void ce_fwd_f64(const OpCall& c) { ce_fwd<double>(c); }
+void ce_bwd_f32(const OpCall& c) { ce_bwd<float>(c); }
+void ce_bwd_f64(const OpCall& c) { ce_bwd<double>(c); }
+TS_CPU_END
