@@ -1,0 +1,78 @@
+import { describe, it, expect } from 'vitest';
+import { matmul, tensor, DTypeError, ShapeError } from '../../lib/index.js';
+import { availableIsas, withIsa, randTensor, refMatmul, expectClose, f64, TOL, numel } from '../helpers.js';
+import { tfjs } from '../tfjs.js';
+
+const SHAPES: [number, number, number][] = [
+  [1, 1, 1], [3, 7, 17], [17, 33, 7], [65, 127, 33], [127, 65, 129], [13, 300, 45], [64, 288, 100], [200, 1, 31],
+];
+
+for (const isa of availableIsas()) {
+  describe(`matmul isa=${isa}`, () => {
+    for (const [M, K, N] of SHAPES) {
+      for (const dtype of ['float32', 'float64'] as const) {
+        it(`matmul a=[${M},${K}] b=[${K},${N}] ${dtype}`, withIsa(isa, async () => {
+          const [a, av] = randTensor([M, K], M * 31 + K, dtype);
+          const [b, bv] = randTensor([K, N], N * 17 + K, dtype);
+          const tol = dtype === 'float32' ? { rtol: 1e-4, atol: 1e-4 * Math.sqrt(K) } : TOL.float64;
+          expectClose(await f64(matmul(a, b)), refMatmul(av, bv, M, K, N), tol, 'plain');
+          // transposed operands through strides (no copy)
+          const at = a.t().contiguous().t(), bt = b.t().contiguous().t();
+          expectClose(await f64(matmul(at, bt)), refMatmul(av, bv, M, K, N), tol, 'transposed');
+        }));
+      }
+    }
+    it('matmul bias+relu epilogue a=[33,65] b=[65,17]', withIsa(isa, async () => {
+      const [a, av] = randTensor([33, 65], 1);
+      const [b, bv] = randTensor([65, 17], 2);
+      const [bias, biasv] = randTensor([17], 3);
+      const ref = refMatmul(av, bv, 33, 65, 17).map((v, i) => Math.max(0, v + biasv[i % 17]!));
+      expectClose(await f64(matmul(a, b, { bias, relu: true })), ref, { rtol: 1e-4, atol: 1e-4 }, 'epilogue');
+    }));
+  });
+}
+
+describe('matmul semantics', () => {
+  it('broadcasts batch dims: [2,1,5,7] @ [3,7,4] -> [2,3,5,4]', async () => {
+    const [a, av] = randTensor([2, 1, 5, 7], 5);
+    const [b, bv] = randTensor([3, 7, 4], 6);
+    const y = matmul(a, b);
+    expect(y.shape).toEqual([2, 3, 5, 4]);
+    const out = await f64(y);
+    for (let i = 0; i < 2; i++)
+      for (let j = 0; j < 3; j++) {
+        const ref = refMatmul(av.subarray(i * 35, i * 35 + 35), bv.subarray(j * 28, j * 28 + 28), 5, 7, 4);
+        expectClose(out.subarray((i * 3 + j) * 20, (i * 3 + j + 1) * 20), ref, { rtol: 1e-5, atol: 1e-5 }, `batch ${i},${j}`);
+      }
+  });
+  it('1-D operands follow NumPy: [7] @ [7,3] -> [3], [4,7] @ [7] -> [4], [7] @ [7] -> []', async () => {
+    const [v] = randTensor([7], 1);
+    const [m] = randTensor([7, 3], 2);
+    const [m2] = randTensor([4, 7], 3);
+    expect(matmul(v, m).shape).toEqual([3]);
+    expect(matmul(m2, v).shape).toEqual([4]);
+    expect(matmul(v, v).shape).toEqual([]);
+  });
+  it('agrees with tfjs matMul on [65,127]@[127,33]', async () => {
+    const tf = await tfjs();
+    const [a, av] = randTensor([65, 127], 11);
+    const [b, bv] = randTensor([127, 33], 12);
+    const ref = tf.matMul(tf.tensor2d(Float32Array.from(av), [65, 127]), tf.tensor2d(Float32Array.from(bv), [127, 33])).dataSync();
+    expectClose(await f64(matmul(a, b)), Float64Array.from(ref), { rtol: 1e-4, atol: 1e-4 }, 'tfjs');
+  });
+  it('rejects mismatched inner dims with a ShapeError', () => {
+    expect(() => matmul(tensor([[1, 2, 3]]), tensor([[1, 2]]))).toThrow(ShapeError);
+    expect(() => matmul(tensor([[1, 2, 3]]), tensor([[1, 2]]))).toThrow('matmul: expected inner dims to match, got shapes [1,3] and [1,2]');
+  });
+  it('rejects mixed dtypes with a DTypeError', () => {
+    expect(() => matmul(tensor([[1]]), tensor([[1]], { dtype: 'float64' }))).toThrow(DTypeError);
+  });
+  it('propagates NaN and Inf like IEEE arithmetic', async () => {
+    const a = tensor([[NaN, 1], [Infinity, 1]]);
+    const b = tensor([[1, 0], [0, 1]]);
+    const r = await matmul(a, b).data();
+    expect(Number.isNaN(r[0])).toBe(true);
+    expect(r[2]).toBe(Infinity);
+    expect(numel([2, 2])).toBe(r.length);
+  });
+});
