@@ -87,6 +87,15 @@ export function memory(): { liveTensors: number; cpu: { bytes: number; storages:
   return { liveTensors, cpu: { bytes: m.liveBytes, storages: m.liveStorages, pooledBytes: m.pooledBytes } };
 }
 
+/**
+ * Resolves when every op queued so far on the CPU stream has run (rejects with the first error raised since the
+ * last read, if any).
+ * @example `await sync()`
+ */
+export async function sync(): Promise<void> {
+  await binding.read(null, 0, 0);
+}
+
 /** Returns pooled, unused native memory to the system. @example `emptyCache()` */
 export function emptyCache(): void {
   binding.trim();

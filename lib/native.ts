@@ -7,8 +7,8 @@ import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { nativeErrorClasses, DeviceError, NativeError } from './errors.js';
 
-/** An opaque native handle: one reference to a storage. */
-export type Handle = { readonly __handle: unique symbol };
+/** An opaque native handle (a small integer): one reference to a storage, released by release(). */
+export type Handle = number & { readonly __handle: unique symbol };
 
 interface Binding {
   init(o: { errors: readonly Function[]; scratch: Float64Array; isa?: string }): {
@@ -40,8 +40,9 @@ function load(): Binding {
   } catch (e) {
     throw new NativeError(`tensile: expected the dependency node-gyp-build to be installed, got ${(e as Error).message}`);
   }
+  const override = process.env['TENSILE_ADDON'];  // a specific build (the sanitizer build, a debug build)
   try {
-    return nodeGypBuild(root);
+    return override ? require(resolve(override)) : nodeGypBuild(root);
   } catch (e) {
     const msg = (e as Error).message;
     throw new NativeError(

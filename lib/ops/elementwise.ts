@@ -1,7 +1,7 @@
 // Elementwise ops with NumPy broadcasting and dtype promotion (uint8 < int32 < float32 < float64).
 import { DType, isFloat, promote } from '../dtype.js';
 import { Tensor, TensorLike, launch } from '../tensor/tensor.js';
-import { broadcastShapes, broadcastStrides, coalesce } from '../tensor/shape.js';
+import { broadcastShapes, broadcastStrides, coalesce, shapesEqual } from '../tensor/shape.js';
 import { scalarLike } from '../tensor/create.js';
 
 const COMPARISONS = new Set(['eq', 'ne', 'lt', 'le', 'gt', 'ge']);
@@ -9,7 +9,14 @@ const FLOAT_ONLY = new Set(['div', 'pow']);
 
 /** Runs a broadcasting kernel over same-dtype inputs: coalesces dims and passes broadcast strides. @internal */
 export function broadcastLaunch(op: string, dtype: DType, outDtype: DType, inputs: readonly Tensor[], fp: number[] = []): Tensor {
-  let shape: number[] = [...inputs[0]!.shape];
+  const first = inputs[0]!;
+  // fast path: same shapes, all contiguous -> one flat row
+  if (inputs.every((t) => t === first || (shapesEqual(t.shape, first.shape) && t.isContiguous())) && first.isContiguous()) {
+    const flat = [first.numel];
+    const views = inputs.map((t) => ({ t, shape: flat, strides: [1], offset: t.offset }));
+    return launch(op, dtype, views, [{ shape: first.shape, dtype: outDtype, kernelShape: flat }], [], fp)[0]!;
+  }
+  let shape: number[] = [...first.shape];
   for (let i = 1; i < inputs.length; i++) shape = broadcastShapes(op, shape, inputs[i]!.shape);
   const outStrides: number[] = [];
   let acc = 1;
@@ -17,11 +24,7 @@ export function broadcastLaunch(op: string, dtype: DType, outDtype: DType, input
   const strides = inputs.map((t) => broadcastStrides(t.shape, t.strides, shape));
   const c = coalesce(shape, [outStrides, ...strides]);
   const views = inputs.map((t, k) => ({ t, shape: c.shape, strides: c.strides[k + 1]!, offset: t.offset }));
-  const out = launch(op, dtype, views, [{ shape: c.shape, dtype: outDtype }], [], fp)[0]!;
-  if (c.shape.length === shape.length && c.shape.every((d, i) => d === shape[i])) return out;
-  const r = out.reshape(shape);
-  out.dispose();
-  return r;
+  return launch(op, dtype, views, [{ shape, dtype: outDtype, kernelShape: c.shape }], [], fp)[0]!;
 }
 
 export function binary(op: string, a: TensorLike, b: TensorLike, fp: number[] = []): Tensor {

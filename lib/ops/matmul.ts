@@ -49,13 +49,10 @@ export function matmul(a: Tensor, b: Tensor, opts: { bias?: Tensor; relu?: boole
     let bias = opts.bias;
     if (bias && !bias.isContiguous()) { bias = bias.contiguous(); tmps.push(bias); }
     const Bn = fa.shape[0]!;
-    const out = launch(op, a.dtype, bias ? [fa, fb, bias] : [fa, fb], [{ shape: [Bn, M, N], dtype: a.dtype }], [opts.relu ? 1 : 0])[0]!;
     let shape = [...batch, M, N];
     if (a.ndim === 1) shape.splice(shape.length - 2, 1);
     if (b.ndim === 1) shape = shape.slice(0, -1);
-    const r = out.reshape(shape);
-    out.dispose();
-    return r;
+    return launch(op, a.dtype, bias ? [fa, fb, bias] : [fa, fb], [{ shape, dtype: a.dtype, kernelShape: [Bn, M, N] }], [opts.relu ? 1 : 0])[0]!;
   } finally {
     for (const t of tmps) t.dispose();
   }

@@ -89,11 +89,9 @@ export function batchNormForward(x: Tensor, gamma: Tensor, beta: Tensor, running
   const v = bnView(op, x);
   try {
     const [y, m, s] = launch(op, x.dtype, [v, gamma, beta, runningMean, runningVar],
-      [{ shape: v.shape, dtype: x.dtype }, { shape: [C], dtype: x.dtype }, { shape: [C], dtype: x.dtype }, runningMean, runningVar],
+      [{ shape: x.shape, dtype: x.dtype, kernelShape: v.shape }, { shape: [C], dtype: x.dtype }, { shape: [C], dtype: x.dtype }, runningMean, runningVar],
       [o.training ? 1 : 0], [o.momentum ?? 0.1, o.eps ?? 1e-5]);
-    const r = y!.reshape(x.shape);
-    y!.dispose();
-    return [r, m!, s!];
+    return [y!, m!, s!];
   } finally {
     v.dispose();
   }
@@ -105,10 +103,8 @@ export function batchNormBackward(dy: Tensor, x: Tensor, gamma: Tensor, saveMean
   const C = x.shape[1]!;
   try {
     const [dx, dg, db] = launch(op, x.dtype, [d, v, gamma, saveMean, saveInvstd],
-      [{ shape: v.shape, dtype: x.dtype }, { shape: [C], dtype: x.dtype }, { shape: [C], dtype: x.dtype }], [training ? 1 : 0]);
-    const r = dx!.reshape(x.shape);
-    dx!.dispose();
-    return [r, dg!, db!];
+      [{ shape: x.shape, dtype: x.dtype, kernelShape: v.shape }, { shape: [C], dtype: x.dtype }, { shape: [C], dtype: x.dtype }], [training ? 1 : 0]);
+    return [dx!, dg!, db!];
   } finally {
     v.dispose();
     d.dispose();

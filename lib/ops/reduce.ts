@@ -47,10 +47,7 @@ export function reduce(op: string, t: Tensor, axesArg: number | readonly number[
     if (R === 0 && (op === 'max' || op === 'min')) {
       throw new ShapeError(`${op}: expected a non-empty reduction, got shape ${fmt(t.shape)} over axes [${axes.join(',')}]`);
     }
-    const out = launch(op, x.dtype, [{ t: v, shape: [outer, R, inner], strides: [R * inner, inner, 1], offset: v.offset }], [{ shape: [outer, inner], dtype: x.dtype }], [], fp)[0]!;
-    const r = out.reshape(keptShape(t, axes, keepdim));
-    out.dispose();
-    return r;
+    return launch(op, x.dtype, [{ t: v, shape: [outer, R, inner], strides: [R * inner, inner, 1], offset: v.offset }], [{ shape: keptShape(t, axes, keepdim), dtype: x.dtype, kernelShape: [outer, inner] }], [], fp)[0]!;
   } finally {
     tmp?.dispose();
     if (x !== t) x.dispose();
@@ -63,15 +60,12 @@ export function reduceWithIndices(op: 'max' | 'min', t: Tensor, axis: number, ke
   const { v, outer, R, inner, tmp } = toORI(op, t, axes);
   try {
     if (R === 0) throw new ShapeError(`${op}: expected a non-empty reduction, got shape ${fmt(t.shape)}`);
-    const [vals, idx] = launch(op, t.dtype, [{ t: v, shape: [outer, R, inner], strides: [R * inner, inner, 1], offset: v.offset }], [
-      { shape: [outer, inner], dtype: t.dtype },
-      { shape: [outer, inner], dtype: 'int32' },
-    ]);
     const shape = keptShape(t, axes, keepdim);
-    const r: [Tensor, Tensor] = [vals!.reshape(shape), idx!.reshape(shape)];
-    vals!.dispose();
-    idx!.dispose();
-    return r;
+    const [vals, idx] = launch(op, t.dtype, [{ t: v, shape: [outer, R, inner], strides: [R * inner, inner, 1], offset: v.offset }], [
+      { shape, dtype: t.dtype, kernelShape: [outer, inner] },
+      { shape, dtype: 'int32', kernelShape: [outer, inner] },
+    ]);
+    return [vals!, idx!];
   } finally {
     tmp?.dispose();
   }
@@ -84,11 +78,8 @@ export function argReduce(op: 'argmax' | 'argmin', t: Tensor, axis: number | und
   const { v, outer, R, inner, tmp } = toORI(op, x, axes);
   try {
     if (R === 0) throw new ShapeError(`${op}: expected a non-empty reduction, got shape ${fmt(t.shape)}`);
-    const out = launch(op, x.dtype, [{ t: v, shape: [outer, R, inner], strides: [R * inner, inner, 1], offset: v.offset }], [{ shape: [outer, inner], dtype: 'int32' }])[0]!;
     const shape = axis === undefined ? (keepdim ? t.shape.map(() => 1) : []) : keptShape(t, axes, keepdim);
-    const r = out.reshape(shape);
-    out.dispose();
-    return r;
+    return launch(op, x.dtype, [{ t: v, shape: [outer, R, inner], strides: [R * inner, inner, 1], offset: v.offset }], [{ shape, dtype: 'int32', kernelShape: [outer, inner] }])[0]!;
   } finally {
     tmp?.dispose();
     if (x !== flat) x.dispose();
@@ -102,10 +93,7 @@ export function softmax(op: 'softmax' | 'log_softmax', t: Tensor, axis: number):
   const a = normAxis(op, axis, t.ndim);
   const { v, outer, R, inner, tmp } = toORI(op, t, [a]);
   try {
-    const out = launch(op, t.dtype, [{ t: v, shape: [outer, R, inner], strides: [R * inner, inner, 1], offset: v.offset }], [{ shape: [outer, R, inner], dtype: t.dtype }])[0]!;
-    const r = out.reshape(t.shape);
-    out.dispose();
-    return r;
+    return launch(op, t.dtype, [{ t: v, shape: [outer, R, inner], strides: [R * inner, inner, 1], offset: v.offset }], [{ shape: t.shape, dtype: t.dtype, kernelShape: [outer, R, inner] }])[0]!;
   } finally {
     tmp?.dispose();
   }
@@ -118,10 +106,7 @@ export function softmaxBackward(op: 'softmax_bwd' | 'log_softmax_bwd', dy: Tenso
   const dc = toORI(op, dy, [a]);
   try {
     const geo = (v: Tensor) => ({ t: v, shape: [yc.outer, yc.R, yc.inner], strides: [yc.R * yc.inner, yc.inner, 1], offset: v.offset });
-    const out = launch(op, y.dtype, [geo(dc.v), geo(yc.v)], [{ shape: [yc.outer, yc.R, yc.inner], dtype: y.dtype }])[0]!;
-    const r = out.reshape(y.shape);
-    out.dispose();
-    return r;
+    return launch(op, y.dtype, [geo(dc.v), geo(yc.v)], [{ shape: y.shape, dtype: y.dtype, kernelShape: [yc.outer, yc.R, yc.inner] }])[0]!;
   } finally {
     yc.tmp?.dispose();
     dc.tmp?.dispose();

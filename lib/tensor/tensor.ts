@@ -8,6 +8,12 @@ import * as red from '../ops/reduce.js';
 import * as mm from '../ops/matmul.js';
 import * as view from '../ops/view.js';
 
+// Tensors the program drops without dispose() are released when the GC collects them.
+const registry = new FinalizationRegistry<Handle>((h) => {
+  binding.release(h);
+  untrackTensor();
+});
+
 /** Scalars accepted wherever a tensor operand is. */
 export type TensorLike = Tensor | number;
 
@@ -41,6 +47,7 @@ export class Tensor {
     let n = 1;
     for (const d of shape) n *= d;
     this.numel = n;
+    registry.register(this, h, this);
     trackTensor(this);
   }
 
@@ -66,6 +73,7 @@ export class Tensor {
   /** Frees this tensor's reference to its memory now. Safe to call twice. @example `x.dispose()` */
   dispose(): void {
     if (this._h !== null) {
+      registry.unregister(this);
       binding.release(this._h);
       this._h = null;
       untrackTensor();
@@ -282,6 +290,8 @@ function nest(v: AnyTypedArray, shape: Shape): unknown {
 export interface NewOut {
   shape: readonly number[];
   dtype: DType;
+  /** the geometry the kernel sees, when it differs from `shape` (same element count, contiguous) */
+  kernelShape?: readonly number[];
 }
 
 /**
@@ -324,12 +334,19 @@ export function launch(
       putView(o, o.shape, o.strides, o.offset);
     } else {
       created.push(o);
+      const ks = o.kernelShape ?? o.shape;
       s[p++] = -1;
       s[p++] = 0;
       s[p++] = DTYPE_ID[o.dtype];
-      s[p++] = o.shape.length;
-      for (const d of o.shape) s[p++] = d;
-      for (const d of contiguousStrides(o.shape)) s[p++] = d;
+      s[p++] = ks.length;
+      for (const d of ks) s[p++] = d;
+      let acc = 1;
+      const base = p;
+      p += ks.length;
+      for (let i = ks.length - 1; i >= 0; i--) {
+        s[base + i] = acc;
+        acc *= ks[i]!;
+      }
     }
   }
   s[p++] = ip.length;

@@ -11,10 +11,6 @@ namespace {
 
 constexpr size_t kScratchLen = 8192;  // doubles; lib/native.ts writes each op's description here
 
-struct Handle {
-  Storage* s;
-  bool counted;  // whether this handle reported the storage's bytes to V8 (views share without re-counting)
-};
 
 // Per-environment state (context-aware: each worker_thread gets its own stream and error classes).
 struct EnvData {
@@ -25,8 +21,15 @@ struct EnvData {
   Napi::ThreadSafeFunction tsfn;
   int pending = 0;
   bool initialised = false;
+  // Tensor handles are small integers indexing this table (JS releases them by dispose() or a FinalizationRegistry):
+  // far cheaper than one finalizer-tracked napi external per tensor.
+  std::vector<Storage*> handles{nullptr};  // id 0 is never used
+  std::vector<uint32_t> free_ids;
+  int64_t unreported = 0;  // bytes not yet reported to V8 (reported in steps of 1 MiB)
   ~EnvData() {
     stream.reset();  // drains and joins the worker before the TSFN goes away
+    for (Storage* s : handles)
+      if (s) storage_unref(s);
     if (initialised) tsfn.Release();
   }
 };
@@ -52,23 +55,38 @@ Napi::Error make_error(Napi::Env env, int kind, const std::string& msg) {
     throw make_error(info.Env(), ERR_MEMORY, "out of memory"); \
   }
 
-Storage* handle_storage(const Napi::Value& v, const char* what) {
-  if (!v.IsExternal()) throw tensile::Error{ERR_NATIVE, std::string(what) + ": expected a tensor handle"};
-  Handle* h = v.As<Napi::External<Handle>>().Data();
-  if (!h || !h->s) throw tensile::Error{ERR_NATIVE, std::string(what) + ": expected a live tensor, got a disposed one"};
-  return h->s;
+Storage* handle_storage(EnvData& d, const Napi::Value& v, const char* what) {
+  const uint32_t id = v.IsNumber() ? v.As<Napi::Number>().Uint32Value() / 2 : 0;
+  if (id == 0 || id >= d.handles.size()) throw tensile::Error{ERR_NATIVE, std::string(what) + ": expected a tensor handle"};
+  Storage* s = d.handles[id];
+  if (!s) throw tensile::Error{ERR_NATIVE, std::string(what) + ": expected a live tensor, got a disposed one"};
+  return s;
 }
 
+void report(Napi::Env env, EnvData& d, int64_t delta) {
+  d.unreported += delta;
+  if (d.unreported >= (1 << 20) || d.unreported <= -(1 << 20)) {
+    Napi::MemoryManagement::AdjustExternalMemory(env, d.unreported);
+    d.unreported = 0;
+  }
+}
+
+// A new handle id owning one reference to s. counted: the storage's bytes are reported to V8 with this handle
+// (views share a storage without re-counting it).
 Napi::Value wrap_storage(Napi::Env env, Storage* s, bool counted = true) {
-  if (counted) Napi::MemoryManagement::AdjustExternalMemory(env, (int64_t)s->bytes);
-  Handle* h = new Handle{s, counted};
-  return Napi::External<Handle>::New(env, h, [](Napi::Env env, Handle* h) {
-    if (h->s) {
-      if (h->counted) Napi::MemoryManagement::AdjustExternalMemory(env, -(int64_t)h->s->bytes);
-      storage_unref(h->s);
-    }
-    delete h;
-  });
+  EnvData& d = env_data(env);
+  uint32_t id;
+  if (!d.free_ids.empty()) {
+    id = d.free_ids.back();
+    d.free_ids.pop_back();
+    d.handles[id] = s;
+  } else {
+    id = (uint32_t)d.handles.size();
+    d.handles.push_back(s);
+  }
+  if (counted) report(env, d, (int64_t)s->bytes);
+  // the JS number is id * 2 + counted, so that release() knows whether to un-report the bytes
+  return Napi::Number::New(env, (double)id * 2 + (counted ? 1 : 0));
 }
 
 // init({errors: [NativeError, ShapeError, DTypeError, IndexError, DeviceError, MemoryError], scratch: Float64Array,
@@ -158,7 +176,7 @@ Napi::Value Enqueue(const Napi::CallbackInfo& info) {
   const int dev = info[2].As<Napi::Number>().Int32Value();
   KernelFn fn = kernel_lookup(op, dev, dtype);
   if (!fn) throw tensile::Error{ERR_DEVICE, std::string(op_name(op)) + ": not implemented for this device and dtype"};
-  QueuedOp q;
+  QueuedOp& q = d.stream->reserve();
   q.fn = fn;
   const int nin = (int)s[0], nout = (int)s[1];
   const int nargs = nin + nout;
@@ -184,7 +202,7 @@ Napi::Value Enqueue(const Napi::CallbackInfo& info) {
       created[ncreated++] = st;
       storage_ref(st);  // one for JS (the wrap below), one for the queue
     } else {
-      st = handle_storage(info[3 + hidx], op_name(op));
+      st = handle_storage(d, info[3 + hidx], op_name(op));
       storage_ref(st);
     }
     q.refs.push_back(st);
@@ -193,6 +211,7 @@ Napi::Value Enqueue(const Napi::CallbackInfo& info) {
   } catch (...) {  // drop the references taken so far: nothing leaks on a bad call
     for (Storage* r : q.refs) storage_unref(r);
     for (int i = 0; i < ncreated; ++i) storage_unref(created[i]);
+    d.stream->abandon();
     throw;
   }
   const int nip = (int)s[p++];
@@ -210,7 +229,7 @@ Napi::Value Enqueue(const Napi::CallbackInfo& info) {
     for (int i = 0; i < ncreated; ++i) arr.Set(i, wrap_storage(env, created[i]));
     result = arr;
   }
-  d.stream->push(std::move(q));
+  d.stream->commit();
   return result;
   TS_GUARD_END
 }
@@ -219,7 +238,7 @@ Napi::Value Enqueue(const Napi::CallbackInfo& info) {
 Napi::Value Share(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   TS_GUARD_BEGIN
-  Storage* s = handle_storage(info[0], "share");
+  Storage* s = handle_storage(env_data(env), info[0], "share");
   storage_ref(s);
   return wrap_storage(env, s, false);
   TS_GUARD_END
@@ -227,13 +246,15 @@ Napi::Value Share(const Napi::CallbackInfo& info) {
 
 Napi::Value Release(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  if (!info[0].IsExternal()) return env.Undefined();
-  Handle* h = info[0].As<Napi::External<Handle>>().Data();
-  if (h && h->s) {
-    if (h->counted) Napi::MemoryManagement::AdjustExternalMemory(env, -(int64_t)h->s->bytes);
-    storage_unref(h->s);
-    h->s = nullptr;
-  }
+  EnvData& d = env_data(env);
+  if (!info[0].IsNumber()) return env.Undefined();
+  const uint32_t raw = info[0].As<Napi::Number>().Uint32Value(), id = raw / 2;
+  if (id == 0 || id >= d.handles.size() || !d.handles[id]) return env.Undefined();
+  Storage* s = d.handles[id];
+  d.handles[id] = nullptr;
+  d.free_ids.push_back(id);
+  if (raw & 1) report(env, d, -(int64_t)s->bytes);
+  storage_unref(s);
   return env.Undefined();
 }
 
@@ -268,14 +289,14 @@ Napi::Value Read(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   TS_GUARD_BEGIN
   EnvData& d = env_data(env);
-  Storage* st = info[0].IsNull() ? nullptr : handle_storage(info[0], "read");
+  Storage* st = info[0].IsNull() ? nullptr : handle_storage(d, info[0], "read");
   const size_t off = (size_t)info[1].As<Napi::Number>().Int64Value();
   const size_t len = (size_t)info[2].As<Napi::Number>().Int64Value();
   if (st && off + len > st->bytes) throw tensile::Error{ERR_NATIVE, "read: range outside the storage"};
   ReadCtx* c = new ReadCtx{Napi::Promise::Deferred::New(env)};
   Napi::Promise promise = c->deferred.Promise();
   if (d.pending++ == 0) d.tsfn.Ref(env);
-  QueuedOp q;
+  QueuedOp& q = d.stream->reserve();
   if (st) {
     storage_ref(st);
     q.refs.push_back(st);
@@ -305,7 +326,7 @@ Napi::Value Read(const Napi::CallbackInfo& info) {
       delete c;
     }
   };
-  d.stream->push(std::move(q));
+  d.stream->commit();
   return promise;
   TS_GUARD_END
 }
@@ -315,7 +336,7 @@ Napi::Value ReadSync(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   TS_GUARD_BEGIN
   EnvData& d = env_data(env);
-  Storage* st = info[0].IsNull() ? nullptr : handle_storage(info[0], "readSync");
+  Storage* st = info[0].IsNull() ? nullptr : handle_storage(d, info[0], "readSync");
   const size_t off = (size_t)info[1].As<Napi::Number>().Int64Value();
   const size_t len = (size_t)info[2].As<Napi::Number>().Int64Value();
   if (st && off + len > st->bytes) throw tensile::Error{ERR_NATIVE, "readSync: range outside the storage"};

@@ -148,7 +148,7 @@ KernelFn kernel_lookup(int op, int device, int dtype) {
 void kernel_register(int op, int device, int dtype, KernelFn fn) { g_table[op][device][dtype] = fn; }
 
 // ---------------------------------------------------------------- stream
-Stream::Stream() : th_([this] { run(); }) {}
+Stream::Stream() : ring_(kSlots), th_([this] { run(); }) {}
 Stream::~Stream() {
   {
     std::lock_guard<std::mutex> g(mu_);
@@ -158,19 +158,33 @@ Stream::~Stream() {
   th_.join();
 }
 
-void Stream::push(QueuedOp&& op) {
-  {
-    std::lock_guard<std::mutex> g(mu_);
-    q_.push_back(std::move(op));
-    pending_.fetch_add(1, std::memory_order_release);
-  }
-  // Wake the worker only when it sleeps: an op pushed while it works costs no syscall.
-  if (sleeping_.load(std::memory_order_acquire)) cv_.notify_one();
+QueuedOp& Stream::reserve() {
+  const uint64_t t = tail_.load(std::memory_order_relaxed);
+  // full ring: the device is kSlots ops behind; wait for it (backpressure)
+  while (t - head_.load(std::memory_order_acquire) >= kSlots) std::this_thread::yield();
+  QueuedOp& op = ring_[t % kSlots];
+  op.clear();
+  return op;
 }
 
+void Stream::commit() {
+  tail_.store(tail_.load(std::memory_order_relaxed) + 1, std::memory_order_seq_cst);
+  if (sleeping_.load(std::memory_order_seq_cst)) {
+    // taking the lock orders this notify after the worker's predicate check: no lost wake-up
+    std::lock_guard<std::mutex> g(mu_);
+    cv_.notify_one();
+  }
+}
+
+void Stream::abandon() { ring_[tail_.load(std::memory_order_relaxed) % kSlots].clear(); }
+
 void Stream::synchronize() {
+  const uint64_t target = tail_.load(std::memory_order_acquire);
+  if (head_.load(std::memory_order_acquire) >= target) return;
   std::unique_lock<std::mutex> lk(mu_);
-  idle_cv_.wait(lk, [this] { return q_.empty() && !busy_; });
+  waiters_.fetch_add(1, std::memory_order_seq_cst);
+  idle_cv_.wait(lk, [&] { return head_.load(std::memory_order_acquire) >= target; });
+  waiters_.fetch_sub(1, std::memory_order_relaxed);
 }
 
 bool Stream::take_error(Error* out) {
@@ -181,68 +195,81 @@ bool Stream::take_error(Error* out) {
   return true;
 }
 
-void Stream::run() {
-  std::unique_lock<std::mutex> lk(mu_);
-  for (;;) {
-    if (q_.empty()) {
-      busy_ = false;
-      idle_cv_.notify_all();
-      // spin briefly without the lock before sleeping: back-to-back small ops avoid a futex round trip
-      lk.unlock();
-      for (int i = 0; i < 2000; ++i) {
-          if (pending_.load(std::memory_order_acquire) > 0) break;  // confirmed under the lock below
-#if defined(__x86_64__)
-        __builtin_ia32_pause();
-#endif
+void Stream::execute(QueuedOp& op) {
+  if (op.fence) {
+    // a fence (a read) takes the error: it is reported once, then work goes on
+    Error err;
+    bool had = false;
+    {
+      std::lock_guard<std::mutex> g(mu_);
+      if (has_error_) {
+        err = error_;
+        has_error_ = false;
+        had = true;
       }
-      lk.lock();
-      if (q_.empty() && !stop_) {
-        sleeping_.store(true, std::memory_order_release);
-        cv_.wait(lk, [this] { return stop_ || !q_.empty(); });
-        sleeping_.store(false, std::memory_order_release);
-      }
-      if (q_.empty() && stop_) return;
-      continue;
     }
-    QueuedOp op = std::move(q_.front());
-    q_.pop_front();
-    pending_.fetch_sub(1, std::memory_order_relaxed);
-    busy_ = true;
-    bool had_error = has_error_;
-    Error err_copy;
-    if (op.fence && had_error) {  // a fence (a read) takes the error: it is reported once, then work goes on
-      err_copy = error_;
-      has_error_ = false;
+    op.fence(had ? &err : nullptr);
+  } else {
+    bool skip;
+    {
+      // after an error, later ops are skipped until a read takes it: their inputs may be garbage
+      std::lock_guard<std::mutex> g(mu_);
+      skip = has_error_;
     }
-    lk.unlock();
-    if (op.fence) {
-      op.fence(had_error ? &err_copy : nullptr);
-    } else if (!had_error) {
-      // After an error, later ops are skipped until the error is taken by a read: their inputs may be garbage.
+    if (!skip) {
+      Error e{ERR_NATIVE, ""};
+      bool failed = true;
       try {
         op.fn(op.call);
-      } catch (const Error& e) {
+        failed = false;
+      } catch (const Error& ex) {
+        e = ex;
+      } catch (const std::bad_alloc&) {
+        e = Error{ERR_MEMORY, std::string(op_name(op.call.op)) + ": out of memory"};
+      } catch (...) {
+        e = Error{ERR_NATIVE, std::string(op_name(op.call.op)) + ": unknown native error"};
+      }
+      if (failed) {
         std::lock_guard<std::mutex> g(mu_);
         if (!has_error_) {
           has_error_ = true;
           error_ = e;
         }
-      } catch (const std::bad_alloc&) {
-        std::lock_guard<std::mutex> g(mu_);
-        if (!has_error_) {
-          has_error_ = true;
-          error_ = Error{ERR_MEMORY, std::string(op_name(op.call.op)) + ": out of memory"};
-        }
-      } catch (...) {
-        std::lock_guard<std::mutex> g(mu_);
-        if (!has_error_) {
-          has_error_ = true;
-          error_ = Error{ERR_NATIVE, std::string(op_name(op.call.op)) + ": unknown native error"};
-        }
       }
     }
-    for (Storage* s : op.refs) storage_unref(s);
-    lk.lock();
+  }
+  for (Storage* s : op.refs) storage_unref(s);
+  op.refs.clear();
+  op.fence = nullptr;
+}
+
+void Stream::run() {
+  for (;;) {
+    const uint64_t h = head_.load(std::memory_order_relaxed);
+    if (h == tail_.load(std::memory_order_acquire)) {
+      if (waiters_.load(std::memory_order_seq_cst) > 0) {
+        std::lock_guard<std::mutex> g(mu_);
+        idle_cv_.notify_all();
+      }
+      // spin a little (tens of microseconds) before sleeping: bursts of small ops skip the futex round trip
+      bool got = false;
+      for (int i = 0; i < 512 && !got; ++i) {
+#if defined(__x86_64__)
+        __builtin_ia32_pause();
+#endif
+        got = h != tail_.load(std::memory_order_acquire);
+      }
+      if (!got) {
+        std::unique_lock<std::mutex> lk(mu_);
+        sleeping_.store(true, std::memory_order_seq_cst);
+        cv_.wait(lk, [&] { return stop_ || h != tail_.load(std::memory_order_seq_cst); });
+        sleeping_.store(false, std::memory_order_relaxed);
+        if (stop_ && h == tail_.load(std::memory_order_acquire)) return;
+      }
+      continue;
+    }
+    execute(ring_[h % kSlots]);
+    head_.store(h + 1, std::memory_order_release);
   }
 }
 

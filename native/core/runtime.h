@@ -54,29 +54,45 @@ const char* cpu_isa();
 // Ops and fences execute in order on one native worker thread per device and environment.
 struct QueuedOp {
   OpCall call;
-  KernelFn fn;
+  KernelFn fn = nullptr;
   std::vector<TensorArg> args;      // in then out
   std::vector<Storage*> refs;       // released after execution
   std::vector<int64_t> ip;
   std::vector<double> fp;
   std::function<void(const Error*)> fence;  // set for fences: runs on the worker after all earlier ops
+  void clear() {  // keeps the vectors' capacity: a reused slot allocates nothing
+    fn = nullptr;
+    args.clear();
+    refs.clear();
+    ip.clear();
+    fp.clear();
+    fence = nullptr;
+  }
 };
 
+// A single-producer (the environment's JS thread) single-consumer (the worker) ring of reusable op slots: the
+// common path takes no lock and allocates nothing. The worker spins briefly when idle, then sleeps on a condvar.
 class Stream {
  public:
   Stream();
   ~Stream();
-  void push(QueuedOp&& op);
-  void synchronize();                    // waits until the queue is empty (blocks the caller)
+  QueuedOp& reserve();                   // the next free slot (waits if the ring is full); fill it, then commit()
+  void commit();
+  void abandon();                        // drop a reserved slot (its refs must already be released)
+  void synchronize();                    // waits until every committed op has run (blocks the caller)
   bool take_error(Error* out);           // the first error since the last take, if any
  private:
   void run();
+  void execute(QueuedOp& op);
+  static constexpr size_t kSlots = 4096;
+  std::vector<QueuedOp> ring_;
+  alignas(64) std::atomic<uint64_t> head_{0};  // next slot the worker runs
+  alignas(64) std::atomic<uint64_t> tail_{0};  // next slot the producer fills
+  std::atomic<bool> sleeping_{false};
+  std::atomic<int> waiters_{0};
   std::mutex mu_;
   std::condition_variable cv_, idle_cv_;
-  std::deque<QueuedOp> q_;
-  bool stop_ = false, busy_ = false;
-  std::atomic<bool> sleeping_{false};
-  std::atomic<int> pending_{0};
+  bool stop_ = false;
   bool has_error_ = false;
   Error error_;
   std::thread th_;

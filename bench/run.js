@@ -1,0 +1,239 @@
+// tensile benchmarks: each figure is a ratio against a peer measured in the same run (see ../shared/ANCHORS.md).
+// Usage: npm run build && (cd bench && npm run setup) && node bench/run.js [--quick]
+// Writes bench/RESULTS.md. Timings use the `benchmark` package (deferred for asynchronous ops).
+import Benchmark from 'benchmark';
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, writeFileSync, existsSync, readFileSync } from 'node:fs';
+import { cpus } from 'node:os';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import * as T from '../dist/index.js';
+import { binding } from '../dist/native.js';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const require = createRequire(import.meta.url);
+const quick = process.argv.includes('--quick');
+const rows = [];
+const log = (...a) => console.log(...a);
+
+/** Median seconds per call of fn (async when it returns a promise). */
+function measure(fn, { async = true, maxTime = quick ? 0.5 : 1.5 } = {}) {
+  return new Promise((resolve, reject) => {
+    const b = new Benchmark({
+      defer: async,
+      fn: async ? (d) => fn().then(() => d.resolve(), reject) : fn,
+      minSamples: 5,
+      maxTime,
+      onComplete() {
+        const s = [...this.stats.sample].sort((x, y) => x - y);
+        resolve(s[Math.floor(s.length / 2)]);
+      },
+      onError: (e) => reject(e.target.error),
+    });
+    b.run({ async: true });
+  });
+}
+/** One warm-up and the median of n timed calls, for slow peers (tfjs cpu). */
+async function measureSlow(fn, n = 2) {
+  await fn();
+  const t = [];
+  for (let i = 0; i < n; i++) {
+    const t0 = performance.now();
+    await fn();
+    t.push((performance.now() - t0) / 1e3);
+  }
+  return t.sort((a, b) => a - b)[Math.floor(t.length / 2)];
+}
+const row = (group, what, ours, peer, peerName, unit, bar, note = '') => {
+  const ratio = peer ? ours / peer : NaN;
+  rows.push({ group, what, ours, peer, peerName, unit, ratio, bar, note });
+  log(`${group.padEnd(8)} ${what.padEnd(34)} ours ${ours.toFixed(1).padStart(8)} ${unit}  ${peerName} ${peer ? peer.toFixed(1) : '-'}  ratio ${ratio.toFixed(2)} ${bar ? `(bar ${bar})` : ''} ${note}`);
+};
+
+// ------------------------------------------------------------------ peers
+function numpyGemm(shapes) {
+  const env = { ...process.env };
+  delete env.OPENBLAS_CORETYPE;
+  delete env.OPENBLAS_L2_SIZE;
+  try {
+    const out = execFileSync('python3', [join(here, 'peers/gemm.py'), ...shapes.map((s) => s.join(','))], { env, encoding: 'utf8' });
+    return Object.fromEntries(out.trim().split('\n').map((l) => l.split(' ')).map(([k, v]) => [k, Number(v)]));
+  } catch (e) {
+    log('numpy unavailable:', e.message.split('\n')[0]);
+    return {};
+  }
+}
+function triadGBs() {
+  const dir = join(here, '.cache');
+  mkdirSync(dir, { recursive: true });
+  const exe = join(dir, 'triad');
+  execFileSync('g++', ['-O3', '-fopenmp', '-march=native', join(here, 'peers/triad.cpp'), '-o', exe]); // a probe of this machine, not shipped
+  return Number(execFileSync(exe, [], { encoding: 'utf8' }).trim());
+}
+async function ortPeer() {
+  try {
+    const ort = require(join(here, 'node_modules/onnxruntime-node'));
+    const { onnx } = require(join(here, 'node_modules/onnx-proto'));
+    const F = onnx.TensorProto.DataType.FLOAT;
+    const vi = (name, shape) => onnx.ValueInfoProto.create({ name, type: { tensorType: { elemType: F, shape: { dim: shape.map((d) => ({ dimValue: d })) } } } });
+    const model = (node, inputs, output) => onnx.ModelProto.encode(onnx.ModelProto.create({
+      irVersion: 8, opsetImport: [{ domain: '', version: 17 }],
+      graph: { name: 'g', node: [node], input: inputs, output: [output] },
+    })).finish();
+    const ints = (name, v) => onnx.AttributeProto.create({ name, type: onnx.AttributeProto.AttributeType.INTS, ints: v });
+    const opts = { intraOpNumThreads: cpus().length, interOpNumThreads: 1, graphOptimizationLevel: 'all' };
+    return {
+      async conv(xs, ws, pad) {
+        const oh = xs[2] + 2 * pad - ws[2] + 1, ow = xs[3] + 2 * pad - ws[3] + 1;
+        const node = onnx.NodeProto.create({ opType: 'Conv', input: ['X', 'W'], output: ['Y'], attribute: [ints('pads', [pad, pad, pad, pad]), ints('kernel_shape', [ws[2], ws[3]])] });
+        const s = await ort.InferenceSession.create(model(node, [vi('X', xs), vi('W', ws)], vi('Y', [xs[0], ws[0], oh, ow])), opts);
+        const X = new ort.Tensor('float32', Float32Array.from({ length: xs.reduce((a, b) => a * b) }, Math.random), xs);
+        const W = new ort.Tensor('float32', Float32Array.from({ length: ws.reduce((a, b) => a * b) }, Math.random), ws);
+        return () => s.run({ X, W });
+      },
+      async maxpool(xs) {
+        const node = onnx.NodeProto.create({ opType: 'MaxPool', input: ['X'], output: ['Y'], attribute: [ints('kernel_shape', [2, 2]), ints('strides', [2, 2])] });
+        const s = await ort.InferenceSession.create(model(node, [vi('X', xs)], vi('Y', [xs[0], xs[1], xs[2] / 2, xs[3] / 2])), opts);
+        const X = new ort.Tensor('float32', Float32Array.from({ length: xs.reduce((a, b) => a * b) }, Math.random), xs);
+        return () => s.run({ X });
+      },
+    };
+  } catch (e) {
+    log(`onnxruntime-node unavailable (run \`cd bench && npm run setup\`): ${e.message.split('\n')[0]}`);
+    return null;
+  }
+}
+async function tfPeer() {
+  const tf = await import('@tensorflow/tfjs-core');
+  await import('@tensorflow/tfjs-backend-cpu');
+  await tf.setBackend('cpu');
+  return tf;
+}
+
+// ------------------------------------------------------------------ benchmarks
+const gflops = (flop, s) => flop / s / 1e9;
+
+async function benchGemm() {
+  const sq = quick ? [256, 1024] : [256, 512, 1024, 2048];
+  const shapes = [...sq.map((n) => [n, n, n]), [64, 288, 10816], [784, 800, 64]];
+  const np = numpyGemm(shapes);
+  for (const [M, K, N] of shapes) {
+    const a = T.randn([M, K]), b = T.randn([K, N]);
+    await T.sync();
+    const reps = Math.max(1, Math.round(2e9 / (2 * M * K * N)));
+    const s = (await measure(async () => {
+      for (let i = 0; i < reps; i++) T.matmul(a, b);
+      await T.sync();
+    })) / reps;
+    const square = M === K && K === N;
+    row('sgemm', `M=${M} K=${K} N=${N}`, gflops(2 * M * K * N, s), np[`${M},${K},${N}`], 'numpy/OpenBLAS', 'GFLOP/s', square ? '>= 0.9 (never < 0.8)' : '');
+  }
+}
+
+const CONV_SHAPES = [[64, 1, 28, 32], [64, 32, 14, 64], [32, 64, 56, 64], [8, 256, 14, 256]];
+async function benchConv(ort, tf) {
+  for (const [N, C, H, K] of CONV_SHAPES) {
+    const flop = 2 * N * H * H * K * C * 9;
+    const x = T.randn([N, C, H, H]), w = T.randn([K, C, 3, 3]);
+    await T.sync();
+    const fwd = await measure(async () => { T.conv2d(x, w, null, { padding: 1 }); await T.sync(); });
+    let peer;
+    if (ort) {
+      const run = await ort.conv([N, C, H, H], [K, C, 3, 3], 1);
+      peer = gflops(flop, await measure(run));
+    }
+    const name = `N${N} C${C} ${H}x${H} K${K}`;
+    row('conv2d', `${name} fwd`, gflops(flop, fwd), peer, 'onnxruntime', 'GFLOP/s', '>= 1.0');
+    const dy = T.randn([N, K, H, H]);
+    await T.sync();
+    const bi = await measure(async () => { T.conv2dBackwardInput(dy, w, [N, C, H, H], { padding: 1 }); await T.sync(); });
+    const bw = await measure(async () => { T.conv2dBackwardWeight(dy, x, [K, C, 3, 3], { padding: 1 }); await T.sync(); });
+    row('conv2d', `${name} bwd-input`, gflops(flop, bi), gflops(flop, fwd), 'our fwd', 'GFLOP/s', '>= 0.7');
+    row('conv2d', `${name} bwd-weight`, gflops(flop, bw), gflops(flop, fwd), 'our fwd', 'GFLOP/s', '>= 0.7');
+    if (tf && (N * C * H * H * K < 5e7 || !quick)) {
+      const X = tf.randomNormal([N, H, H, C]), W = tf.randomNormal([3, 3, C, K]);
+      const s = await measureSlow(async () => { const y = tf.conv2d(X, W, 1, 'same'); await y.data(); y.dispose(); }, 1);
+      row('tfjs', `conv2d ${name} fwd (status quo)`, gflops(flop, fwd), gflops(flop, s), 'tfjs cpu', 'GFLOP/s', '', `tfjs ${(s * 1e3).toFixed(0)} ms`);
+      X.dispose(); W.dispose();
+    }
+    for (const t of [x, w, dy]) t.dispose();
+  }
+}
+
+async function benchPool(ort, tf) {
+  const shape = [64, 32, 28, 28];
+  const x = T.randn(shape);
+  await T.sync();
+  const ours = await measure(async () => { T.maxPool2d(x, { kernelSize: 2 }); await T.sync(); });
+  const peer = ort ? await measure(await ort.maxpool(shape)) : undefined;
+  row('pool', 'max 2x2/2 N64 C32 28x28 (ms, ratio = peer/ours)', ours * 1e3, peer ? peer * 1e3 : undefined, 'onnxruntime', 'ms', '>= 1.0');
+  rows[rows.length - 1].ratio = peer ? peer / ours : NaN;
+  if (tf) {
+    const X = tf.randomNormal([64, 28, 28, 32]);
+    const s = await measureSlow(async () => { const y = tf.maxPool(X, 2, 2, 'valid'); await y.data(); y.dispose(); }, 3);
+    row('tfjs', 'maxpool (status quo, ratio = tfjs/ours)', ours * 1e3, s * 1e3, 'tfjs cpu', 'ms', '');
+    rows[rows.length - 1].ratio = s / ours;
+  }
+}
+
+async function benchAdam(tf) {
+  const n = 10_000_000;
+  const p = T.randn([n]), g = T.randn([n]), m = T.zeros([n]), v = T.zeros([n]);
+  await T.sync();
+  let step = 0;
+  const s = await measure(async () => {
+    adamStepOnce();
+    await T.sync();
+  });
+  function adamStepOnce() {
+    T.adamStep([p], [g], [m], [v], null, { lr: 1e-3, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0, step: ++step });
+  }
+  const triad = triadGBs();
+  row('adam', 'fused Adam, 10M params (28 B/param)', (28 * n) / s / 1e9, triad, 'triad', 'GB/s', '>= 0.8');
+  if (tf) {
+    const P = tf.variable(tf.randomNormal([n])), G = tf.randomNormal([n]);
+    const opt = tf.train.adam(1e-3);
+    const t = await measureSlow(async () => { opt.applyGradients([{ name: P.name, tensor: G }]); await P.data(); }, 1);
+    row('tfjs', 'Adam 10M params (status quo)', (28 * n) / s / 1e9, (28 * n) / t / 1e9, 'tfjs cpu', 'GB/s', '', `tfjs ${(t * 1e3).toFixed(0)} ms`);
+  }
+}
+
+async function benchDispatch() {
+  const a = T.randn([16]), b = T.randn([16]);
+  await T.sync();
+  const count = 100_000;
+  const bare = await measure(() => { for (let i = 0; i < 1000; i++) binding.noop(); }, { async: false });
+  const t0 = performance.now();
+  for (let i = 0; i < count; i++) a.add(b);
+  const enq = (performance.now() - t0) / 1e3 / count;
+  await T.sync();
+  row('dispatch', 'enqueue add [16]+[16] (ns/op, ratio = ours/bare)', enq * 1e9, (bare / 1000) * 1e9, 'bare N-API call', 'ns', '<= 4');
+}
+
+const t0 = Date.now();
+log(`tensile bench: isa=${T.isa()} cpus=${cpus().length} ${cpus()[0]?.model ?? ''}`);
+const tf = await tfPeer();
+const ort = await ortPeer();
+await benchDispatch();
+await benchGemm();
+await benchConv(ort, tf);
+await benchPool(ort, tf);
+await benchAdam(tf);
+
+const md = [
+  '# Benchmark results',
+  '',
+  `Command: \`npm run build && (cd bench && npm run setup) && node bench/run.js\`  `,
+  `Date: ${new Date().toISOString()}  `,
+  `Machine: ${cpus().length} x ${cpus()[0]?.model ?? 'unknown'}, Node ${process.version}, kernels ${T.isa()}, run took ${((Date.now() - t0) / 1e3).toFixed(0)} s  `,
+  'Each ratio compares against a peer measured in the same run (ANCHORS.md explains the peers). The machine is shared and',
+  'noisy: expect +-10% between runs.',
+  '',
+  '| group | what | ours | peer | peer value | unit | ratio | bar | note |',
+  '|---|---|---|---|---|---|---|---|---|',
+  ...rows.map((r) => `| ${r.group} | ${r.what} | ${r.ours.toFixed(1)} | ${r.peerName} | ${r.peer ? r.peer.toFixed(1) : '-'} | ${r.unit} | ${Number.isFinite(r.ratio) ? r.ratio.toFixed(2) : '-'} | ${r.bar} | ${r.note} |`),
+  '',
+];
+if (!quick) writeFileSync(join(here, 'RESULTS.md'), md.join('\n'));
+log(`done in ${((Date.now() - t0) / 1e3).toFixed(0)} s`);
