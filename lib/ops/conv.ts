@@ -4,6 +4,7 @@ import { DTypeError, ShapeError, ArgumentError } from '../errors.js';
 import { isFloat } from '../dtype.js';
 import { Tensor, launch } from '../tensor/tensor.js';
 import { fmt } from '../tensor/shape.js';
+import { needsGrad, record } from '../autograd/engine.js';
 
 export type Pair = number | readonly [number, number];
 export interface Conv2dOptions {
@@ -69,6 +70,11 @@ export function convGeometry(op: string, x: Tensor, w: Tensor, o: Conv2dOptions,
   return { N, C, H, W, K, kh, kw, OH, OW, ip: [sh, sw, ph, pw, dh, dw, groups] };
 }
 
+/** Options that reproduce a validated geometry (explicit padding: 'same' is resolved by then). */
+function convOpts(ip: number[]): Conv2dOptions {
+  return { stride: [ip[0]!, ip[1]!], padding: [ip[2]!, ip[3]!], dilation: [ip[4]!, ip[5]!], groups: ip[6]! };
+}
+
 function contig(t: Tensor, keep: Tensor[]): Tensor {
   if (t.isContiguous()) return t;
   const c = t.contiguous();
@@ -86,7 +92,19 @@ export function conv2d(x: Tensor, w: Tensor, bias?: Tensor | null, o: Conv2dOpti
   try {
     const ins = [contig(x, tmp), contig(w, tmp)];
     if (bias) ins.push(contig(bias, tmp));
-    return launch('conv2d', x.dtype, ins, [{ shape: [g.N, g.K, g.OH, g.OW], dtype: x.dtype }], [...g.ip, o.relu ? 1 : 0])[0]!;
+    const out = launch('conv2d', x.dtype, ins, [{ shape: [g.N, g.K, g.OH, g.OW], dtype: x.dtype }], [...g.ip, o.relu ? 1 : 0])[0]!;
+    if (needsGrad(x, w, bias)) {
+      const co = convOpts(g.ip);
+      record(out, [x, w, bias], 'conv2d', (g0) => {
+        const gy = o.relu ? g0.mul(out.gt(0).cast(g0.dtype)) : g0;
+        return [
+          x.requiresGrad ? conv2dBackwardInput(gy, w, x.shape, co) : null,
+          w.requiresGrad ? conv2dBackwardWeight(gy, x, w.shape, co) : null,
+          bias?.requiresGrad ? gy.sum([0, 2, 3]) : null,
+        ];
+      }, [x, w, out]);
+    }
+    return out;
   } finally {
     tmp.forEach((t) => t.dispose());
   }
@@ -158,12 +176,16 @@ export function convTranspose2d(x: Tensor, w: Tensor, bias?: Tensor | null, o: C
   const OW = (W - 1) * sw - 2 * pw + dw * (kw - 1) + opw + 1;
   if (OH <= 0 || OW <= 0) throw new ShapeError(`${op}: expected a positive output size, got [${OH},${OW}] for input ${fmt(x.shape)}`);
   const Cout = w.shape[1]! * groups;
-  const y = conv2dBackwardInput(x, w, [N, Cout, OH, OW], { stride: [sh, sw], padding: [ph, pw], dilation: [dh, dw], groups });
+  if (bias && (bias.ndim !== 1 || bias.shape[0] !== Cout)) throw new ShapeError(`${op}: expected bias of shape [${Cout}], got ${fmt(bias.shape)}`);
+  const co: Conv2dOptions = { stride: [sh, sw], padding: [ph, pw], dilation: [dh, dw], groups };
+  const y = conv2dBackwardInput(x, w, [N, Cout, OH, OW], co);
+  // the transposed convolution's gradients are the forward convolution and the weight gradient with roles swapped
+  if (needsGrad(x, w)) {
+    record(y, [x, w], op, (g) => [
+      x.requiresGrad ? conv2d(g, w, null, co) : null,
+      w.requiresGrad ? conv2dBackwardWeight(x, g, w.shape, co) : null,
+    ], [x, w]);
+  }
   if (!bias) return y;
-  if (bias.ndim !== 1 || bias.shape[0] !== Cout) throw new ShapeError(`${op}: expected bias of shape [${Cout}], got ${fmt(bias.shape)}`);
-  const b = bias.reshape([1, Cout, 1, 1]);
-  const r = y.add(b);
-  y.dispose();
-  b.dispose();
-  return r;
+  return y.add(bias.reshape([1, Cout, 1, 1]));
 }

@@ -1,8 +1,11 @@
 // Elementwise ops with NumPy broadcasting and dtype promotion (uint8 < int32 < float32 < float64).
 import { DType, isFloat, promote } from '../dtype.js';
+import { DTypeError } from '../errors.js';
 import { Tensor, TensorLike, launch } from '../tensor/tensor.js';
 import { broadcastShapes, broadcastStrides, coalesce, shapesEqual } from '../tensor/shape.js';
 import { scalarLike } from '../tensor/create.js';
+import { needsGrad, record } from '../autograd/engine.js';
+import { sumToShape } from './reduce.js';
 
 const COMPARISONS = new Set(['eq', 'ne', 'lt', 'le', 'gt', 'ge']);
 const FLOAT_ONLY = new Set(['div', 'pow']);
@@ -35,24 +38,84 @@ export function binary(op: string, a: TensorLike, b: TensorLike, fp: number[] = 
   if (FLOAT_ONLY.has(op) && !isFloat(dtype)) dtype = 'float32';
   const A = ta ? ta.cast(dtype) : scalarLike(a as number, dtype);
   const B = tb ? tb.cast(dtype) : scalarLike(b as number, dtype);
+  let out: Tensor;
   try {
-    return broadcastLaunch(op, dtype, COMPARISONS.has(op) ? 'uint8' : dtype, [A, B], fp);
+    out = broadcastLaunch(op, dtype, COMPARISONS.has(op) ? 'uint8' : dtype, [A, B], fp);
   } finally {
-    if (A !== a) A.dispose();
-    if (B !== b) B.dispose();
+    if (A !== a && !needsGrad(ta, tb)) A.dispose();
+    if (B !== b && !needsGrad(ta, tb)) B.dispose();
   }
+  if (needsGrad(ta, tb) && !COMPARISONS.has(op)) recordBinary(op, out, ta, tb, A, B);
+  return out;
+}
+
+// Backward rules of the differentiable binary ops. Gradients are summed back over broadcast dims (sumToShape).
+function recordBinary(op: string, out: Tensor, ta: Tensor | undefined, tb: Tensor | undefined, A: Tensor, B: Tensor): void {
+  const toA = (g: Tensor | null) => (g && ta ? sumToShape(g, ta.shape, ta.dtype) : null);
+  const toB = (g: Tensor | null) => (g && tb ? sumToShape(g, tb.shape, tb.dtype) : null);
+  const wa = !!ta?.requiresGrad, wb = !!tb?.requiresGrad;
+  let rule: (g: Tensor) => [Tensor | null, Tensor | null];
+  let save: Tensor[] = [];
+  switch (op) {
+    case 'add': rule = (g) => [toA(g), toB(g)]; break;
+    case 'sub': rule = (g) => [toA(g), wb ? toB(g.neg()) : null]; break;
+    case 'mul': rule = (g) => [wa ? toA(g.mul(B)) : null, wb ? toB(g.mul(A)) : null]; save = [A, B]; break;
+    case 'div': rule = (g) => [wa ? toA(g.div(B)) : null, wb ? toB(g.neg().mul(A).div(B.mul(B))) : null]; save = [A, B]; break;
+    case 'pow': rule = (g) => [
+      wa ? toA(g.mul(B).mul(A.pow(B.sub(1)))) : null,
+      wb ? toB(g.mul(out).mul(A.log())) : null,
+    ]; save = [A, B, out]; break;
+    case 'minimum':
+    case 'maximum': {
+      // ties send the gradient to both operands, halved (PyTorch's rule)
+      rule = (g) => {
+        const pick = op === 'minimum' ? A.lt(B) : A.gt(B), tie = A.eq(B);
+        const wA = where(pick, 1, where(tie, 0.5, 0)), wB = where(pick, 0, where(tie, 0.5, 1));
+        return [wa ? toA(g.mul(wA)) : null, wb ? toB(g.mul(wB)) : null];
+      };
+      save = [A, B];
+      break;
+    }
+    default: throw new DTypeError(`${op}: expected a differentiable op, got one without a gradient`);
+  }
+  record(out, [ta ?? null, tb ?? null], op, rule, save);
 }
 
 const INT_UNARY = new Set(['neg', 'abs', 'sign', 'relu', 'clamp']);
 
 export function unary(op: string, x: Tensor, fp: number[] = []): Tensor {
-  if (isFloat(x.dtype) || (x.dtype === 'int32' && INT_UNARY.has(op))) return broadcastLaunch(op, x.dtype, x.dtype, [x], fp);
-  // integer inputs: int32 arithmetic for the integer-closed ops, float32 for the rest (as PyTorch does for exp etc.)
-  const c = x.cast(INT_UNARY.has(op) ? 'int32' : 'float32');
-  try {
-    return broadcastLaunch(op, c.dtype, c.dtype, [c], fp);
-  } finally {
-    c.dispose();
+  let out: Tensor;
+  if (isFloat(x.dtype) || (x.dtype === 'int32' && INT_UNARY.has(op))) {
+    out = broadcastLaunch(op, x.dtype, x.dtype, [x], fp);
+  } else {
+    // integer inputs: int32 arithmetic for the integer-closed ops, float32 for the rest (as PyTorch does for exp etc.)
+    const c = x.cast(INT_UNARY.has(op) ? 'int32' : 'float32');
+    try {
+      return broadcastLaunch(op, c.dtype, c.dtype, [c], fp);
+    } finally {
+      c.dispose();
+    }
+  }
+  if (needsGrad(x)) record(out, [x], op, (g) => [unaryGrad(op, g, x, out, fp)], [x, out]);
+  return out;
+}
+
+// d(op)/dx times g. Activations use their fused backward kernels (*_bwd).
+function unaryGrad(op: string, g: Tensor, x: Tensor, y: Tensor, fp: number[]): Tensor | null {
+  switch (op) {
+    case 'neg': return g.neg();
+    case 'abs': return g.mul(x.sign());
+    case 'sign': return null;
+    case 'exp': return g.mul(y);
+    case 'log': return g.div(x);
+    case 'sqrt': return g.mul(0.5).div(y);
+    case 'rsqrt': return g.mul(y.pow(3)).mul(-0.5);
+    case 'pow_scalar': return fp[0] === 0 ? null : g.mul(x.pow(fp[0]! - 1)).mul(fp[0]!);
+    case 'clamp': return g.mul(x.ge(fp[0]!).cast(g.dtype)).mul(x.le(fp[1]!).cast(g.dtype));
+    case 'relu': case 'gelu': case 'silu': case 'softplus': return binary(`${op}_bwd`, g, x);
+    case 'leaky_relu': case 'elu': return binary(`${op}_bwd`, g, x, fp);
+    case 'sigmoid': case 'tanh': return binary(`${op}_bwd`, g, y);
+    default: throw new DTypeError(`${op}: expected a differentiable op, got one without a gradient`);
   }
 }
 

@@ -4,6 +4,8 @@ import { DTypeError, ShapeError } from '../errors.js';
 import { isFloat } from '../dtype.js';
 import { Tensor, launch, ViewArg } from '../tensor/tensor.js';
 import { broadcastShapes, broadcastStrides, fmt } from '../tensor/shape.js';
+import { needsGrad, record } from '../autograd/engine.js';
+import { sumToShape } from './reduce.js';
 
 // A [B, r, c] view of t broadcast to batch dims `batch`, or null if the batch dims cannot fold into one stride.
 function fold(t: Tensor, batch: number[]): ViewArg | null {
@@ -52,8 +54,24 @@ export function matmul(a: Tensor, b: Tensor, opts: { bias?: Tensor; relu?: boole
     let shape = [...batch, M, N];
     if (a.ndim === 1) shape.splice(shape.length - 2, 1);
     if (b.ndim === 1) shape = shape.slice(0, -1);
-    return launch(op, a.dtype, bias ? [fa, fb, bias] : [fa, fb], [{ shape, dtype: a.dtype, kernelShape: [Bn, M, N] }], [opts.relu ? 1 : 0])[0]!;
+    const out = launch(op, a.dtype, bias ? [fa, fb, bias] : [fa, fb], [{ shape, dtype: a.dtype, kernelShape: [Bn, M, N] }], [opts.relu ? 1 : 0])[0]!;
+    if (needsGrad(a, b, opts.bias)) recordMatmul(out, a, b, opts.bias, !!opts.relu, batch, M, N);
+    return out;
   } finally {
     for (const t of tmps) t.dispose();
   }
+}
+
+// d/dA = G B^T and d/dB = A^T G (summed over broadcast batch dims); d/dbias = column sums of G. A fused ReLU
+// first masks G where the output is 0.
+function recordMatmul(out: Tensor, a: Tensor, b: Tensor, bias: Tensor | undefined, relu: boolean, batch: number[], M: number, N: number): void {
+  record(out, [a, b, bias], 'matmul', (g0) => {
+    const g = (relu ? g0.mul(out.gt(0).cast(g0.dtype)) : g0).reshape([...batch, M, N]);
+    const A = a.ndim === 1 ? a.unsqueeze(0) : a;
+    const B = b.ndim === 1 ? b.unsqueeze(1) : b;
+    const ga = a.requiresGrad ? sumToShape(matmul(g, B.transpose(-2, -1)), A.shape, a.dtype).reshape(a.shape) : null;
+    const gb = b.requiresGrad ? sumToShape(matmul(A.transpose(-2, -1), g), B.shape, b.dtype).reshape(b.shape) : null;
+    const gbias = bias?.requiresGrad ? sumToShape(g, [N], bias.dtype) : null;
+    return [ga, gb, gbias];
+  }, [a, b, out]);
 }

@@ -4,6 +4,61 @@ import { isFloat } from '../dtype.js';
 import { Tensor, launch } from '../tensor/tensor.js';
 import { fmt } from '../tensor/shape.js';
 import { nextRng } from '../tensor/random.js';
+import { needsGrad, record } from '../autograd/engine.js';
+
+/**
+ * Softmax cross-entropy between logits [N,C] and int32 class labels [N] (PyTorch's cross_entropy: ignoreIndex,
+ * labelSmoothing, class weights; 'mean' divides by the summed weights of the non-ignored samples).
+ * @example `const loss = crossEntropy(model.forward(x), y); loss.backward();`
+ */
+export function crossEntropy(logits: Tensor, labels: Tensor, o: CrossEntropyOptions = {}): Tensor {
+  const [per, lse, wy] = crossEntropyForward(logits, labels, o);
+  const reduction = o.reduction ?? 'mean';
+  if (reduction !== 'mean' && reduction !== 'sum' && reduction !== 'none') {
+    throw new ArgumentError(`cross_entropy: expected reduction 'mean', 'sum' or 'none', got ${JSON.stringify(reduction)}`);
+  }
+  let out: Tensor;
+  let denom: Tensor | null = null;
+  if (reduction === 'none') out = per;
+  else if (reduction === 'sum') out = per.sum();
+  else {
+    denom = wy.sum();
+    out = per.sum().div(denom);
+  }
+  if (needsGrad(logits)) {
+    record(out, [logits], 'cross_entropy', (g) => {
+      const N = logits.shape[0]!;
+      const dl = reduction === 'none' ? g : (denom ? g.div(denom) : g).expand([N]).contiguous();
+      return [crossEntropyBackward(logits, labels, lse, dl, o)];
+    }, [logits]);
+  }
+  return out;
+}
+
+/**
+ * Batch normalisation over dim 1 of [N,C,...]: batch statistics in training (updating the running ones in place),
+ * running statistics in eval.
+ * @example `batchNorm(x, runningMean, runningVar, weight, bias, { training: true })`
+ */
+export function batchNorm(x: Tensor, runningMean: Tensor, runningVar: Tensor, weight: Tensor, bias: Tensor, o: BatchNormOptions): Tensor {
+  const [y, mean, invstd] = batchNormForward(x, weight, bias, runningMean, runningVar, o);
+  if (needsGrad(x, weight, bias)) {
+    record(y, [x, weight, bias], 'batch_norm', (g) => batchNormBackward(g, x, weight, mean, invstd, o.training), [x, weight]);
+  }
+  return y;
+}
+
+/**
+ * Dropout: in training, zeroes each element with probability p and scales the rest by 1/(1-p); identity otherwise.
+ * @example `dropout(x, { p: 0.4, training: true })`
+ */
+export function dropout(x: Tensor, o: { p?: number; training?: boolean } = {}): Tensor {
+  const p = o.p ?? 0.5;
+  if (!(o.training ?? true) || p === 0) return x;
+  const [y, mask] = dropoutForward(x, p);
+  if (needsGrad(x)) record(y, [x], 'dropout', (g) => [g.mul(mask.cast(g.dtype)).mul(p < 1 ? 1 / (1 - p) : 0)], [mask]);
+  return y;
+}
 
 export interface CrossEntropyOptions {
   reduction?: 'mean' | 'sum' | 'none';
@@ -29,18 +84,20 @@ function ceCheck(logits: Tensor, labels: Tensor, o: CrossEntropyOptions) {
 }
 
 /**
- * Per-sample softmax cross-entropy (unreduced) and the row log-sum-exp saved for backward.
+ * Per-sample softmax cross-entropy (unreduced), the row log-sum-exp saved for backward, and each sample's weight
+ * (the label's class weight or 1; 0 where ignored: the denominator of the 'mean' reduction).
  * Labels out of range (other than ignoreIndex) raise an IndexError at the next read.
  * @internal
  */
-export function crossEntropyForward(logits: Tensor, labels: Tensor, o: CrossEntropyOptions = {}): [Tensor, Tensor] {
+export function crossEntropyForward(logits: Tensor, labels: Tensor, o: CrossEntropyOptions = {}): [Tensor, Tensor, Tensor] {
   const { ip, fp } = ceCheck(logits, labels, o);
   const x = logits.isContiguous() ? logits : logits.contiguous();
   try {
     const N = logits.shape[0]!;
     const ins = o.weight ? [x, labels, o.weight] : [x, labels];
-    const [loss, lse] = launch('cross_entropy', x.dtype, ins, [{ shape: [N], dtype: x.dtype }, { shape: [N], dtype: x.dtype }], ip, fp);
-    return [loss!, lse!];
+    const v = { shape: [N], dtype: x.dtype };
+    const [loss, lse, wy] = launch('cross_entropy', x.dtype, ins, [v, v, v], ip, fp);
+    return [loss!, lse!, wy!];
   } finally {
     if (x !== logits) x.dispose();
   }

@@ -5,6 +5,7 @@ import { isFloat } from '../dtype.js';
 import { Tensor, launch } from '../tensor/tensor.js';
 import { fmt } from '../tensor/shape.js';
 import { Pair, pair } from './conv.js';
+import { needsGrad, record } from '../autograd/engine.js';
 
 export interface Pool2dOptions {
   kernelSize: Pair;
@@ -43,6 +44,7 @@ export function maxPool2dWithIndices(x: Tensor, o: Pool2dOptions): [Tensor, Tens
   const xc = x.isContiguous() ? x : x.contiguous();
   try {
     const [y, idx] = launch('max_pool2d', x.dtype, [xc], [{ shape: g.shape, dtype: x.dtype }, { shape: g.shape, dtype: 'int32' }], g.ip);
+    if (needsGrad(x)) record(y!, [x], 'max_pool2d', (gy) => [maxPool2dBackward(gy, idx!, x.shape)], [idx!]);
     return [y!, idx!];
   } finally {
     if (xc !== x) xc.dispose();
@@ -51,7 +53,7 @@ export function maxPool2dWithIndices(x: Tensor, o: Pool2dOptions): [Tensor, Tens
 /** @example `maxPool2d(x, { kernelSize: 2 })` */
 export function maxPool2d(x: Tensor, o: Pool2dOptions): Tensor {
   const [y, idx] = maxPool2dWithIndices(x, o);
-  idx.dispose();
+  if (!y.requiresGrad) idx.dispose();  // otherwise the graph holds it for backward
   return y;
 }
 /** Gradient of max pooling: dy scattered to the argmax. @example `maxPool2dBackward(dy, idx, x.shape)` */
@@ -69,7 +71,9 @@ export function avgPool2d(x: Tensor, o: Pool2dOptions & { countIncludePad?: bool
   const g = poolGeometry('avg_pool2d', x, o);
   const xc = x.isContiguous() ? x : x.contiguous();
   try {
-    return launch('avg_pool2d', x.dtype, [xc], [{ shape: g.shape, dtype: x.dtype }], [...g.ip, o.countIncludePad === false ? 0 : 1])[0]!;
+    const y = launch('avg_pool2d', x.dtype, [xc], [{ shape: g.shape, dtype: x.dtype }], [...g.ip, o.countIncludePad === false ? 0 : 1])[0]!;
+    if (needsGrad(x)) record(y, [x], 'avg_pool2d', (gy) => [avgPool2dBackward(gy, x.shape, o)]);
+    return y;
   } finally {
     if (xc !== x) xc.dispose();
   }
@@ -94,7 +98,9 @@ export function adaptiveAvgPool2d(x: Tensor, outputSize: Pair): Tensor {
   const [oh, ow] = pair(op, 'outputSize', outputSize, 1, 1);
   const xc = x.isContiguous() ? x : x.contiguous();
   try {
-    return launch(op, x.dtype, [xc], [{ shape: [x.shape[0]!, x.shape[1]!, oh, ow], dtype: x.dtype }])[0]!;
+    const y = launch(op, x.dtype, [xc], [{ shape: [x.shape[0]!, x.shape[1]!, oh, ow], dtype: x.dtype }])[0]!;
+    if (needsGrad(x)) record(y, [x], op, (gy) => [adaptiveAvgPool2dBackward(gy, x.shape)]);
+    return y;
   } finally {
     if (xc !== x) xc.dispose();
   }

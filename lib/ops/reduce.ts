@@ -3,7 +3,22 @@
 import { DTypeError, ShapeError } from '../errors.js';
 import { isFloat } from '../dtype.js';
 import { Tensor, launch } from '../tensor/tensor.js';
-import { fmt, normAxis } from '../tensor/shape.js';
+import { fmt, normAxis, shapesEqual } from '../tensor/shape.js';
+import { DType } from '../dtype.js';
+import { needsGrad, record } from '../autograd/engine.js';
+
+/** Sums g over the dims that broadcasting added to reach g.shape from `shape` (a gradient's way back). @internal */
+export function sumToShape(g: Tensor, shape: readonly number[], dtype: DType): Tensor {
+  let r = g;
+  if (!shapesEqual(g.shape, shape)) {
+    const lead = g.ndim - shape.length;
+    const axes: number[] = [];
+    for (let i = 0; i < g.ndim; i++) if (i < lead || (shape[i - lead] === 1 && g.shape[i] !== 1)) axes.push(i);
+    const s = axes.length ? reduce('sum', g, axes, true) : g;
+    r = s.reshape(shape);
+  }
+  return r.dtype === dtype ? r : r.cast(dtype);
+}
 
 function axesOf(op: string, t: Tensor, axes: number | readonly number[] | undefined): number[] {
   if (axes === undefined) return [...Array(t.ndim).keys()];
@@ -47,11 +62,34 @@ export function reduce(op: string, t: Tensor, axesArg: number | readonly number[
     if (R === 0 && (op === 'max' || op === 'min')) {
       throw new ShapeError(`${op}: expected a non-empty reduction, got shape ${fmt(t.shape)} over axes [${axes.join(',')}]`);
     }
-    return launch(op, x.dtype, [{ t: v, shape: [outer, R, inner], strides: [R * inner, inner, 1], offset: v.offset }], [{ shape: keptShape(t, axes, keepdim), dtype: x.dtype, kernelShape: [outer, inner] }], [], fp)[0]!;
+    const out = launch(op, x.dtype, [{ t: v, shape: [outer, R, inner], strides: [R * inner, inner, 1], offset: v.offset }], [{ shape: keptShape(t, axes, keepdim), dtype: x.dtype, kernelShape: [outer, inner] }], [], fp)[0]!;
+    if (needsGrad(t)) recordReduce(op, t, out, axes, R, fp);
+    return out;
   } finally {
     tmp?.dispose();
     if (x !== t) x.dispose();
   }
+}
+
+// Backward rules of the reductions: the output gradient is broadcast back over the reduced axes.
+function recordReduce(op: string, x: Tensor, out: Tensor, axes: number[], R: number, fp: number[]): void {
+  const kept = x.shape.map((d, i) => (axes.includes(i) ? 1 : d));
+  const back = (g: Tensor) => g.reshape(kept).expand(x.shape);
+  let rule: (g: Tensor) => Tensor | null;
+  switch (op) {
+    case 'sum': rule = (g) => back(g).contiguous(); break;
+    case 'mean': rule = (g) => back(g).div(R); break;
+    case 'max':
+    case 'min': rule = (g) => {
+      // split between ties, like PyTorch's amax/amin
+      const hit = x.eq(back(out)).cast(x.dtype);
+      return back(g).mul(hit).div(back(hit.sum(axes, true).reshape(out.shape)));
+    }; break;
+    case 'var': rule = (g) => back(g).mul(x.sub(back(x.mean(axes, true).reshape(out.shape)))).mul(2 / (R - (fp[0] ?? 1))); break;
+    case 'logsumexp': rule = (g) => back(g).mul(x.sub(back(out)).exp()); break;
+    default: return;
+  }
+  record(out, [x], op, (g) => [rule(g)], [x, out]);
 }
 
 export function reduceWithIndices(op: 'max' | 'min', t: Tensor, axis: number, keepdim: boolean): [Tensor, Tensor] {
@@ -65,6 +103,7 @@ export function reduceWithIndices(op: 'max' | 'min', t: Tensor, axis: number, ke
       { shape, dtype: t.dtype, kernelShape: [outer, inner] },
       { shape, dtype: 'int32', kernelShape: [outer, inner] },
     ]);
+    if (needsGrad(t)) recordReduce(op, t, vals!, axes, R, []);
     return [vals!, idx!];
   } finally {
     tmp?.dispose();
@@ -93,7 +132,9 @@ export function softmax(op: 'softmax' | 'log_softmax', t: Tensor, axis: number):
   const a = normAxis(op, axis, t.ndim);
   const { v, outer, R, inner, tmp } = toORI(op, t, [a]);
   try {
-    return launch(op, t.dtype, [{ t: v, shape: [outer, R, inner], strides: [R * inner, inner, 1], offset: v.offset }], [{ shape: t.shape, dtype: t.dtype, kernelShape: [outer, R, inner] }])[0]!;
+    const out = launch(op, t.dtype, [{ t: v, shape: [outer, R, inner], strides: [R * inner, inner, 1], offset: v.offset }], [{ shape: t.shape, dtype: t.dtype, kernelShape: [outer, R, inner] }])[0]!;
+    if (needsGrad(t)) record(out, [t], op, (g) => [softmaxBackward(`${op}_bwd`, g, out, a)], [out]);
+    return out;
   } finally {
     tmp?.dispose();
   }

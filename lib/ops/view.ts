@@ -2,15 +2,51 @@
 // unsqueeze, flatten, contiguous, copy/cast.
 import { ShapeError } from '../errors.js';
 import { DType } from '../dtype.js';
+import { sumToShape } from './reduce.js';
 import { Tensor, launch, makeView } from '../tensor/tensor.js';
 import { contiguousStrides, fmt, normAxis, numelOf } from '../tensor/shape.js';
+import { needsGrad, record } from '../autograd/engine.js';
+import { isFloat } from '../dtype.js';
+
+/** @internal ones shaped like t */
+export function onesLike(t: Tensor): Tensor {
+  return launch('fill', t.dtype, [], [{ shape: t.shape, dtype: t.dtype }], [], [1])[0]!;
+}
+
+// Views are differentiable: their backward maps the gradient back to the source's shape.
+function recordView(out: Tensor, src: Tensor, name: string, back: (g: Tensor) => Tensor): Tensor {
+  if (needsGrad(src)) record(out, [src], name, (g) => [back(g)]);
+  return out;
+}
+
+/** Writes src into the view dst (same shape), in place. @internal */
+export function copyInto(dst: Tensor, src: Tensor): void {
+  if (dst.shape.length !== src.shape.length || dst.shape.some((d, i) => d !== src.shape[i])) {
+    throw new ShapeError(`copy_: expected a source of shape ${fmt(dst.shape)}, got ${fmt(src.shape)}`);
+  }
+  launch('copy', src.dtype, [src], [dst]);
+}
+
+/** The gradient of a slice: g placed into zeros of the source's shape. @internal */
+function unslice(g: Tensor, src: Tensor, dim: number, s0: number, step: number): Tensor {
+  const z = launch('fill', g.dtype, [], [{ shape: src.shape, dtype: g.dtype }], [], [0])[0]!;
+  const strides = contiguousStrides(src.shape);
+  const vs = [...strides];
+  vs[dim] = strides[dim]! * step;
+  const dst = makeView(z, g.shape, vs, s0 * strides[dim]!);
+  copyInto(dst, g);
+  dst.dispose();
+  return z;
+}
 
 export function copy(t: Tensor, dtype: DType): Tensor {
-  return launch('copy', t.dtype, [t], [{ shape: t.shape, dtype }])[0]!;
+  const out = launch('copy', t.dtype, [t], [{ shape: t.shape, dtype }])[0]!;
+  if (isFloat(dtype) && isFloat(t.dtype)) recordView(out, t, dtype === t.dtype ? 'clone' : 'cast', (g) => g.cast(t.dtype));
+  return out;
 }
 
 export function contiguous(t: Tensor): Tensor {
-  if (t.isContiguous()) return makeView(t, t.shape, contiguousStrides(t.shape), t.offset);
+  if (t.isContiguous()) return recordView(makeView(t, t.shape, contiguousStrides(t.shape), t.offset), t, 'contiguous', (g) => g);
   return copy(t, t.dtype);
 }
 
@@ -63,11 +99,14 @@ export function reshape(t: Tensor, shape: readonly number[]): Tensor {
   const s = inferShape(t, shape);
   if (t.numel === 0) return makeView(t, s, contiguousStrides(s), t.offset);
   const st = viewStrides(t, s);
-  if (st) return makeView(t, s, st, t.offset);
-  const c = copy(t, t.dtype);
-  const r = makeView(c, s, contiguousStrides(s), 0);
-  c.dispose();
-  return r;
+  let out: Tensor;
+  if (st) out = makeView(t, s, st, t.offset);
+  else {
+    const c = launch('copy', t.dtype, [t], [{ shape: t.shape, dtype: t.dtype }])[0]!;
+    out = makeView(c, s, contiguousStrides(s), 0);
+    c.dispose();
+  }
+  return recordView(out, t, 'reshape', (g) => g.reshape(t.shape));
 }
 
 export function permute(t: Tensor, dims: readonly number[]): Tensor {
@@ -76,12 +115,14 @@ export function permute(t: Tensor, dims: readonly number[]): Tensor {
   if (d.length !== n || new Set(d).size !== n) {
     throw new ShapeError(`permute: expected a permutation of ${n} dims, got [${dims.join(',')}]`);
   }
-  return makeView(t, d.map((i) => t.shape[i]!), d.map((i) => t.strides[i]!), t.offset);
+  const inv = new Array<number>(n);
+  d.forEach((p, i) => (inv[p] = i));
+  return recordView(makeView(t, d.map((i) => t.shape[i]!), d.map((i) => t.strides[i]!), t.offset), t, 'permute', (g) => g.permute(inv));
 }
 
 export function transpose(t: Tensor, a: number, b: number): Tensor {
   const n = t.ndim;
-  if (n < 2) return makeView(t, t.shape, t.strides, t.offset);
+  if (n < 2) return recordView(makeView(t, t.shape, t.strides, t.offset), t, 'transpose', (g) => g);
   const perm = [...Array(n).keys()];
   const x = normAxis('transpose', a, n), y = normAxis('transpose', b, n);
   perm[x] = y;
@@ -100,7 +141,7 @@ export function slice(t: Tensor, dim: number, start: number, end: number | undef
   const strides = [...t.strides];
   shape[d] = len;
   strides[d] = t.strides[d]! * step;
-  return makeView(t, shape, strides, t.offset + s0 * t.strides[d]!);
+  return recordView(makeView(t, shape, strides, t.offset + s0 * t.strides[d]!), t, 'slice', (g) => unslice(g, t, d, s0, step));
 }
 
 export function expand(t: Tensor, shape: readonly number[]): Tensor {
@@ -121,17 +162,17 @@ export function expand(t: Tensor, shape: readonly number[]): Tensor {
     else throw new ShapeError(`expand: expected dims of size 1 to expand, got shape ${fmt(t.shape)} to ${fmt(shape)}`);
   }
   numelOf('expand', out);
-  return makeView(t, out, st, t.offset);
+  return recordView(makeView(t, out, st, t.offset), t, 'expand', (g) => sumToShape(g, t.shape, t.dtype));
 }
 
 export function squeeze(t: Tensor, dim?: number): Tensor {
   if (dim === undefined) {
     const keep = t.shape.map((d, i) => [d, i] as const).filter(([d]) => d !== 1);
-    return makeView(t, keep.map(([d]) => d), keep.map(([, i]) => t.strides[i]!), t.offset);
+    return recordView(makeView(t, keep.map(([d]) => d), keep.map(([, i]) => t.strides[i]!), t.offset), t, 'squeeze', (g) => g.reshape(t.shape));
   }
   const d = normAxis('squeeze', dim, t.ndim);
-  if (t.shape[d] !== 1) return makeView(t, t.shape, t.strides, t.offset);
-  return makeView(t, t.shape.filter((_, i) => i !== d), t.strides.filter((_, i) => i !== d), t.offset);
+  if (t.shape[d] !== 1) return recordView(makeView(t, t.shape, t.strides, t.offset), t, 'squeeze', (g) => g);
+  return recordView(makeView(t, t.shape.filter((_, i) => i !== d), t.strides.filter((_, i) => i !== d), t.offset), t, 'squeeze', (g) => g.reshape(t.shape));
 }
 
 export function unsqueeze(t: Tensor, dim: number): Tensor {
@@ -140,7 +181,7 @@ export function unsqueeze(t: Tensor, dim: number): Tensor {
   const strides = [...t.strides];
   shape.splice(d, 0, 1);
   strides.splice(d, 0, d < t.ndim ? t.strides[d]! * t.shape[d]! : 1);
-  return makeView(t, shape, strides, t.offset);
+  return recordView(makeView(t, shape, strides, t.offset), t, 'unsqueeze', (g) => g.reshape(t.shape));
 }
 
 export function flatten(t: Tensor, startDim: number, endDim: number): Tensor {

@@ -1,4 +1,4 @@
-import { DisposedError, ShapeError, ArgumentError } from '../errors.js';
+import { DisposedError, ShapeError, ArgumentError, DTypeError } from '../errors.js';
 import { AnyTypedArray, DType, DTYPE_ID, DTYPE_SIZE, typedArrayCtor } from '../dtype.js';
 import { binding, scratch, opId, Handle, Device, DEVICE_ID, assertSupported } from '../native.js';
 import { trackTensor, untrackTensor } from '../memory.js';
@@ -7,6 +7,7 @@ import * as ew from '../ops/elementwise.js';
 import * as red from '../ops/reduce.js';
 import * as mm from '../ops/matmul.js';
 import * as view from '../ops/view.js';
+import * as engine from '../autograd/engine.js';
 
 // Tensors the program drops without dispose() are released when the GC collects them.
 const registry = new FinalizationRegistry<Handle>((h) => {
@@ -35,10 +36,19 @@ export class Tensor {
   readonly dtype: DType;
   readonly device: Device;
   readonly numel: number;
+  /** Whether ops on this tensor record the graph for backward. Set it with requiresGrad_(). */
+  requiresGrad = false;
+  /** The accumulated gradient of a leaf after backward(), or null. */
+  grad: Tensor | null = null;
+  /** The graph node that produced this tensor (null for leaves). @internal */
+  gradFn: engine.Node | null = null;
+  /** Version counter shared by the views of one storage; in-place updates bump it. @internal */
+  _vc: { v: number };
 
   /** @internal use the creation functions (tensor, zeros, ...) */
-  constructor(h: Handle, shape: readonly number[], dtype: DType, device: Device, strides?: readonly number[], offset = 0) {
+  constructor(h: Handle, shape: readonly number[], dtype: DType, device: Device, strides?: readonly number[], offset = 0, vc?: { v: number }) {
     this._h = h;
+    this._vc = vc ?? { v: 0 };
     this.shape = shape;
     this.strides = strides ?? contiguousStrides(shape);
     this.offset = offset;
@@ -91,6 +101,40 @@ export class Tensor {
       acc *= this.shape[i]!;
     }
     return true;
+  }
+
+  // ------------------------------------------------------------------ autograd
+  /** True for tensors not produced by a recorded op (user-created tensors and parameters). */
+  get isLeaf(): boolean {
+    return this.gradFn === null;
+  }
+  /**
+   * Marks this (leaf, floating-point) tensor as needing a gradient; returns this.
+   * @example `const w = randn([3, 3]).requiresGrad_()`
+   */
+  requiresGrad_(on = true): this {
+    if (on && this.dtype !== 'float32' && this.dtype !== 'float64') {
+      throw new DTypeError(`requiresGrad_: expected a float32 or float64 tensor, got ${this.dtype}`);
+    }
+    if (!this.isLeaf) throw new ArgumentError('requiresGrad_: expected a leaf tensor, got one computed by an op (use detach())');
+    this.requiresGrad = on;
+    return this;
+  }
+  /**
+   * Computes the gradient of this tensor with respect to every leaf that requires grad, accumulating into `.grad`.
+   * A non-scalar tensor needs `grad`. The graph is freed afterwards unless `retainGraph`.
+   * @example `loss.backward(); console.log(w.grad)`
+   */
+  backward(grad?: Tensor, opts: { retainGraph?: boolean } = {}): void {
+    engine.backward(this, grad, opts.retainGraph ?? false, (t) => view.onesLike(t));
+  }
+  /** A view of the same values, cut from the graph. @example `const y = x.detach()` */
+  detach(): Tensor {
+    return makeView(this, this.shape, this.strides, this.offset);
+  }
+  /** Zeroes (drops) the gradient. @example `w.zeroGrad()` */
+  zeroGrad(): void {
+    this.grad = null;
   }
 
   // ------------------------------------------------------------------ reading
@@ -357,6 +401,7 @@ export function launch(
   const dt = DTYPE_ID[dtype];
   if (!binding.supports(id, DEVICE_ID[device], dt)) assertSupported(op, device, dtype, dt);
   const r = binding.enqueue(id, dt, DEVICE_ID[device], ...handles);
+  for (const o of outs) if (o instanceof Tensor) o._vc.v++;  // in-place update: saved copies are now stale
   if (created.length === 0) return [];
   const hs = created.length === 1 ? [r as Handle] : (r as Handle[]);
   return created.map((c, i) => new Tensor(hs[i]!, c.shape, c.dtype, device));
@@ -373,9 +418,9 @@ function deviceOf(a: Tensor | ViewArg): Device {
   return a instanceof Tensor ? a.device : a.t.device;
 }
 
-/** @internal a new tensor sharing t's storage with other geometry */
+/** @internal a new tensor sharing t's storage (and version counter) with other geometry; not in the graph */
 export function makeView(t: Tensor, shape: readonly number[], strides: readonly number[], offset: number): Tensor {
-  return new Tensor(binding.share(t.handle('view')), shape, t.dtype, t.device, strides, offset);
+  return new Tensor(binding.share(t.handle('view')), shape, t.dtype, t.device, strides, offset, t._vc);
 }
 
 /** @internal a new tensor holding a copy of a typed array */

@@ -190,14 +190,14 @@ template <typename S, typename D>
 static void copy_typed(const OpCall& c) {
   const TensorArg &a = c.in[0], &o = c.out[0];
   const int nd = o.ndim;
-  const int64_t sa = nd ? a.strides[nd - 1] : 0;
+  const int64_t sa = nd ? a.strides[nd - 1] : 0, so = nd ? o.strides[nd - 1] : 0;
   for_rows(o, [&](int64_t r, int64_t j0, int64_t j1) {
     const S* pa = (const S*)a.data + row_offset(r, o.shape, nd, a.strides);
-    D* po = (D*)o.data + r * (nd ? o.shape[nd - 1] : 1);
-    if (sa == 1)
+    D* po = (D*)o.data + row_offset(r, o.shape, nd, o.strides);
+    if (sa == 1 && so == 1)
       for (int64_t j = j0; j < j1; ++j) po[j] = (D)pa[j];
     else
-      for (int64_t j = j0; j < j1; ++j) po[j] = (D)pa[j * sa];
+      for (int64_t j = j0; j < j1; ++j) po[j * so] = (D)pa[j * sa];
   });
 }
 template <typename S>
@@ -209,7 +209,8 @@ static void copy_from(const OpCall& c) {
     case DT_U8: return copy_typed<S, uint8_t>(c);
   }
 }
-// copy: in[0] any dtype and strides -> out[0] contiguous, any dtype (a cast when they differ). c.dtype = in dtype.
+// copy: in[0] any dtype and strides -> out[0] any strides (an existing view for slice assignment), any dtype
+// (a cast when they differ). c.dtype = in dtype. Outputs must not overlap themselves.
 void copy_kernel(const OpCall& c) {
   switch (c.in[0].dtype) {
     case DT_F32: return copy_from<float>(c);

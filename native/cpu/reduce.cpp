@@ -147,7 +147,7 @@ static void bad_label(int op, int64_t n, int64_t label, int64_t C) {
 }
 
 // cross_entropy: in logits [N,C], labels int32 [N], optional weight [C]; ip [ignore_index]; fp [label_smoothing].
-// out loss [N] (0 where ignored), lse [N]. Loss follows PyTorch's CrossEntropyLoss with label smoothing:
+// out loss [N] (0 where ignored), lse [N], optional w_y [N] (the label's weight, 0 where ignored). Loss follows PyTorch's CrossEntropyLoss with label smoothing:
 // (1-eps) * w[y] * (lse - x[y]) + eps/C * sum_c w[c] * (lse - x[c]).
 template <typename T>
 static void ce_fwd(const OpCall& c) {
@@ -157,6 +157,7 @@ static void ce_fwd(const OpCall& c) {
   const T* w = c.nin > 2 ? (const T*)c.in[2].data : nullptr;
   T* loss = (T*)c.out[0].data;
   T* lse_out = (T*)c.out[1].data;
+  T* wy_out = c.nout > 2 ? (T*)c.out[2].data : nullptr;  // each sample's weight in a 'mean' reduction
   const int64_t ignore = c.ip[0];
   const double eps = c.fp[0];
   for (int64_t n = 0; n < N; ++n) {
@@ -175,8 +176,10 @@ static void ce_fwd(const OpCall& c) {
     const int64_t y = lab[n];
     if (y == ignore) {
       loss[n] = T(0);
+      if (wy_out) wy_out[n] = T(0);
       continue;
     }
+    if (wy_out) wy_out[n] = w ? w[y] : T(1);
     double l = (1.0 - eps) * (w ? (double)w[y] : 1.0) * (lse - (double)xr[y]);
     if (eps > 0) {
       double sm = 0;

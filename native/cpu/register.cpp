@@ -137,6 +137,9 @@ void register_kernels() {
   kernel_register(OP_le, DEV_CPU, DT_U8, ew_binary_u8);
   kernel_register(OP_gt, DEV_CPU, DT_U8, ew_binary_u8);
   kernel_register(OP_ge, DEV_CPU, DT_U8, ew_binary_u8);
+  kernel_register(OP_add, DEV_CPU, DT_U8, ew_binary_u8);
+  kernel_register(OP_sub, DEV_CPU, DT_U8, ew_binary_u8);
+  kernel_register(OP_mul, DEV_CPU, DT_U8, ew_binary_u8);
   kernel_register(OP_minimum, DEV_CPU, DT_U8, ew_binary_u8);
   kernel_register(OP_maximum, DEV_CPU, DT_U8, ew_binary_u8);
   kernel_register(OP_leaky_relu_bwd, DEV_CPU, DT_F32, ew_binary_param_f32);

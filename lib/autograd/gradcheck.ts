@@ -1,0 +1,59 @@
+import { ArgumentError, DTypeError } from '../errors.js';
+import { Tensor } from '../tensor/tensor.js';
+import { tensor } from '../tensor/create.js';
+
+export interface GradcheckOptions {
+  eps?: number;
+  atol?: number;
+  rtol?: number;
+}
+export interface GradcheckResult {
+  ok: boolean;
+  /** the worst |analytic - numeric| / (atol + rtol*|numeric|) over all inputs and elements (ok when <= 1) */
+  worst: number;
+  /** where the worst element was: input index and flat element index */
+  at: [number, number];
+}
+
+/**
+ * Compares the gradients from backward() with central finite differences, in float64. `fn` maps the inputs to a
+ * tensor; its sum's gradient is checked for every input that requires grad.
+ *
+ * @example
+ * ```ts
+ * const x = randn([3, 4], { dtype: 'float64' }).requiresGrad_();
+ * const r = await gradcheck((a) => a.tanh().mul(a), [x]);
+ * console.log(r.ok);
+ * ```
+ */
+export async function gradcheck(fn: (...xs: Tensor[]) => Tensor, inputs: Tensor[], o: GradcheckOptions = {}): Promise<GradcheckResult> {
+  const eps = o.eps ?? 1e-6, atol = o.atol ?? 1e-5, rtol = o.rtol ?? 1e-3;
+  for (const x of inputs) {
+    if (x.requiresGrad && x.dtype !== 'float64') throw new DTypeError(`gradcheck: expected float64 inputs, got ${x.dtype}`);
+  }
+  if (!inputs.some((x) => x.requiresGrad)) throw new ArgumentError('gradcheck: expected at least one input with requiresGrad, got none');
+  const values = await Promise.all(inputs.map(async (x) => Float64Array.from(await x.data())));
+  const fresh = (vals: Float64Array[]) => inputs.map((x, i) => {
+    const t = tensor(vals[i]!, { shape: x.shape as number[], dtype: x.dtype });
+    return x.requiresGrad ? t.requiresGrad_() : t;
+  });
+  const xs = fresh(values);
+  const y = fn(...xs).sum();
+  y.backward();
+  const f = async (vals: Float64Array[]) => fn(...fresh(vals).map((t) => t.detach())).sum().item();
+  let worst = 0;
+  let at: [number, number] = [-1, -1];
+  for (let i = 0; i < inputs.length; i++) {
+    if (!inputs[i]!.requiresGrad) continue;
+    const analytic = xs[i]!.grad ? Float64Array.from(await xs[i]!.grad!.data()) : new Float64Array(values[i]!.length);
+    for (let k = 0; k < values[i]!.length; k++) {
+      const plus = values.map((v) => v.slice()), minus = values.map((v) => v.slice());
+      plus[i]![k] = values[i]![k]! + eps;
+      minus[i]![k] = values[i]![k]! - eps;
+      const numeric = ((await f(plus)) - (await f(minus))) / (2 * eps);
+      const r = Math.abs(analytic[k]! - numeric) / (atol + rtol * Math.abs(numeric));
+      if (!(r <= worst)) { worst = r; at = [i, k]; }
+    }
+  }
+  return { ok: worst <= 1, worst, at };
+}

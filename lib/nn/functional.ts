@@ -1,0 +1,107 @@
+/**
+ * nn.functional (also exported as F): stateless layers and losses, all differentiable.
+ * @example `const y = F.relu(F.conv2d(x, w, b, { padding: 1 }))`
+ */
+import { ArgumentError, DTypeError, ShapeError } from '../errors.js';
+import { Tensor } from '../tensor/tensor.js';
+import { matmul } from '../ops/matmul.js';
+import { fmt } from '../tensor/shape.js';
+export { conv2d, convTranspose2d } from '../ops/conv.js';
+export { maxPool2d, avgPool2d, adaptiveAvgPool2d } from '../ops/pool.js';
+export { crossEntropy, batchNorm, dropout } from '../ops/nn.js';
+import { maxPool2dWithIndices } from '../ops/pool.js';
+import type { Pool2dOptions } from '../ops/pool.js';
+
+/** y = x W^T + b, with W [out, in] (PyTorch's layout). The bias add is fused into the GEMM. @example `linear(x, w, b)` */
+export function linear(x: Tensor, weight: Tensor, bias?: Tensor | null): Tensor {
+  if (weight.ndim !== 2) throw new ShapeError(`linear: expected weight of rank 2 (out,in), got shape ${fmt(weight.shape)}`);
+  if (x.ndim < 1 || x.shape[x.ndim - 1] !== weight.shape[1]) {
+    throw new ShapeError(`linear: expected input with last dim ${weight.shape[1]}, got shape ${fmt(x.shape)}`);
+  }
+  return matmul(x, weight.t(), bias ? { bias } : {});
+}
+export const relu = (x: Tensor) => x.relu();
+export const leakyRelu = (x: Tensor, negativeSlope = 0.01) => x.leakyRelu(negativeSlope);
+export const elu = (x: Tensor, alpha = 1) => x.elu(alpha);
+export const gelu = (x: Tensor) => x.gelu();
+export const silu = (x: Tensor) => x.silu();
+export const sigmoid = (x: Tensor) => x.sigmoid();
+export const tanh = (x: Tensor) => x.tanh();
+export const softplus = (x: Tensor) => x.softplus();
+export const softmax = (x: Tensor, axis = -1) => x.softmax(axis);
+export const logSoftmax = (x: Tensor, axis = -1) => x.logSoftmax(axis);
+/** Max pooling returning the argmax indices too. @example `const [y, idx] = maxPool2dWithIndices(x, { kernelSize: 2 })` */
+export function maxPool2dIndices(x: Tensor, o: Pool2dOptions): [Tensor, Tensor] {
+  return maxPool2dWithIndices(x, o);
+}
+
+/**
+ * Layer normalisation over the trailing `normalizedShape` dims (composed from differentiable ops).
+ * @example `layerNorm(x, [64], w, b)`
+ */
+export function layerNorm(x: Tensor, normalizedShape: readonly number[], weight?: Tensor | null, bias?: Tensor | null, eps = 1e-5): Tensor {
+  const k = normalizedShape.length;
+  if (k === 0 || k > x.ndim || normalizedShape.some((d, i) => d !== x.shape[x.ndim - k + i])) {
+    throw new ShapeError(`layer_norm: expected input ending in ${fmt(normalizedShape)}, got shape ${fmt(x.shape)}`);
+  }
+  const axes = Array.from({ length: k }, (_, i) => x.ndim - k + i);
+  const mean = x.mean(axes, true);
+  const xc = x.sub(mean);
+  const v = xc.mul(xc).mean(axes, true);
+  let y = xc.mul(v.add(eps).rsqrt());
+  if (weight) y = y.mul(weight);
+  if (bias) y = y.add(bias);
+  return y;
+}
+
+type Reduction = 'mean' | 'sum' | 'none';
+function reduce(op: string, t: Tensor, r: Reduction = 'mean'): Tensor {
+  if (r === 'mean') return t.mean();
+  if (r === 'sum') return t.sum();
+  if (r === 'none') return t;
+  throw new ArgumentError(`${op}: expected reduction 'mean', 'sum' or 'none', got ${JSON.stringify(r)}`);
+}
+function sameShape(op: string, a: Tensor, b: Tensor): void {
+  if (a.shape.length !== b.shape.length || a.shape.some((d, i) => d !== b.shape[i])) {
+    throw new ShapeError(`${op}: expected input and target of one shape, got ${fmt(a.shape)} and ${fmt(b.shape)}`);
+  }
+}
+/** Mean squared error. @example `mseLoss(pred, target)` */
+export function mseLoss(input: Tensor, target: Tensor, o: { reduction?: Reduction } = {}): Tensor {
+  sameShape('mse_loss', input, target);
+  const d = input.sub(target);
+  return reduce('mse_loss', d.mul(d), o.reduction);
+}
+/** Mean absolute error. @example `l1Loss(pred, target)` */
+export function l1Loss(input: Tensor, target: Tensor, o: { reduction?: Reduction } = {}): Tensor {
+  sameShape('l1_loss', input, target);
+  return reduce('l1_loss', input.sub(target).abs(), o.reduction);
+}
+export { nllLoss } from './nll.js';
+/** Binary cross-entropy on probabilities (log clamped at -100, as PyTorch). @example `binaryCrossEntropy(p, y)` */
+export function binaryCrossEntropy(input: Tensor, target: Tensor, o: { reduction?: Reduction; weight?: Tensor } = {}): Tensor {
+  sameShape('binary_cross_entropy', input, target);
+  if (input.dtype !== 'float32' && input.dtype !== 'float64') throw new DTypeError(`binary_cross_entropy: expected float input, got ${input.dtype}`);
+  const lp = input.log().clamp(-100, Infinity), lq = input.neg().add(1).log().clamp(-100, Infinity);
+  let l = target.mul(lp).add(target.neg().add(1).mul(lq)).neg();
+  if (o.weight) l = l.mul(o.weight);
+  return reduce('binary_cross_entropy', l, o.reduction);
+}
+/**
+ * Binary cross-entropy on logits, stable form max(x,0) - x*y + log(1 + exp(-|x|)); posWeight scales positives.
+ * @example `binaryCrossEntropyWithLogits(logits, y)`
+ */
+export function binaryCrossEntropyWithLogits(input: Tensor, target: Tensor, o: { reduction?: Reduction; weight?: Tensor; posWeight?: Tensor } = {}): Tensor {
+  sameShape('binary_cross_entropy_with_logits', input, target);
+  // log(1 + exp(-x)) = softplus(-x); with posWeight p: (1 - y) * x + (1 + (p - 1) * y) * softplus(-x)
+  const sp = input.neg().softplus();
+  let l: Tensor;
+  if (o.posWeight) {
+    const c = o.posWeight.sub(1).mul(target).add(1);
+    l = target.neg().add(1).mul(input).add(c.mul(sp));
+  } else {
+    l = target.neg().add(1).mul(input).add(sp);
+  }
+  if (o.weight) l = l.mul(o.weight);
+  return reduce('binary_cross_entropy_with_logits', l, o.reduction);
+}

@@ -1,0 +1,6 @@
+export { Module, Parameter, isParameter } from './module.js';
+export type { StateDict } from './module.js';
+export * from './layers.js';
+export * as functional from './functional.js';
+export * as init from './init.js';
+export * as utils from './utils.js';

@@ -1,0 +1,73 @@
+/**
+ * Parameter initialisation, from the seeded generator (the same seed gives the same model). Functions ending in
+ * `_` fill a tensor in place. Formulas follow torch.nn.init (He et al. 2015; Glorot & Bengio 2010).
+ */
+import { ArgumentError } from '../errors.js';
+import { Tensor } from '../tensor/tensor.js';
+import { rand, randn } from '../tensor/random.js';
+import { full } from '../tensor/create.js';
+import { copyInto } from '../ops/view.js';
+import { noGrad } from '../autograd/engine.js';
+
+function fans(t: Tensor): [number, number] {
+  if (t.ndim < 2) throw new ArgumentError(`init: expected a tensor with at least 2 dims for fan computation, got shape [${t.shape.join(',')}]`);
+  const receptive = t.shape.slice(2).reduce((a, b) => a * b, 1);
+  return [t.shape[1]! * receptive, t.shape[0]! * receptive];
+}
+function fill(t: Tensor, src: Tensor): Tensor {
+  noGrad(() => copyInto(t, src));
+  src.dispose();
+  return t;
+}
+/** @example `uniform_(w, -0.1, 0.1)` */
+export function uniform_(t: Tensor, low = 0, high = 1): Tensor {
+  return fill(t, rand(t.shape, { dtype: t.dtype, low, high }));
+}
+/** @example `normal_(w, 0, 0.02)` */
+export function normal_(t: Tensor, mean = 0, std = 1): Tensor {
+  return fill(t, randn(t.shape, { dtype: t.dtype, mean, std }));
+}
+/** @example `constant_(b, 0.1)` */
+export function constant_(t: Tensor, v: number): Tensor {
+  return fill(t, full(t.shape, v, { dtype: t.dtype }));
+}
+export function zeros_(t: Tensor): Tensor {
+  return constant_(t, 0);
+}
+export function ones_(t: Tensor): Tensor {
+  return constant_(t, 1);
+}
+/** Glorot uniform: U(-a, a), a = gain * sqrt(6 / (fanIn + fanOut)). @example `xavierUniform_(w)` */
+export function xavierUniform_(t: Tensor, gain = 1): Tensor {
+  const [fi, fo] = fans(t);
+  const a = gain * Math.sqrt(6 / (fi + fo));
+  return uniform_(t, -a, a);
+}
+/** @example `xavierNormal_(w)` */
+export function xavierNormal_(t: Tensor, gain = 1): Tensor {
+  const [fi, fo] = fans(t);
+  return normal_(t, 0, gain * Math.sqrt(2 / (fi + fo)));
+}
+function gainFor(nonlinearity: 'relu' | 'leaky_relu' | 'linear', a: number): number {
+  return nonlinearity === 'relu' ? Math.SQRT2 : nonlinearity === 'leaky_relu' ? Math.sqrt(2 / (1 + a * a)) : 1;
+}
+/**
+ * He uniform: U(-b, b), b = gain * sqrt(3 / fan). PyTorch's Linear/Conv default is kaimingUniform_(w, {a: sqrt(5)}).
+ * @example `kaimingUniform_(w, { nonlinearity: 'relu' })`
+ */
+export function kaimingUniform_(t: Tensor, o: { a?: number; mode?: 'fanIn' | 'fanOut'; nonlinearity?: 'relu' | 'leaky_relu' | 'linear' } = {}): Tensor {
+  const [fi, fo] = fans(t);
+  const fan = o.mode === 'fanOut' ? fo : fi;
+  const b = gainFor(o.nonlinearity ?? 'leaky_relu', o.a ?? 0) * Math.sqrt(3 / fan);
+  return uniform_(t, -b, b);
+}
+/** @example `kaimingNormal_(w, { nonlinearity: 'relu' })` */
+export function kaimingNormal_(t: Tensor, o: { a?: number; mode?: 'fanIn' | 'fanOut'; nonlinearity?: 'relu' | 'leaky_relu' | 'linear' } = {}): Tensor {
+  const [fi, fo] = fans(t);
+  const fan = o.mode === 'fanOut' ? fo : fi;
+  return normal_(t, 0, gainFor(o.nonlinearity ?? 'leaky_relu', o.a ?? 0) / Math.sqrt(fan));
+}
+/** @internal fanIn of a weight, for PyTorch's default bias init U(-1/sqrt(fanIn), 1/sqrt(fanIn)) */
+export function fanIn(t: Tensor): number {
+  return fans(t)[0];
+}

@@ -1,0 +1,307 @@
+/**
+ * Layers (nn.*): each owns its parameters and calls the functional op. Defaults match PyTorch (kaiming-uniform
+ * weights with a = sqrt(5), biases U(-1/sqrt(fanIn), 1/sqrt(fanIn)); batch norm momentum 0.1, eps 1e-5).
+ */
+import { ArgumentError } from '../errors.js';
+import { Tensor } from '../tensor/tensor.js';
+import { zeros, ones } from '../tensor/create.js';
+import { DType } from '../dtype.js';
+import { Module, Parameter } from './module.js';
+import * as init from './init.js';
+import * as F from './functional.js';
+import { Pair, Conv2dOptions } from '../ops/conv.js';
+import { CrossEntropyOptions } from '../ops/nn.js';
+
+interface FactoryOptions {
+  dtype?: DType;
+}
+const pairStr = (p: Pair | string | undefined) => (p === undefined ? '' : typeof p === 'number' || typeof p === 'string' ? JSON.stringify(p) : `[${p.join(', ')}]`);
+
+function defaultInit(w: Tensor, b: Tensor | null): void {
+  init.kaimingUniform_(w, { a: Math.sqrt(5) });
+  if (b) {
+    const bound = 1 / Math.sqrt(init.fanIn(w));
+    init.uniform_(b, -bound, bound);
+  }
+}
+
+/** y = x W^T + b. @example `const fc = new nn.Linear(784, 10); fc.forward(x)` */
+export class Linear extends Module {
+  weight: Tensor;
+  bias: Tensor | null;
+  constructor(readonly inFeatures: number, readonly outFeatures: number, o: { bias?: boolean } & FactoryOptions = {}) {
+    super();
+    this.weight = Parameter(zeros([outFeatures, inFeatures], { dtype: o.dtype }));
+    this.bias = o.bias === false ? null : Parameter(zeros([outFeatures], { dtype: o.dtype }));
+    defaultInit(this.weight, this.bias);
+  }
+  forward(x: Tensor): Tensor {
+    return F.linear(x, this.weight, this.bias);
+  }
+  extraRepr(): string {
+    return `inFeatures=${this.inFeatures}, outFeatures=${this.outFeatures}, bias=${this.bias !== null}`;
+  }
+}
+
+/** 2-D convolution over NCHW input. @example `new nn.Conv2d(1, 32, 3, { padding: 'same' })` */
+export class Conv2d extends Module {
+  weight: Tensor;
+  bias: Tensor | null;
+  readonly options: Conv2dOptions;
+  constructor(readonly inChannels: number, readonly outChannels: number, readonly kernelSize: Pair, o: Conv2dOptions & { bias?: boolean } & FactoryOptions = {}) {
+    super();
+    const [kh, kw] = typeof kernelSize === 'number' ? [kernelSize, kernelSize] : kernelSize;
+    const g = o.groups ?? 1;
+    if (inChannels % g || outChannels % g) throw new ArgumentError(`Conv2d: expected channels divisible by groups, got ${inChannels}, ${outChannels} and groups=${g}`);
+    this.weight = Parameter(zeros([outChannels, inChannels / g, kh, kw], { dtype: o.dtype }));
+    this.bias = o.bias === false ? null : Parameter(zeros([outChannels], { dtype: o.dtype }));
+    this.options = { stride: o.stride, padding: o.padding, dilation: o.dilation, groups: o.groups };
+    defaultInit(this.weight, this.bias);
+  }
+  forward(x: Tensor): Tensor {
+    return F.conv2d(x, this.weight, this.bias, this.options);
+  }
+  extraRepr(): string {
+    const o = this.options;
+    return `${this.inChannels}, ${this.outChannels}, kernelSize=${pairStr(this.kernelSize)}` +
+      (o.stride !== undefined ? `, stride=${pairStr(o.stride)}` : '') + (o.padding !== undefined ? `, padding=${pairStr(o.padding)}` : '') +
+      (o.dilation !== undefined ? `, dilation=${pairStr(o.dilation)}` : '') + (o.groups !== undefined ? `, groups=${o.groups}` : '');
+  }
+}
+
+/** Transposed 2-D convolution; weight [in, out/groups, kh, kw]. @example `new nn.ConvTranspose2d(64, 32, 4, { stride: 2, padding: 1 })` */
+export class ConvTranspose2d extends Module {
+  weight: Tensor;
+  bias: Tensor | null;
+  constructor(readonly inChannels: number, readonly outChannels: number, readonly kernelSize: Pair,
+    readonly options: { stride?: Pair; padding?: Pair; outputPadding?: Pair; dilation?: Pair; groups?: number; bias?: boolean } & FactoryOptions = {}) {
+    super();
+    const [kh, kw] = typeof kernelSize === 'number' ? [kernelSize, kernelSize] : kernelSize;
+    const g = options.groups ?? 1;
+    this.weight = Parameter(zeros([inChannels, outChannels / g, kh, kw], { dtype: options.dtype }));
+    this.bias = options.bias === false ? null : Parameter(zeros([outChannels], { dtype: options.dtype }));
+    // PyTorch computes fan_in from weight dim 1 (out/groups * k*k) for transposed convs too
+    defaultInit(this.weight, this.bias);
+  }
+  forward(x: Tensor): Tensor {
+    return F.convTranspose2d(x, this.weight, this.bias, this.options);
+  }
+  extraRepr(): string {
+    return `${this.inChannels}, ${this.outChannels}, kernelSize=${pairStr(this.kernelSize)}`;
+  }
+}
+
+/** @example `new nn.MaxPool2d(2)` */
+export class MaxPool2d extends Module {
+  constructor(readonly kernelSize: Pair, readonly options: { stride?: Pair; padding?: Pair; dilation?: Pair; ceilMode?: boolean } = {}) {
+    super();
+  }
+  forward(x: Tensor): Tensor {
+    return F.maxPool2d(x, { kernelSize: this.kernelSize, ...this.options });
+  }
+  extraRepr(): string {
+    return `kernelSize=${pairStr(this.kernelSize)}`;
+  }
+}
+/** @example `new nn.AvgPool2d(2)` */
+export class AvgPool2d extends Module {
+  constructor(readonly kernelSize: Pair, readonly options: { stride?: Pair; padding?: Pair; ceilMode?: boolean; countIncludePad?: boolean } = {}) {
+    super();
+  }
+  forward(x: Tensor): Tensor {
+    return F.avgPool2d(x, { kernelSize: this.kernelSize, ...this.options });
+  }
+  extraRepr(): string {
+    return `kernelSize=${pairStr(this.kernelSize)}`;
+  }
+}
+/** @example `new nn.AdaptiveAvgPool2d(1)` */
+export class AdaptiveAvgPool2d extends Module {
+  constructor(readonly outputSize: Pair) {
+    super();
+  }
+  forward(x: Tensor): Tensor {
+    return F.adaptiveAvgPool2d(x, this.outputSize);
+  }
+  extraRepr(): string {
+    return `outputSize=${pairStr(this.outputSize)}`;
+  }
+}
+
+abstract class BatchNormBase extends Module {
+  weight: Tensor | null;
+  bias: Tensor | null;
+  runningMean!: Tensor;
+  runningVar!: Tensor;
+  constructor(readonly numFeatures: number, readonly options: { eps?: number; momentum?: number; affine?: boolean } & FactoryOptions = {}) {
+    super();
+    const dtype = options.dtype;
+    this.weight = options.affine === false ? null : Parameter(ones([numFeatures], { dtype }));
+    this.bias = options.affine === false ? null : Parameter(zeros([numFeatures], { dtype }));
+    this.registerBuffer('runningMean', zeros([numFeatures], { dtype }));
+    this.registerBuffer('runningVar', ones([numFeatures], { dtype }));
+  }
+  protected abstract checkRank(x: Tensor): void;
+  forward(x: Tensor): Tensor {
+    this.checkRank(x);
+    const w = this.weight ?? ones([this.numFeatures], { dtype: x.dtype });
+    const b = this.bias ?? zeros([this.numFeatures], { dtype: x.dtype });
+    return F.batchNorm(x, this.runningMean, this.runningVar, w, b, { training: this.training, momentum: this.options.momentum ?? 0.1, eps: this.options.eps ?? 1e-5 });
+  }
+  extraRepr(): string {
+    return `${this.numFeatures}, eps=${this.options.eps ?? 1e-5}, momentum=${this.options.momentum ?? 0.1}`;
+  }
+}
+/** Batch norm over [N,C] or [N,C,L]. @example `new nn.BatchNorm1d(64)` */
+export class BatchNorm1d extends BatchNormBase {
+  protected checkRank(x: Tensor): void {
+    if (x.ndim !== 2 && x.ndim !== 3) throw new ArgumentError(`BatchNorm1d: expected input of rank 2 or 3, got shape [${x.shape.join(',')}]`);
+  }
+}
+/** Batch norm over [N,C,H,W]. @example `new nn.BatchNorm2d(32)` */
+export class BatchNorm2d extends BatchNormBase {
+  protected checkRank(x: Tensor): void {
+    if (x.ndim !== 4) throw new ArgumentError(`BatchNorm2d: expected input of rank 4 (N,C,H,W), got shape [${x.shape.join(',')}]`);
+  }
+}
+/** @example `new nn.LayerNorm([64])` */
+export class LayerNorm extends Module {
+  weight: Tensor | null;
+  bias: Tensor | null;
+  readonly normalizedShape: number[];
+  constructor(normalizedShape: number | number[], readonly options: { eps?: number; elementwiseAffine?: boolean } & FactoryOptions = {}) {
+    super();
+    this.normalizedShape = typeof normalizedShape === 'number' ? [normalizedShape] : normalizedShape;
+    const affine = options.elementwiseAffine ?? true;
+    this.weight = affine ? Parameter(ones(this.normalizedShape, { dtype: options.dtype })) : null;
+    this.bias = affine ? Parameter(zeros(this.normalizedShape, { dtype: options.dtype })) : null;
+  }
+  forward(x: Tensor): Tensor {
+    return F.layerNorm(x, this.normalizedShape, this.weight, this.bias, this.options.eps ?? 1e-5);
+  }
+  extraRepr(): string {
+    return `[${this.normalizedShape.join(', ')}]`;
+  }
+}
+/** @example `new nn.Dropout(0.4)` */
+export class Dropout extends Module {
+  constructor(readonly p = 0.5) {
+    super();
+    if (!(p >= 0 && p <= 1)) throw new ArgumentError(`Dropout: expected p in [0, 1], got ${p}`);
+  }
+  forward(x: Tensor): Tensor {
+    return F.dropout(x, { p: this.p, training: this.training });
+  }
+  extraRepr(): string {
+    return `p=${this.p}`;
+  }
+}
+/** @example `new nn.Flatten()` (dims 1..-1) */
+export class Flatten extends Module {
+  constructor(readonly startDim = 1, readonly endDim = -1) {
+    super();
+  }
+  forward(x: Tensor): Tensor {
+    return x.flatten(this.startDim, this.endDim);
+  }
+}
+
+/** @example `new nn.ReLU()` */
+export class ReLU extends Module {
+  forward(x: Tensor): Tensor { return x.relu(); }
+}
+/** @example `new nn.GELU()` (exact, erf-based) */
+export class GELU extends Module {
+  forward(x: Tensor): Tensor { return x.gelu(); }
+}
+/** @example `new nn.SiLU()` */
+export class SiLU extends Module {
+  forward(x: Tensor): Tensor { return x.silu(); }
+}
+/** @example `new nn.Sigmoid()` */
+export class Sigmoid extends Module {
+  forward(x: Tensor): Tensor { return x.sigmoid(); }
+}
+/** @example `new nn.Tanh()` */
+export class Tanh extends Module {
+  forward(x: Tensor): Tensor { return x.tanh(); }
+}
+/** @example `new nn.LeakyReLU(0.2)` */
+export class LeakyReLU extends Module {
+  constructor(readonly negativeSlope = 0.01) { super(); }
+  forward(x: Tensor): Tensor { return x.leakyRelu(this.negativeSlope); }
+  extraRepr(): string { return `negativeSlope=${this.negativeSlope}`; }
+}
+/** @example `new nn.ELU(1.0)` */
+export class ELU extends Module {
+  constructor(readonly alpha = 1) { super(); }
+  forward(x: Tensor): Tensor { return x.elu(this.alpha); }
+  extraRepr(): string { return `alpha=${this.alpha}`; }
+}
+/** @example `new nn.Softmax(1)` */
+export class Softmax extends Module {
+  constructor(readonly dim = -1) { super(); }
+  forward(x: Tensor): Tensor { return x.softmax(this.dim); }
+  extraRepr(): string { return `dim=${this.dim}`; }
+}
+/** @example `new nn.LogSoftmax(1)` */
+export class LogSoftmax extends Module {
+  constructor(readonly dim = -1) { super(); }
+  forward(x: Tensor): Tensor { return x.logSoftmax(this.dim); }
+  extraRepr(): string { return `dim=${this.dim}`; }
+}
+
+/** Runs its modules in order. @example `new nn.Sequential(new nn.Linear(4, 8), new nn.ReLU(), new nn.Linear(8, 2))` */
+export class Sequential extends Module {
+  layers: Module[];
+  constructor(...layers: Module[]) {
+    super();
+    this.layers = layers;
+  }
+  forward(x: Tensor): Tensor {
+    let y = x;
+    for (const m of this.layers) y = m.forward(y);
+    return y;
+  }
+  namedChildren(): [string, Module][] {
+    return this.layers.map((m, i) => [String(i), m]);
+  }
+}
+/** A list of modules registered as children (its forward is not defined). @example `new nn.ModuleList([a, b])` */
+export class ModuleList extends Module {
+  constructor(public items: Module[] = []) {
+    super();
+  }
+  forward(): Tensor {
+    throw new ArgumentError('ModuleList: expected its modules to be called one by one, got a call to forward()');
+  }
+  namedChildren(): [string, Module][] {
+    return this.items.map((m, i) => [String(i), m]);
+  }
+}
+
+/** @example `new nn.CrossEntropyLoss({ labelSmoothing: 0.1 }).forward(logits, labels)` */
+export class CrossEntropyLoss extends Module {
+  constructor(readonly options: CrossEntropyOptions = {}) { super(); }
+  forward(input: Tensor, target: Tensor): Tensor { return F.crossEntropy(input, target, this.options); }
+}
+export class NLLLoss extends Module {
+  constructor(readonly options: { weight?: Tensor; ignoreIndex?: number; reduction?: 'mean' | 'sum' | 'none' } = {}) { super(); }
+  forward(input: Tensor, target: Tensor): Tensor { return F.nllLoss(input, target, this.options); }
+}
+export class MSELoss extends Module {
+  constructor(readonly options: { reduction?: 'mean' | 'sum' | 'none' } = {}) { super(); }
+  forward(input: Tensor, target: Tensor): Tensor { return F.mseLoss(input, target, this.options); }
+}
+export class L1Loss extends Module {
+  constructor(readonly options: { reduction?: 'mean' | 'sum' | 'none' } = {}) { super(); }
+  forward(input: Tensor, target: Tensor): Tensor { return F.l1Loss(input, target, this.options); }
+}
+export class BCELoss extends Module {
+  constructor(readonly options: { reduction?: 'mean' | 'sum' | 'none'; weight?: Tensor } = {}) { super(); }
+  forward(input: Tensor, target: Tensor): Tensor { return F.binaryCrossEntropy(input, target, this.options); }
+}
+export class BCEWithLogitsLoss extends Module {
+  constructor(readonly options: { reduction?: 'mean' | 'sum' | 'none'; weight?: Tensor; posWeight?: Tensor } = {}) { super(); }
+  forward(input: Tensor, target: Tensor): Tensor { return F.binaryCrossEntropyWithLogits(input, target, this.options); }
+}

@@ -1,0 +1,138 @@
+/**
+ * Learning-rate schedulers (torch.optim.lr_scheduler's formulas). Call step() once per epoch (or per batch for
+ * OneCycleLR); each keeps its state for checkpoints.
+ */
+import { ArgumentError } from '../errors.js';
+import { Optimizer } from './optimizer.js';
+
+type Opt = Optimizer<{ lr: number }>;
+
+export abstract class LRScheduler {
+  lastEpoch = 0;
+  readonly baseLrs: number[];
+  constructor(readonly optimizer: Opt) {
+    this.baseLrs = optimizer.paramGroups.map((g) => g.lr);
+  }
+  protected abstract lrAt(epoch: number, base: number, i: number): number;
+  /** Advances one epoch and sets each group's lr. @example `sched.step()` */
+  step(): void {
+    this.lastEpoch++;
+    this.optimizer.paramGroups.forEach((g, i) => (g.lr = this.lrAt(this.lastEpoch, this.baseLrs[i]!, i)));
+  }
+  /** @example `sched.getLastLr()[0]` */
+  getLastLr(): number[] {
+    return this.optimizer.paramGroups.map((g) => g.lr);
+  }
+  stateDict(): Record<string, unknown> {
+    return { lastEpoch: this.lastEpoch, baseLrs: [...this.baseLrs] };
+  }
+  loadStateDict(sd: Record<string, unknown>): void {
+    this.lastEpoch = sd['lastEpoch'] as number;
+    (this.baseLrs as number[]).splice(0, this.baseLrs.length, ...(sd['baseLrs'] as number[]));
+  }
+}
+
+/** lr = base * gamma^floor(epoch / stepSize). @example `new StepLR(opt, { stepSize: 10, gamma: 0.1 })` */
+export class StepLR extends LRScheduler {
+  constructor(opt: Opt, readonly o: { stepSize: number; gamma?: number }) {
+    super(opt);
+    if (!(o.stepSize > 0)) throw new ArgumentError(`StepLR: expected stepSize > 0, got ${o.stepSize}`);
+  }
+  protected lrAt(e: number, base: number): number {
+    return base * Math.pow(this.o.gamma ?? 0.1, Math.floor(e / this.o.stepSize));
+  }
+}
+/** lr = base * gamma^(number of milestones passed). @example `new MultiStepLR(opt, { milestones: [30, 80] })` */
+export class MultiStepLR extends LRScheduler {
+  constructor(opt: Opt, readonly o: { milestones: number[]; gamma?: number }) {
+    super(opt);
+  }
+  protected lrAt(e: number, base: number): number {
+    return base * Math.pow(this.o.gamma ?? 0.1, this.o.milestones.filter((m) => m <= e).length);
+  }
+}
+/** lr = base * gamma^epoch. @example `new ExponentialLR(opt, { gamma: 0.95 })` */
+export class ExponentialLR extends LRScheduler {
+  constructor(opt: Opt, readonly o: { gamma: number }) {
+    super(opt);
+  }
+  protected lrAt(e: number, base: number): number {
+    return base * Math.pow(this.o.gamma, e);
+  }
+}
+/** Cosine from base to etaMin over tMax epochs (closed form). @example `new CosineAnnealingLR(opt, { tMax: 50 })` */
+export class CosineAnnealingLR extends LRScheduler {
+  constructor(opt: Opt, readonly o: { tMax: number; etaMin?: number }) {
+    super(opt);
+  }
+  protected lrAt(e: number, base: number): number {
+    const m = this.o.etaMin ?? 0;
+    return m + ((base - m) * (1 + Math.cos((Math.PI * e) / this.o.tMax))) / 2;
+  }
+}
+/** Linear ramp of the factor from startFactor to endFactor over totalIters (warm-up). @example `new LinearLR(opt, { startFactor: 0.1, totalIters: 5 })` */
+export class LinearLR extends LRScheduler {
+  constructor(opt: Opt, readonly o: { startFactor?: number; endFactor?: number; totalIters?: number }) {
+    super(opt);
+    opt.paramGroups.forEach((g, i) => (g.lr = this.baseLrs[i]! * (o.startFactor ?? 1 / 3)));
+  }
+  protected lrAt(e: number, base: number): number {
+    const s = this.o.startFactor ?? 1 / 3, f = this.o.endFactor ?? 1, n = this.o.totalIters ?? 5;
+    return base * (s + ((f - s) * Math.min(e, n)) / n);
+  }
+}
+/**
+ * One-cycle policy (Smith & Topin 2018), cosine annealing, stepped per batch: warm up from maxLr/divFactor to maxLr
+ * over pctStart of totalSteps, then anneal to maxLr/(divFactor*finalDivFactor).
+ * @example `new OneCycleLR(opt, { maxLr: 0.01, totalSteps: epochs * batchesPerEpoch })`
+ */
+export class OneCycleLR extends LRScheduler {
+  constructor(opt: Opt, readonly o: { maxLr: number; totalSteps: number; pctStart?: number; divFactor?: number; finalDivFactor?: number }) {
+    super(opt);
+    opt.paramGroups.forEach((g) => (g.lr = o.maxLr / (o.divFactor ?? 25)));
+  }
+  protected lrAt(e: number): number {
+    const { maxLr, totalSteps } = this.o;
+    const init = maxLr / (this.o.divFactor ?? 25), fin = init / (this.o.finalDivFactor ?? 1e4);
+    const up = Math.floor((this.o.pctStart ?? 0.3) * totalSteps) - 1;
+    const cos = (a: number, b: number, t: number) => b + ((a - b) * (1 + Math.cos(Math.PI * t))) / 2;
+    if (e <= up) return cos(init, maxLr, e / up);
+    return cos(maxLr, fin, Math.min(1, (e - up) / (totalSteps - 1 - up)));
+  }
+}
+
+/**
+ * Multiplies lr by factor when a metric stopped improving for `patience` epochs. Call step(metric).
+ * @example `const s = new ReduceLROnPlateau(opt, { mode: 'min', patience: 2 }); s.stepWith(valLoss)`
+ */
+export class ReduceLROnPlateau {
+  best = Infinity;
+  badEpochs = 0;
+  cooldownLeft = 0;
+  constructor(readonly optimizer: Opt, readonly o: { mode?: 'min' | 'max'; factor?: number; patience?: number; threshold?: number; cooldown?: number; minLr?: number } = {}) {
+    if ((o.factor ?? 0.1) >= 1) throw new ArgumentError(`ReduceLROnPlateau: expected factor < 1, got ${o.factor}`);
+    this.best = o.mode === 'max' ? -Infinity : Infinity;
+  }
+  stepWith(metric: number): void {
+    const max = this.o.mode === 'max', th = this.o.threshold ?? 1e-4;
+    const better = max ? metric > this.best * (1 + th) : metric < this.best * (1 - th);
+    if (better) { this.best = metric; this.badEpochs = 0; } else this.badEpochs++;
+    if (this.cooldownLeft > 0) { this.cooldownLeft--; this.badEpochs = 0; }
+    if (this.badEpochs > (this.o.patience ?? 10)) {
+      for (const g of this.optimizer.paramGroups) g.lr = Math.max(g.lr * (this.o.factor ?? 0.1), this.o.minLr ?? 0);
+      this.cooldownLeft = this.o.cooldown ?? 0;
+      this.badEpochs = 0;
+    }
+  }
+  getLastLr(): number[] {
+    return this.optimizer.paramGroups.map((g) => g.lr);
+  }
+  stateDict(): Record<string, unknown> {
+    return { best: this.best, badEpochs: this.badEpochs, cooldownLeft: this.cooldownLeft };
+  }
+  loadStateDict(sd: Record<string, unknown>): void {
+    this.best = sd['best'] as number;
+    this.badEpochs = sd['badEpochs'] as number;
+    this.cooldownLeft = sd['cooldownLeft'] as number;
+  }
+}

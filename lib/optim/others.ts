@@ -1,0 +1,90 @@
+// RMSprop and Adagrad, composed from tensor ops (noGrad) and written back in place.
+import { ArgumentError } from '../errors.js';
+import { Tensor } from '../tensor/tensor.js';
+import { zerosLike, fullLike } from '../tensor/create.js';
+import { copyInto } from '../ops/view.js';
+import { noGrad } from '../autograd/engine.js';
+import { Optimizer, ParamGroup, ParamGroupSpec, gradOf } from './optimizer.js';
+
+export interface RmspropOptions {
+  lr: number;
+  alpha: number;
+  eps: number;
+  weightDecay: number;
+  momentum: number;
+  centered: boolean;
+}
+/** RMSprop (torch.optim.RMSprop's update). @example `new optim.RMSprop(model.parameters(), { lr: 1e-2 })` */
+export class RMSprop extends Optimizer<RmspropOptions> {
+  constructor(params: Tensor[] | ParamGroupSpec<RmspropOptions>[], o: Partial<RmspropOptions> = {}) {
+    super(params, { lr: 1e-2, alpha: 0.99, eps: 1e-8, weightDecay: 0, momentum: 0, centered: false, ...o });
+  }
+  protected validate(g: ParamGroup<RmspropOptions>): void {
+    if (!(g.lr >= 0) || !(g.alpha >= 0) || !(g.eps >= 0)) throw new ArgumentError(`RMSprop: expected lr, alpha, eps >= 0, got ${g.lr}, ${g.alpha}, ${g.eps}`);
+  }
+  step(): void {
+    noGrad(() => {
+      for (const g of this.paramGroups) {
+        for (const p of g.params) {
+          let grad = gradOf(p);
+          if (!grad) continue;
+          let s = this.state.get(p);
+          if (!s) this.state.set(p, (s = { step: 0, squareAvg: zerosLike(p), ...(g.momentum ? { momentumBuffer: zerosLike(p) } : {}), ...(g.centered ? { gradAvg: zerosLike(p) } : {}) }));
+          s['step'] = (s['step'] as number) + 1;
+          if (g.weightDecay) grad = grad.add(p.mul(g.weightDecay));
+          const sq = (s['squareAvg'] as Tensor).mul(g.alpha).add(grad.mul(grad).mul(1 - g.alpha));
+          copyInto(s['squareAvg'] as Tensor, sq);
+          let avg = sq;
+          if (g.centered) {
+            const ga = (s['gradAvg'] as Tensor).mul(g.alpha).add(grad.mul(1 - g.alpha));
+            copyInto(s['gradAvg'] as Tensor, ga);
+            avg = sq.sub(ga.mul(ga));
+          }
+          const denom = avg.sqrt().add(g.eps);
+          if (g.momentum > 0) {
+            const buf = (s['momentumBuffer'] as Tensor).mul(g.momentum).add(grad.div(denom));
+            copyInto(s['momentumBuffer'] as Tensor, buf);
+            copyInto(p, p.sub(buf.mul(g.lr)));
+          } else {
+            copyInto(p, p.sub(grad.div(denom).mul(g.lr)));
+          }
+        }
+      }
+    });
+  }
+}
+
+export interface AdagradOptions {
+  lr: number;
+  lrDecay: number;
+  weightDecay: number;
+  initialAccumulatorValue: number;
+  eps: number;
+}
+/** Adagrad (torch.optim.Adagrad's update). @example `new optim.Adagrad(model.parameters(), { lr: 1e-2 })` */
+export class Adagrad extends Optimizer<AdagradOptions> {
+  constructor(params: Tensor[] | ParamGroupSpec<AdagradOptions>[], o: Partial<AdagradOptions> = {}) {
+    super(params, { lr: 1e-2, lrDecay: 0, weightDecay: 0, initialAccumulatorValue: 0, eps: 1e-10, ...o });
+  }
+  protected validate(g: ParamGroup<AdagradOptions>): void {
+    if (!(g.lr >= 0) || !(g.eps >= 0)) throw new ArgumentError(`Adagrad: expected lr, eps >= 0, got ${g.lr}, ${g.eps}`);
+  }
+  step(): void {
+    noGrad(() => {
+      for (const g of this.paramGroups) {
+        for (const p of g.params) {
+          let grad = gradOf(p);
+          if (!grad) continue;
+          let s = this.state.get(p);
+          if (!s) this.state.set(p, (s = { step: 0, sum: fullLike(p, g.initialAccumulatorValue) }));
+          s['step'] = (s['step'] as number) + 1;
+          if (g.weightDecay) grad = grad.add(p.mul(g.weightDecay));
+          const clr = g.lr / (1 + ((s['step'] as number) - 1) * g.lrDecay);
+          const sum = (s['sum'] as Tensor).add(grad.mul(grad));
+          copyInto(s['sum'] as Tensor, sum);
+          copyInto(p, p.sub(grad.div(sum.sqrt().add(g.eps)).mul(clr)));
+        }
+      }
+    });
+  }
+}
