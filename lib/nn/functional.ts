@@ -55,7 +55,7 @@ export function layerNorm(x: Tensor, normalizedShape: readonly number[], weight?
 }
 
 type Reduction = 'mean' | 'sum' | 'none';
-function reduce(op: string, t: Tensor, r: Reduction = 'mean'): Tensor {
+function applyReduction(op: string, t: Tensor, r: Reduction = 'mean'): Tensor {
   if (r === 'mean') return t.mean();
   if (r === 'sum') return t.sum();
   if (r === 'none') return t;
@@ -70,12 +70,12 @@ function sameShape(op: string, a: Tensor, b: Tensor): void {
 export function mseLoss(input: Tensor, target: Tensor, o: { reduction?: Reduction } = {}): Tensor {
   sameShape('mse_loss', input, target);
   const d = input.sub(target);
-  return reduce('mse_loss', d.mul(d), o.reduction);
+  return applyReduction('mse_loss', d.mul(d), o.reduction);
 }
 /** Mean absolute error. @example `l1Loss(pred, target)` */
 export function l1Loss(input: Tensor, target: Tensor, o: { reduction?: Reduction } = {}): Tensor {
   sameShape('l1_loss', input, target);
-  return reduce('l1_loss', input.sub(target).abs(), o.reduction);
+  return applyReduction('l1_loss', input.sub(target).abs(), o.reduction);
 }
 export { nllLoss } from './nll.js';
 /** Binary cross-entropy on probabilities (log clamped at -100, as PyTorch). @example `binaryCrossEntropy(p, y)` */
@@ -85,7 +85,7 @@ export function binaryCrossEntropy(input: Tensor, target: Tensor, o: { reduction
   const lp = input.log().clamp(-100, Infinity), lq = input.neg().add(1).log().clamp(-100, Infinity);
   let l = target.mul(lp).add(target.neg().add(1).mul(lq)).neg();
   if (o.weight) l = l.mul(o.weight);
-  return reduce('binary_cross_entropy', l, o.reduction);
+  return applyReduction('binary_cross_entropy', l, o.reduction);
 }
 /**
  * Binary cross-entropy on logits, stable form max(x,0) - x*y + log(1 + exp(-|x|)); posWeight scales positives.
@@ -103,5 +103,5 @@ export function binaryCrossEntropyWithLogits(input: Tensor, target: Tensor, o: {
     l = target.neg().add(1).mul(input).add(sp);
   }
   if (o.weight) l = l.mul(o.weight);
-  return reduce('binary_cross_entropy_with_logits', l, o.reduction);
+  return applyReduction('binary_cross_entropy_with_logits', l, o.reduction);
 }
