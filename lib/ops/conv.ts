@@ -100,7 +100,7 @@ export function conv2d(x: Tensor, w: Tensor, bias?: Tensor | null, o: Conv2dOpti
         return [
           x.requiresGrad ? conv2dBackwardInput(gy, w, x.shape, co) : null,
           w.requiresGrad ? conv2dBackwardWeight(gy, x, w.shape, co) : null,
-          bias?.requiresGrad ? gy.sum([0, 2, 3]) : null,
+          bias?.requiresGrad ? gy.sum([2, 3]).sum(0) : null,  // two contiguous reductions, no permuted copy
         ];
       }, [x, w, out]);
     }

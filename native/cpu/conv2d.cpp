@@ -1,6 +1,5 @@
-// conv2d forward / backward-input / backward-weight, NCHW, on the packed GEMM. Per image: im2col (skipped for 1x1,
-// stride 1, no padding) then one GEMM per group. Images run in parallel with one single-threaded GEMM each when
-// there are at least as many images as threads (the common training case); otherwise each GEMM is parallel.
+// conv2d forward / backward-input / backward-weight, NCHW, on the packed GEMM: im2col (skipped for a single 1x1,
+// stride 1, unpadded image) then one GEMM per group and chunk of images (see chunk_images).
 // Params (lib/ops/conv.ts): ip [sh, sw, ph, pw, dh, dw, groups, relu]; x [N,C,H,W], w [K,C/g,kh,kw], y [N,K,OH,OW].
 #include "kernels.h"
 
@@ -23,13 +22,14 @@ static Geo geo(const OpCall& c, const TensorArg& x, const TensorArg& w, const Te
   return G;
 }
 
-// col[(c*kh + i)*kw + j][oh*OW + ow] = x[c][oh*sh - ph + i*dh][ow*sw - pw + j*dw] (0 outside)
+// col[(c*kh + i)*kw + j][oh*OW + ow] = x[c][oh*sh - ph + i*dh][ow*sw - pw + j*dw] (0 outside). Rows of col are ld
+// apart, so that several images can sit side by side in one GEMM operand.
 template <typename T>
-static void im2col(const Geo& G, const T* x, T* col) {
+static void im2col(const Geo& G, const T* x, T* col, int64_t ld) {
   for (int64_t c = 0; c < G.Cg; ++c)
     for (int64_t i = 0; i < G.kh; ++i)
       for (int64_t j = 0; j < G.kw; ++j) {
-        T* dst = col + ((c * G.kh + i) * G.kw + j) * G.ohw;
+        T* dst = col + ((c * G.kh + i) * G.kw + j) * ld;
         const T* src = x + c * G.H * G.W;
         for (int64_t oh = 0; oh < G.OH; ++oh) {
           const int64_t ih = oh * G.sh - G.ph + i * G.dh;
@@ -43,6 +43,7 @@ static void im2col(const Geo& G, const T* x, T* col) {
           if (G.sw == 1) {
             // valid ow range: 0 <= ow + off < W
             int64_t lo = off < 0 ? -off : 0, hi = G.W - off < G.OW ? G.W - off : G.OW;
+            if (lo > G.OW) lo = G.OW;
             if (hi < lo) hi = lo;
             for (int64_t ow = 0; ow < lo; ++ow) d[ow] = T(0);
             for (int64_t ow = lo; ow < hi; ++ow) d[ow] = s[ow + off];
@@ -59,11 +60,11 @@ static void im2col(const Geo& G, const T* x, T* col) {
 
 // x[c][ih][iw] += col[...] (the adjoint of im2col); x must be zeroed by the caller.
 template <typename T>
-static void col2im(const Geo& G, const T* col, T* x) {
+static void col2im(const Geo& G, const T* col, int64_t ld, T* x) {
   for (int64_t c = 0; c < G.Cg; ++c)
     for (int64_t i = 0; i < G.kh; ++i)
       for (int64_t j = 0; j < G.kw; ++j) {
-        const T* src = col + ((c * G.kh + i) * G.kw + j) * G.ohw;
+        const T* src = col + ((c * G.kh + i) * G.kw + j) * ld;
         T* dst = x + c * G.H * G.W;
         for (int64_t oh = 0; oh < G.OH; ++oh) {
           const int64_t ih = oh * G.sh - G.ph + i * G.dh;
@@ -94,15 +95,28 @@ void gemm<double>(int64_t M, int64_t N, int64_t K, const double* A, int64_t rsA,
   dgemm(M, N, K, A, rsA, csA, B, rsB, csB, C, ldc, alpha, beta, bias, bias_mode, relu, parallel);
 }
 
-// Runs body(n, parallel_gemm) for every image, choosing where the parallelism goes.
+// Images are processed in chunks of `nb` side by side in the GEMM's N dimension (N = nb*OH*OW), so that small
+// feature maps (7x7, 3x3) still give the micro-kernel full tiles. Chunks run in parallel with single-threaded GEMMs
+// when there are at least as many chunks as threads; otherwise each GEMM is parallel.
+static int64_t chunk_images(const Geo& G) {
+  int64_t nb = (512 + G.ohw - 1) / G.ohw;
+  if (nb < 1) nb = 1;
+  if (nb > G.N) nb = G.N;
+  // keep one chunk per thread at least when the batch allows it
+  const int64_t nt = nthreads();
+  while (nb > 1 && (G.N + nb - 1) / nb < nt) --nb;
+  return nb;
+}
+
 template <typename F>
-static void over_images(int64_t N, F&& body) {
+static void over_chunks(const Geo& G, int64_t nb, F&& body) {
+  const int64_t nchunks = (G.N + nb - 1) / nb;
   const int nt = nthreads();
-  if (N >= nt && nt > 1) {
+  if (nchunks >= nt && nt > 1) {
 #pragma omp parallel for schedule(dynamic, 1)
-    for (int64_t n = 0; n < N; ++n) body(n, false);
+    for (int64_t c = 0; c < nchunks; ++c) body(c * nb, G.N - c * nb < nb ? G.N - c * nb : nb, false);
   } else {
-    for (int64_t n = 0; n < N; ++n) body(n, true);
+    for (int64_t c = 0; c < nchunks; ++c) body(c * nb, G.N - c * nb < nb ? G.N - c * nb : nb, true);
   }
 }
 
@@ -115,22 +129,43 @@ static void conv_fwd(const OpCall& c) {
   const T* bias = c.nin > 2 ? (const T*)c.in[2].data : nullptr;
   T* y = (T*)yt.data;
   const bool relu = c.ip[7] != 0;
-  over_images(G.N, [&](int64_t n, bool par) {
-    T* col = G.direct ? nullptr : (T*)workspace(2, sizeof(T) * (size_t)(G.ckk * G.ohw));
+  const int64_t nb = chunk_images(G);
+  over_chunks(G, nb, [&](int64_t n0, int64_t cnt, bool par) {
+    const int64_t ld = cnt * G.ohw;
+    const bool direct = G.direct && cnt == 1;
+    T* col = direct ? nullptr : (T*)workspace(2, sizeof(T) * (size_t)(G.ckk * ld));
+    T* tmp = cnt > 1 ? (T*)workspace(4, sizeof(T) * (size_t)(G.Kg * ld)) : nullptr;
     for (int64_t g = 0; g < G.g; ++g) {
-      const T* xg = x + (n * G.C + g * G.Cg) * G.H * G.W;
-      const T* B = xg;
-      if (!G.direct) {
-        im2col<T>(G, xg, col);
+      const T* B = nullptr;
+      if (direct) {
+        B = x + (n0 * G.C + g * G.Cg) * G.H * G.W;
+      } else {
+        for (int64_t i = 0; i < cnt; ++i) im2col<T>(G, x + ((n0 + i) * G.C + g * G.Cg) * G.H * G.W, col + i * G.ohw, ld);
         B = col;
       }
-      gemm<T>(G.Kg, G.ohw, G.ckk, w + g * G.Kg * G.ckk, G.ckk, 1, B, G.ohw, 1, y + (n * G.K + g * G.Kg) * G.ohw,
-              G.ohw, T(1), T(0), bias ? bias + g * G.Kg : nullptr, bias ? 1 : 0, relu, par);
+      T* out = cnt > 1 ? tmp : y + (n0 * G.K + g * G.Kg) * G.ohw;
+      gemm<T>(G.Kg, ld, G.ckk, w + g * G.Kg * G.ckk, G.ckk, 1, B, ld, 1, out, ld, T(1), T(0),
+              bias ? bias + g * G.Kg : nullptr, bias ? 1 : 0, relu, par);
+      if (cnt > 1)  // scatter [Kg, cnt*ohw] back to [cnt, K, ohw]
+        for (int64_t i = 0; i < cnt; ++i)
+          for (int64_t k = 0; k < G.Kg; ++k)
+            memcpy(y + ((n0 + i) * G.K + g * G.Kg + k) * G.ohw, tmp + k * ld + i * G.ohw, sizeof(T) * G.ohw);
     }
   });
 }
 
-// dx = col2im(W^T dy) per image and group. in: dy [N,K,OH,OW], w; out: dx [N,C,H,W].
+// dy of images n0..n0+cnt, group g, as a [Kg, cnt*ohw] operand (a pointer into dy when cnt == 1).
+template <typename T>
+static const T* gather_dy(const Geo& G, const T* dy, int64_t n0, int64_t cnt, int64_t g, T* buf) {
+  if (cnt == 1) return dy + (n0 * G.K + g * G.Kg) * G.ohw;
+  const int64_t ld = cnt * G.ohw;
+  for (int64_t i = 0; i < cnt; ++i)
+    for (int64_t k = 0; k < G.Kg; ++k)
+      memcpy(buf + k * ld + i * G.ohw, dy + ((n0 + i) * G.K + g * G.Kg + k) * G.ohw, sizeof(T) * G.ohw);
+  return buf;
+}
+
+// dx = col2im(W^T dy) per chunk and group. in: dy [N,K,OH,OW], w; out: dx [N,C,H,W].
 template <typename T>
 static void conv_bwd_input(const OpCall& c) {
   const TensorArg &dyt = c.in[0], &wt = c.in[1], &dxt = c.out[0];
@@ -138,24 +173,29 @@ static void conv_bwd_input(const OpCall& c) {
   const T* dy = (const T*)dyt.data;
   const T* w = (const T*)wt.data;
   T* dx = (T*)dxt.data;
-  over_images(G.N, [&](int64_t n, bool par) {
-    T* col = G.direct ? nullptr : (T*)workspace(2, sizeof(T) * (size_t)(G.ckk * G.ohw));
+  const int64_t nb = chunk_images(G);
+  over_chunks(G, nb, [&](int64_t n0, int64_t cnt, bool par) {
+    const int64_t ld = cnt * G.ohw;
+    const bool direct = G.direct && cnt == 1;
+    T* col = direct ? nullptr : (T*)workspace(2, sizeof(T) * (size_t)(G.ckk * ld));
+    T* dyb = cnt > 1 ? (T*)workspace(4, sizeof(T) * (size_t)(G.Kg * ld)) : nullptr;
     for (int64_t g = 0; g < G.g; ++g) {
-      T* dxg = dx + (n * G.C + g * G.Cg) * G.H * G.W;
-      T* out = G.direct ? dxg : col;
-      // [ckk, ohw] = W_g^T [ckk, Kg] x dy_g [Kg, ohw]
-      gemm<T>(G.ckk, G.ohw, G.Kg, w + g * G.Kg * G.ckk, 1, G.ckk, dy + (n * G.K + g * G.Kg) * G.ohw, G.ohw, 1, out,
-              G.ohw, T(1), T(0), nullptr, 0, false, par);
-      if (!G.direct) {
-        for (int64_t i = 0; i < G.Cg * G.H * G.W; ++i) dxg[i] = T(0);
-        col2im<T>(G, col, dxg);
-      }
+      const T* B = gather_dy<T>(G, dy, n0, cnt, g, dyb);
+      T* out = direct ? dx + (n0 * G.C + g * G.Cg) * G.H * G.W : col;
+      // [ckk, ld] = W_g^T [ckk, Kg] x dy_g [Kg, ld]
+      gemm<T>(G.ckk, ld, G.Kg, w + g * G.Kg * G.ckk, 1, G.ckk, B, ld, 1, out, ld, T(1), T(0), nullptr, 0, false, par);
+      if (!direct)
+        for (int64_t i = 0; i < cnt; ++i) {
+          T* dxg = dx + ((n0 + i) * G.C + g * G.Cg) * G.H * G.W;
+          for (int64_t e = 0; e < G.Cg * G.H * G.W; ++e) dxg[e] = T(0);
+          col2im<T>(G, col + i * G.ohw, ld, dxg);
+        }
     }
   });
 }
 
-// dw = sum_n dy_n [Kg, ohw] x col_n^T [ohw, ckk]. in: dy, x; out: dw [K, C/g, kh, kw].
-// Each thread accumulates its images into a private partial sum; the partials are added at the end.
+// dw = sum over chunks of dy_chunk [Kg, cnt*ohw] x col_chunk^T [cnt*ohw, ckk]. in: dy, x; out: dw [K, C/g, kh, kw].
+// With parallel chunks, each thread accumulates a private partial sum; the partials are added at the end.
 template <typename T>
 static void conv_bwd_weight(const OpCall& c) {
   const TensorArg &dyt = c.in[0], &xt = c.in[1], &dwt = c.out[0];
@@ -164,27 +204,38 @@ static void conv_bwd_weight(const OpCall& c) {
   const T* x = (const T*)xt.data;
   T* dw = (T*)dwt.data;
   const int64_t wsz = G.K * G.ckk;
+  const int64_t nb = chunk_images(G);
+  const int64_t nchunks = (G.N + nb - 1) / nb;
   const int nt = nthreads();
-  if (G.N >= nt && nt > 1) {
+  auto chunk = [&](int64_t n0, int64_t cnt, T* acc, bool first, bool par) {
+    const int64_t ld = cnt * G.ohw;
+    const bool direct = G.direct && cnt == 1;
+    T* col = direct ? nullptr : (T*)workspace(2, sizeof(T) * (size_t)(G.ckk * ld));
+    T* dyb = cnt > 1 ? (T*)workspace(4, sizeof(T) * (size_t)(G.Kg * ld)) : nullptr;
+    for (int64_t g = 0; g < G.g; ++g) {
+      const T* B;
+      if (direct) {
+        B = x + (n0 * G.C + g * G.Cg) * G.H * G.W;
+      } else {
+        for (int64_t i = 0; i < cnt; ++i) im2col<T>(G, x + ((n0 + i) * G.C + g * G.Cg) * G.H * G.W, col + i * G.ohw, ld);
+        B = col;
+      }
+      const T* A = gather_dy<T>(G, dy, n0, cnt, g, dyb);
+      gemm<T>(G.Kg, G.ckk, ld, A, ld, 1, B, 1, ld, acc + g * G.Kg * G.ckk, G.ckk, T(1), first ? T(0) : T(1), nullptr,
+              0, false, par);
+    }
+  };
+  if (nchunks >= nt && nt > 1) {
     T* partial = (T*)workspace(3, sizeof(T) * (size_t)(wsz * nt));
 #pragma omp parallel num_threads(nt)
     {
       const int t = omp_get_thread_num();
       T* acc = partial + t * wsz;
-      T* col = G.direct ? nullptr : (T*)workspace(2, sizeof(T) * (size_t)(G.ckk * G.ohw));
       bool first = true;
 #pragma omp for schedule(static)
-      for (int64_t n = 0; n < G.N; ++n) {
-        for (int64_t g = 0; g < G.g; ++g) {
-          const T* xg = x + (n * G.C + g * G.Cg) * G.H * G.W;
-          const T* B = xg;
-          if (!G.direct) {
-            im2col<T>(G, xg, col);
-            B = col;
-          }
-          gemm<T>(G.Kg, G.ckk, G.ohw, dy + (n * G.K + g * G.Kg) * G.ohw, G.ohw, 1, B, 1, G.ohw, acc + g * G.Kg * G.ckk,
-                  G.ckk, T(1), first ? T(0) : T(1), nullptr, 0, false, false);
-        }
+      for (int64_t ch = 0; ch < nchunks; ++ch) {
+        const int64_t n0 = ch * nb, cnt = G.N - n0 < nb ? G.N - n0 : nb;
+        chunk(n0, cnt, acc, first, false);
         first = false;
       }
       if (first)
@@ -198,20 +249,12 @@ static void conv_bwd_weight(const OpCall& c) {
       }
     }
   } else {
-    T* col = G.direct ? nullptr : (T*)workspace(2, sizeof(T) * (size_t)(G.ckk * G.ohw));
     if (G.N == 0)
       for (int64_t i = 0; i < wsz; ++i) dw[i] = T(0);
-    for (int64_t n = 0; n < G.N; ++n)
-      for (int64_t g = 0; g < G.g; ++g) {
-        const T* xg = x + (n * G.C + g * G.Cg) * G.H * G.W;
-        const T* B = xg;
-        if (!G.direct) {
-          im2col<T>(G, xg, col);
-          B = col;
-        }
-        gemm<T>(G.Kg, G.ckk, G.ohw, dy + (n * G.K + g * G.Kg) * G.ohw, G.ohw, 1, B, 1, G.ohw, dw + g * G.Kg * G.ckk,
-                G.ckk, T(1), n == 0 ? T(0) : T(1), nullptr, 0, false, true);
-      }
+    for (int64_t ch = 0; ch < nchunks; ++ch) {
+      const int64_t n0 = ch * nb, cnt = G.N - n0 < nb ? G.N - n0 : nb;
+      chunk(n0, cnt, dw, ch == 0, true);
+    }
   }
 }
 }  // namespace
