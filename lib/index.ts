@@ -26,3 +26,4 @@ export { crossEntropy, batchNorm, dropout } from './ops/nn.js';
 export * as nn from './nn/index.js';
 export * as F from './nn/functional.js';
 export * as optim from './optim/index.js';
+export { save, load, CheckpointError } from './io/safetensors.js';
