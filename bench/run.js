@@ -105,10 +105,15 @@ async function ortPeer() {
   }
 }
 async function tfPeer() {
-  const tf = await import('@tensorflow/tfjs-core');
-  await import('@tensorflow/tfjs-backend-cpu');
-  await tf.setBackend('cpu');
-  return tf;
+  // @tensorflow/tfjs (the union package: cpu backend and every gradient) from bench/'s own dependencies
+  try {
+    const tf = require(join(here, 'node_modules/@tensorflow/tfjs'));
+    await tf.setBackend('cpu');
+    return tf;
+  } catch (e) {
+    log(`@tensorflow/tfjs unavailable (run \`cd bench && npm run setup\`): ${e.message.split('\n')[0]}`);
+    return null;
+  }
 }
 
 // ------------------------------------------------------------------ benchmarks
@@ -123,7 +128,7 @@ async function benchGemm() {
     await T.sync();
     const reps = Math.max(1, Math.round(2e9 / (2 * M * K * N)));
     const s = (await measure(async () => {
-      for (let i = 0; i < reps; i++) T.matmul(a, b);
+      for (let i = 0; i < reps; i++) T.matmul(a, b).dispose();  // hot loops free at once; see README on GC
       await T.sync();
     })) / reps;
     const square = M === K && K === N;
@@ -137,7 +142,7 @@ async function benchConv(ort, tf) {
     const flop = 2 * N * H * H * K * C * 9;
     const x = T.randn([N, C, H, H]), w = T.randn([K, C, 3, 3]);
     await T.sync();
-    const fwd = await measure(async () => { T.conv2d(x, w, null, { padding: 1 }); await T.sync(); });
+    const fwd = await measure(async () => { T.conv2d(x, w, null, { padding: 1 }).dispose(); await T.sync(); });
     let peer;
     if (ort) {
       const run = await ort.conv([N, C, H, H], [K, C, 3, 3], 1);
@@ -147,8 +152,8 @@ async function benchConv(ort, tf) {
     row('conv2d', `${name} fwd`, gflops(flop, fwd), peer, 'onnxruntime', 'GFLOP/s', '>= 1.0');
     const dy = T.randn([N, K, H, H]);
     await T.sync();
-    const bi = await measure(async () => { T.conv2dBackwardInput(dy, w, [N, C, H, H], { padding: 1 }); await T.sync(); });
-    const bw = await measure(async () => { T.conv2dBackwardWeight(dy, x, [K, C, 3, 3], { padding: 1 }); await T.sync(); });
+    const bi = await measure(async () => { T.conv2dBackwardInput(dy, w, [N, C, H, H], { padding: 1 }).dispose(); await T.sync(); });
+    const bw = await measure(async () => { T.conv2dBackwardWeight(dy, x, [K, C, 3, 3], { padding: 1 }).dispose(); await T.sync(); });
     row('conv2d', `${name} bwd-input`, gflops(flop, bi), gflops(flop, fwd), 'our fwd', 'GFLOP/s', '>= 0.7');
     row('conv2d', `${name} bwd-weight`, gflops(flop, bw), gflops(flop, fwd), 'our fwd', 'GFLOP/s', '>= 0.7');
     if (tf && (N * C * H * H * K < 5e7 || !quick)) {
@@ -165,7 +170,7 @@ async function benchPool(ort, tf) {
   const shape = [64, 32, 28, 28];
   const x = T.randn(shape);
   await T.sync();
-  const ours = await measure(async () => { T.maxPool2d(x, { kernelSize: 2 }); await T.sync(); });
+  const ours = await measure(async () => { T.maxPool2d(x, { kernelSize: 2 }).dispose(); await T.sync(); });
   const peer = ort ? await measure(await ort.maxpool(shape)) : undefined;
   row('pool', 'max 2x2/2 N64 C32 28x28 (ms, ratio = peer/ours)', ours * 1e3, peer ? peer * 1e3 : undefined, 'onnxruntime', 'ms', '>= 1.0');
   rows[rows.length - 1].ratio = peer ? peer / ours : NaN;
@@ -199,16 +204,75 @@ async function benchAdam(tf) {
   }
 }
 
+function fmaPeak() {
+  const dir = join(here, '.cache');
+  mkdirSync(dir, { recursive: true });
+  const exe = join(dir, 'fma');
+  execFileSync('g++', ['-O3', '-fopenmp', '-march=native', join(here, 'peers/fma.cpp'), '-o', exe]); // a probe of this machine, not shipped
+  return Number(execFileSync(exe, [], { encoding: 'utf8' }).trim());
+}
+
+// The Keras-style CNN of ANCHORS.md (93,322 parameters), batch 64, Adam 1e-3, softmax cross-entropy.
+const CNN_FLOPS_FWD = 2 * (26 * 26 * 32 * 9 + 11 * 11 * 64 * 288 + 3 * 3 * 64 * 576 + 576 * 64 + 64 * 10); // per sample
+async function benchCnn(tf) {
+  const { nn, optim, F } = T;
+  T.manualSeed(0);
+  const model = new nn.Sequential(
+    new nn.Conv2d(1, 32, 3), new nn.ReLU(), new nn.MaxPool2d(2),
+    new nn.Conv2d(32, 64, 3), new nn.ReLU(), new nn.MaxPool2d(2),
+    new nn.Conv2d(64, 64, 3), new nn.ReLU(), new nn.Flatten(),
+    new nn.Linear(576, 64), new nn.ReLU(), new nn.Linear(64, 10));
+  const opt = new optim.Adam(model.parameters(), { lr: 1e-3 });
+  const x = T.rand([64, 1, 28, 28]), y = T.randint(0, 10, [64]);
+  const step = () => {
+    const loss = F.crossEntropy(model.forward(x), y);
+    opt.zeroGrad();
+    loss.backward();
+    opt.step();
+    return loss;
+  };
+  for (let i = 0; i < 5; i++) step();
+  await T.sync();
+  const steps = quick ? 20 : 60;
+  const t0 = performance.now();
+  for (let i = 0; i < steps; i++) {
+    const l = step();
+    if (i % 10 === 9) await l.item();  // a training loop reads its loss now and then
+  }
+  await T.sync();
+  const sps = (steps * 64) / ((performance.now() - t0) / 1e3);
+  const peak = fmaPeak();
+  const gf = (3 * CNN_FLOPS_FWD * sps) / 1e9;  // forward + backward ~ 3x the forward FLOPs
+  let tfSps;
+  if (tf) {
+    const v = (shape, fanIn) => tf.variable(tf.randomUniform(shape, -1 / Math.sqrt(fanIn), 1 / Math.sqrt(fanIn)));
+    const W1 = v([3, 3, 1, 32], 9), W2 = v([3, 3, 32, 64], 288), W3 = v([3, 3, 64, 64], 576), D1 = v([576, 64], 576), D2 = v([64, 10], 64);
+    const b = [v([32], 9), v([64], 288), v([64], 576), v([64], 576), v([10], 64)];
+    const X = tf.randomUniform([64, 28, 28, 1]), Y = tf.oneHot(tf.randomUniform([64], 0, 10, 'int32'), 10);
+    const topt = tf.train.adam(1e-3);
+    const f = () => {
+      let h = tf.maxPool(tf.relu(tf.add(tf.conv2d(X, W1, 1, 'valid'), b[0])), 2, 2, 'valid');
+      h = tf.maxPool(tf.relu(tf.add(tf.conv2d(h, W2, 1, 'valid'), b[1])), 2, 2, 'valid');
+      h = tf.relu(tf.add(tf.conv2d(h, W3, 1, 'valid'), b[2]));
+      h = tf.relu(tf.add(tf.matMul(tf.reshape(h, [64, 576]), D1), b[3]));
+      return tf.losses.softmaxCrossEntropy(Y, tf.add(tf.matMul(h, D2), b[4]));
+    };
+    const s = await measureSlow(async () => { const l = topt.minimize(f, true); await l.data(); l.dispose(); }, 1);
+    tfSps = 64 / s;
+  }
+  row('train', 'CNN (ANCHORS) samples/s, batch 64, Adam', sps, tfSps, 'tfjs cpu', 'samples/s', '>= 5000 samples/s', `${gf.toFixed(0)} GFLOP/s = ${((100 * gf) / peak).toFixed(0)}% of the measured FMA peak ${peak.toFixed(0)} GFLOP/s`);
+}
+
 async function benchDispatch() {
   const a = T.randn([16]), b = T.randn([16]);
   await T.sync();
   const count = 100_000;
   const bare = await measure(() => { for (let i = 0; i < 1000; i++) binding.noop(); }, { async: false });
   const t0 = performance.now();
-  for (let i = 0; i < count; i++) a.add(b);
+  for (let i = 0; i < count; i++) a.add(b).dispose();
   const enq = (performance.now() - t0) / 1e3 / count;
   await T.sync();
-  row('dispatch', 'enqueue add [16]+[16] (ns/op, ratio = ours/bare)', enq * 1e9, (bare / 1000) * 1e9, 'bare N-API call', 'ns', '<= 4');
+  row('dispatch', 'enqueue add [16]+[16] + dispose (ns/op, ratio = ours/bare)', enq * 1e9, (bare / 1000) * 1e9, 'bare N-API call', 'ns', '<= 4');
 }
 
 const t0 = Date.now();
@@ -220,6 +284,7 @@ await benchGemm();
 await benchConv(ort, tf);
 await benchPool(ort, tf);
 await benchAdam(tf);
+await benchCnn(tf);
 
 const md = [
   '# Benchmark results',

@@ -31,20 +31,29 @@ static void max_fwd(const OpCall& c) {
     const T* xp = x + p * G.H * G.W;
     T* yp = y + p * G.OH * G.OW;
     int32_t* ip = idx + p * G.OH * G.OW;
-    if (fast) {  // 2x2 stride 2: the common CNN case
+    if (fast) {  // 2x2 stride 2: the common CNN case, branch-free so that the compiler vectorises it
       for (int64_t oh = 0; oh < G.OH; ++oh) {
         const T* r0 = xp + 2 * oh * G.W;
         const T* r1 = r0 + G.W;
+        T* yr = yp + oh * G.OW;
+        int32_t* ir = ip + oh * G.OW;
+        const int32_t base = (int32_t)(2 * oh * G.W);
+        const int32_t W = (int32_t)G.W;
+#pragma omp simd
         for (int64_t ow = 0; ow < G.OW; ++ow) {
-          const int64_t w0 = 2 * ow;
-          T b = r0[w0];
-          int64_t bi = 2 * oh * G.W + w0;
-          T v;
-          v = r0[w0 + 1]; if (v > b || v != v) { b = v; bi = 2 * oh * G.W + w0 + 1; }
-          v = r1[w0];     if (v > b || v != v) { b = v; bi = (2 * oh + 1) * G.W + w0; }
-          v = r1[w0 + 1]; if (v > b || v != v) { b = v; bi = (2 * oh + 1) * G.W + w0 + 1; }
-          yp[oh * G.OW + ow] = b;
-          ip[oh * G.OW + ow] = (int32_t)bi;
+          const T a = r0[2 * ow], b = r0[2 * ow + 1], c = r1[2 * ow], d = r1[2 * ow + 1];
+          // a NaN wins (PyTorch); among equal values the first in row-major order wins
+          const bool tb = b > a || b != b;
+          T m = tb ? b : a;
+          int32_t k = tb ? 1 : 0;
+          const bool tc = (c > m || c != c) && m == m;
+          m = tc ? c : m;
+          k = tc ? W : k;
+          const bool td = (d > m || d != d) && m == m;
+          m = td ? d : m;
+          k = td ? W + 1 : k;
+          yr[ow] = m;
+          ir[ow] = base + 2 * (int32_t)ow + k;
         }
       }
       continue;
