@@ -27,3 +27,4 @@ export * as nn from './nn/index.js';
 export * as F from './nn/functional.js';
 export * as optim from './optim/index.js';
 export { save, load, CheckpointError } from './io/safetensors.js';
+export { indexSelect, cat, stack } from './ops/index.js';

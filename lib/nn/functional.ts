@@ -11,6 +11,29 @@ export { maxPool2d, avgPool2d, adaptiveAvgPool2d } from '../ops/pool.js';
 export { crossEntropy, batchNorm, dropout } from '../ops/nn.js';
 import { maxPool2dWithIndices } from '../ops/pool.js';
 import type { Pool2dOptions } from '../ops/pool.js';
+import { indexSelect } from '../ops/index.js';
+import { noGrad, needsGrad, record } from '../autograd/engine.js';
+export { indexSelect, cat, stack } from '../ops/index.js';
+
+/**
+ * Rows of `weight` [num, dim] picked by int32 indices of any shape: the result has shape [...idx.shape, dim].
+ * paddingIdx: that row receives no gradient. @example `embedding(tokens, table)`
+ */
+export function embedding(idx: Tensor, weight: Tensor, paddingIdx?: number): Tensor {
+  if (weight.ndim !== 2) throw new ShapeError(`embedding: expected a weight of rank 2 (num,dim), got shape ${fmt(weight.shape)}`);
+  const flat = idx.reshape([idx.numel]);
+  let rows = indexSelect(weight, 0, flat);
+  if (paddingIdx !== undefined && needsGrad(weight)) {
+    // route the gradient through a copy whose backward zeroes the padding row
+    const raw = rows;
+    rows = noGrad(() => raw.clone());
+    record(rows, [raw], 'embedding', (g) => {
+      const keep = flat.ne(paddingIdx).cast(g.dtype).unsqueeze(1);
+      return [g.mul(keep)];
+    });
+  }
+  return rows.reshape([...idx.shape, weight.shape[1]!]);
+}
 
 /** y = x W^T + b, with W [out, in] (PyTorch's layout). The bias add is fused into the GEMM. @example `linear(x, w, b)` */
 export function linear(x: Tensor, weight: Tensor, bias?: Tensor | null): Tensor {

@@ -251,6 +251,29 @@ export class LogSoftmax extends Module {
   extraRepr(): string { return `dim=${this.dim}`; }
 }
 
+/**
+ * A lookup table of `numEmbeddings` vectors of size `embeddingDim`, indexed by int32 tensors of any shape.
+ * paddingIdx: that row gets no gradient. @example `new nn.Embedding(1000, 64).forward(tokens)`
+ */
+export class Embedding extends Module {
+  weight: Tensor;
+  constructor(readonly numEmbeddings: number, readonly embeddingDim: number, readonly options: { paddingIdx?: number } & FactoryOptions = {}) {
+    super();
+    this.weight = Parameter(zeros([numEmbeddings, embeddingDim], { dtype: options.dtype }));
+    init.normal_(this.weight);  // PyTorch: N(0, 1), padding row zero
+    if (options.paddingIdx !== undefined) {
+      const row = this.weight.slice(0, options.paddingIdx, options.paddingIdx + 1);
+      init.zeros_(row);
+    }
+  }
+  forward(idx: Tensor): Tensor {
+    return F.embedding(idx, this.weight, this.options.paddingIdx);
+  }
+  extraRepr(): string {
+    return `${this.numEmbeddings}, ${this.embeddingDim}`;
+  }
+}
+
 /** Runs its modules in order. @example `new nn.Sequential(new nn.Linear(4, 8), new nn.ReLU(), new nn.Linear(8, 2))` */
 export class Sequential extends Module {
   layers: Module[];

@@ -69,6 +69,13 @@ void sgd_f64(const OpCall&);
 void randint_i32(const OpCall&);
 void randint_f32(const OpCall&);
 
+void index_select_f32(const OpCall&);
+void index_select_f64(const OpCall&);
+void index_select_i32(const OpCall&);
+void index_select_u8(const OpCall&);
+void index_select_bwd_f32(const OpCall&);
+void index_select_bwd_f64(const OpCall&);
+
 void register_kernels() {
   kernel_register(OP_copy, DEV_CPU, DT_F32, ew_copy);
   kernel_register(OP_copy, DEV_CPU, DT_F64, ew_copy);
@@ -243,6 +250,12 @@ void register_kernels() {
   kernel_register(OP_rand_normal, DEV_CPU, DT_F64, rand_normal_f64);
   kernel_register(OP_dropout, DEV_CPU, DT_F32, dropout_f32);
   kernel_register(OP_dropout, DEV_CPU, DT_F64, dropout_f64);
+  kernel_register(OP_index_select, DEV_CPU, DT_F32, index_select_f32);
+  kernel_register(OP_index_select, DEV_CPU, DT_F64, index_select_f64);
+  kernel_register(OP_index_select, DEV_CPU, DT_I32, index_select_i32);
+  kernel_register(OP_index_select, DEV_CPU, DT_U8, index_select_u8);
+  kernel_register(OP_index_select_bwd, DEV_CPU, DT_F32, index_select_bwd_f32);
+  kernel_register(OP_index_select_bwd, DEV_CPU, DT_F64, index_select_bwd_f64);
   kernel_register(OP_adam_, DEV_CPU, DT_F32, adam_f32);
   kernel_register(OP_adam_, DEV_CPU, DT_F64, adam_f64);
   kernel_register(OP_sgd_, DEV_CPU, DT_F32, sgd_f32);

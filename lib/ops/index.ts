@@ -1,0 +1,84 @@
+// Indexing and joining: index_select (gather along a dim; embedding lookups), cat and stack.
+import { DTypeError, ShapeError, ArgumentError } from '../errors.js';
+import { Tensor, launch, makeView } from '../tensor/tensor.js';
+import { contiguousStrides, fmt, normAxis } from '../tensor/shape.js';
+import { needsGrad, record } from '../autograd/engine.js';
+import { copyInto } from './view.js';
+import { isFloat } from '../dtype.js';
+
+function ori(t: Tensor, d: number): [number, number, number] {
+  const outer = t.shape.slice(0, d).reduce((a, b) => a * b, 1), inner = t.shape.slice(d + 1).reduce((a, b) => a * b, 1);
+  return [outer, t.shape[d]!, inner];
+}
+
+/**
+ * Selects entries along `dim` by int32 indices (out-of-range indices raise an IndexError at the next read).
+ * @example `indexSelect(x, 0, tensor([2, 0], { dtype: 'int32' }))`
+ */
+export function indexSelect(x: Tensor, dim: number, index: Tensor): Tensor {
+  const op = 'index_select';
+  if (index.dtype !== 'int32') throw new DTypeError(`${op}: expected int32 indices, got ${index.dtype}`);
+  if (index.ndim !== 1) throw new ShapeError(`${op}: expected indices of rank 1, got shape ${fmt(index.shape)}`);
+  const d = normAxis(op, dim, x.ndim);
+  const [outer, D, inner] = ori(x, d);
+  const n = index.shape[0]!;
+  const xc = x.isContiguous() ? x : x.contiguous();
+  const ic = index.isContiguous() ? index : index.contiguous();
+  const shape = [...x.shape];
+  shape[d] = n;
+  try {
+    const out = launch(op, x.dtype, [{ t: xc, shape: [outer, D, inner], strides: [D * inner, inner, 1], offset: xc.offset }, ic],
+      [{ shape, dtype: x.dtype, kernelShape: [outer, n, inner] }])[0]!;
+    if (needsGrad(x)) {
+      record(out, [x], op, (g) => {
+        const gc = g.isContiguous() ? g : g.contiguous();
+        return [launch('index_select_bwd', g.dtype, [{ t: gc, shape: [outer, n, inner], strides: [n * inner, inner, 1], offset: gc.offset }, ic],
+          [{ shape: x.shape, dtype: g.dtype, kernelShape: [outer, D, inner] }])[0]!];
+      });
+    }
+    return out;
+  } finally {
+    if (xc !== x) xc.dispose();
+  }
+}
+
+/**
+ * Joins tensors of equal shapes (except along `dim`) along `dim`.
+ * @example `cat([a, b], 1)`
+ */
+export function cat(tensors: readonly Tensor[], dim = 0): Tensor {
+  const op = 'cat';
+  if (!tensors.length) throw new ArgumentError(`${op}: expected at least one tensor, got none`);
+  const first = tensors[0]!;
+  const d = normAxis(op, dim, first.ndim);
+  for (const t of tensors) {
+    if (t.dtype !== first.dtype) throw new DTypeError(`${op}: expected tensors of one dtype, got ${first.dtype} and ${t.dtype}`);
+    if (t.ndim !== first.ndim || t.shape.some((s, i) => i !== d && s !== first.shape[i])) {
+      throw new ShapeError(`${op}: expected shapes equal except in dim ${d}, got ${fmt(first.shape)} and ${fmt(t.shape)}`);
+    }
+  }
+  const shape = [...first.shape];
+  shape[d] = tensors.reduce((a, t) => a + t.shape[d]!, 0);
+  const out = launch('fill', first.dtype, [], [{ shape, dtype: first.dtype }], [], [0])[0]!;
+  const strides = contiguousStrides(shape);
+  let off = 0;
+  const offsets: number[] = [];
+  for (const t of tensors) {
+    offsets.push(off);
+    const dst = makeView(out, t.shape, strides, off * strides[d]!);
+    copyInto(dst, t);
+    dst.dispose();
+    off += t.shape[d]!;
+  }
+  if (isFloat(first.dtype) && needsGrad(...tensors)) {
+    record(out, tensors, op, (g) => tensors.map((t, i) => (t.requiresGrad ? g.slice(d, offsets[i]!, offsets[i]! + t.shape[d]!).contiguous() : null)));
+  }
+  return out;
+}
+
+/** Stacks tensors of one shape along a new dim. @example `stack([a, b], 0)` */
+export function stack(tensors: readonly Tensor[], dim = 0): Tensor {
+  if (!tensors.length) throw new ArgumentError('stack: expected at least one tensor, got none');
+  const d = normAxis('stack', dim, tensors[0]!.ndim + 1);
+  return cat(tensors.map((t) => t.unsqueeze(d)), d);
+}
