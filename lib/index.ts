@@ -28,3 +28,4 @@ export * as F from './nn/functional.js';
 export * as optim from './optim/index.js';
 export { save, load, CheckpointError } from './io/safetensors.js';
 export { indexSelect, cat, stack } from './ops/index.js';
+export * as data from './data/index.js';

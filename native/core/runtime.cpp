@@ -3,6 +3,7 @@
 #include <cstring>
 #include <map>
 #include <new>
+#include <sys/mman.h>
 
 namespace tensile {
 
@@ -46,7 +47,32 @@ void* workspace(int slot, size_t bytes) {
 }
 
 // ---------------------------------------------------------------- CPU allocator: 64-byte aligned, size-class pool
+// Blocks of 256 KiB and more come straight from mmap and go back with munmap: glibc's heap, fed by one thread and
+// freed by another (the stream's worker), fragments and keeps growing under that pattern. The pool keeps freed blocks
+// for reuse up to a cap (TENSILE_POOL_MB, default 1024); when a request misses while the pool is full, the pool is
+// emptied first, so that blocks of sizes no longer used do not pin memory.
 namespace {
+constexpr size_t kMmapMin = size_t(256) << 10;
+size_t pool_cap() {
+  static const size_t cap = [] {
+    const char* e = std::getenv("TENSILE_POOL_MB");
+    long mb = e ? std::atol(e) : 1024;
+    return size_t(mb < 0 ? 0 : mb) << 20;
+  }();
+  return cap;
+}
+void* raw_alloc(size_t sz) {
+  if (sz >= kMmapMin) {
+    void* p = mmap(nullptr, sz, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    return p == MAP_FAILED ? nullptr : p;
+  }
+  return std::aligned_alloc(64, sz);
+}
+void raw_free(void* p, size_t sz) {
+  if (sz >= kMmapMin) munmap(p, sz);
+  else std::free(p);
+}
+
 class CpuAllocator : public Allocator {
  public:
   ~CpuAllocator() override { trim(); }
@@ -62,6 +88,7 @@ class CpuAllocator : public Allocator {
   }
   void* alloc(size_t bytes) override {
     size_t sz = round(bytes);
+    bool full;
     {
       std::lock_guard<std::mutex> g(mu_);
       auto it = free_.find(sz);
@@ -71,33 +98,39 @@ class CpuAllocator : public Allocator {
         pooled_ -= sz;
         return p;
       }
+      full = pooled_ + sz > pool_cap() / 2;
     }
-    void* p = std::aligned_alloc(64, sz);
+    if (full) trim();
+    void* p = raw_alloc(sz);
     if (!p) {
       trim();
-      p = std::aligned_alloc(64, sz);
+      p = raw_alloc(sz);
       if (!p) throw Error{ERR_MEMORY, "out of memory allocating " + std::to_string(bytes) + " bytes on cpu"};
     }
     return p;
   }
   void free(void* p, size_t bytes) override {
     size_t sz = round(bytes);
-    std::lock_guard<std::mutex> g(mu_);
-    // Keep at most 256 MiB pooled: beyond that, return memory to the system.
-    if (pooled_ + sz > (size_t(256) << 20)) {
-      std::free(p);
-      return;
+    {
+      std::lock_guard<std::mutex> g(mu_);
+      if (pooled_ + sz <= pool_cap()) {
+        free_[sz].push_back(p);
+        pooled_ += sz;
+        return;
+      }
     }
-    free_[sz].push_back(p);
-    pooled_ += sz;
+    raw_free(p, sz);
   }
   size_t pooled_bytes() const override { return pooled_; }
   void trim() override {
-    std::lock_guard<std::mutex> g(mu_);
-    for (auto& kv : free_)
-      for (void* p : kv.second) std::free(p);
-    free_.clear();
-    pooled_ = 0;
+    std::map<size_t, std::vector<void*>> drop;
+    {
+      std::lock_guard<std::mutex> g(mu_);
+      drop.swap(free_);
+      pooled_ = 0;
+    }
+    for (auto& kv : drop)
+      for (void* p : kv.second) raw_free(p, kv.first);
   }
 
  private:
