@@ -1,0 +1,169 @@
+/**
+ * The training loop: fit(), evaluate(), predict(). A plain manual loop stays first-class; fit() is the same loop
+ * with metrics, validation, callbacks, progress output, a History, and a clean stop on Ctrl-C.
+ */
+import { ArgumentError } from '../errors.js';
+import { Tensor } from '../tensor/tensor.js';
+import { Module } from '../nn/module.js';
+import { noGrad } from '../autograd/engine.js';
+import { crossEntropy } from '../ops/nn.js';
+import { cat } from '../ops/index.js';
+import { sync } from '../memory.js';
+import type { Optimizer } from '../optim/optimizer.js';
+import { Accuracy, Metric } from './metrics.js';
+import { Callback, Logs, TrainContext } from './callbacks.js';
+import { Progress, Verbosity } from './progress.js';
+
+export type Batch = Record<string, Tensor>;
+export interface FitOptions {
+  epochs: number;
+  optimizer: Optimizer<{ lr: number }>;
+  /** (output, target) -> scalar loss; default cross-entropy */
+  loss?: (output: Tensor, target: Tensor) => Tensor;
+  /** metrics by name; default { accuracy } */
+  metrics?: Metric[];
+  validation?: AsyncIterable<Batch>;
+  callbacks?: Callback[];
+  /** the batch fields used as input and target (default 'x' and 'y') */
+  inputKey?: string;
+  targetKey?: string;
+  verbose?: Verbosity;
+  /** read the loss every n batches for the progress bar (each read waits for the device); default 10 */
+  logEvery?: number;
+  device?: 'cpu' | 'auto';
+}
+export interface EpochRecord extends Logs {
+  epoch: number;
+  seconds: number;
+  samplesPerSecond: number;
+}
+/** What fit() returns: per-epoch logs and the per-step losses that were read. */
+export interface History {
+  epochs: EpochRecord[];
+  steps: { epoch: number; batch: number; loss: number }[];
+  interrupted: boolean;
+}
+
+/**
+ * Trains `model` on `train` for `epochs`. Ctrl-C stops after the current batch (ModelCheckpoint saves).
+ * @example
+ * ```ts
+ * const history = await fit(model, trainLoader, { epochs: 5, optimizer: new optim.Adam(model.parameters()), validation: testLoader });
+ * ```
+ */
+export async function fit(model: Module, train: AsyncIterable<Batch> & { length?: number }, o: FitOptions): Promise<History> {
+  if (!(Number.isInteger(o.epochs) && o.epochs >= 1)) throw new ArgumentError(`fit: expected epochs >= 1, got ${o.epochs}`);
+  if (o.device && o.device !== 'cpu' && o.device !== 'auto') throw new ArgumentError(`fit: expected device 'cpu' or 'auto' (this build has no CUDA backend), got '${o.device}'`);
+  const lossFn = o.loss ?? ((out: Tensor, y: Tensor) => crossEntropy(out, y));
+  const metrics = o.metrics ?? [new Accuracy()];
+  const cbs = o.callbacks ?? [];
+  const ik = o.inputKey ?? 'x', tk = o.targetKey ?? 'y';
+  const progress = new Progress(o.verbose ?? 1);
+  const logEvery = o.logEvery ?? 10;
+  const ctx: TrainContext = { model, optimizer: o.optimizer, stopTraining: false, epoch: 0 };
+  const history: History = { epochs: [], steps: [], interrupted: false };
+  let interrupted = false;
+  const onSigint = () => {
+    interrupted = true;
+    ctx.stopTraining = true;
+  };
+  process.on('SIGINT', onSigint);
+  try {
+    for (const cb of cbs) await cb.onTrainBegin?.(ctx);
+    for (let epoch = 1; epoch <= o.epochs && !ctx.stopTraining; epoch++) {
+      ctx.epoch = epoch;
+      for (const cb of cbs) await cb.onEpochBegin?.(ctx, epoch);
+      model.train();
+      metrics.forEach((m) => m.reset());
+      const t0 = performance.now();
+      progress.epochBegin(epoch, o.epochs, train.length ?? NaN);
+      let seen = 0, batchNo = 0, lossSum = 0, lossCount = 0;
+      for await (const b of train) {
+        const x = b[ik], y = b[tk];
+        if (!x || !y) throw new ArgumentError(`fit: expected batches with fields '${ik}' and '${tk}', got ${Object.keys(b).join(', ')}`);
+        const out = model.forward(x);
+        const loss = lossFn(out, y);
+        o.optimizer.zeroGrad();
+        loss.backward();
+        o.optimizer.step();
+        for (const m of metrics) m.update(out.detach(), y);
+        seen += x.shape[0]!;
+        batchNo++;
+        let lv: number | null = null;
+        if (batchNo % logEvery === 0) {
+          lv = await loss.item();
+          lossSum += lv;
+          lossCount++;
+          history.steps.push({ epoch, batch: batchNo, loss: lv });
+        }
+        progress.batch(batchNo, lv, '', seen / ((performance.now() - t0) / 1e3));
+        for (const cb of cbs) await cb.onBatchEnd?.(ctx, batchNo, lv === null ? {} : { loss: lv });
+        if (ctx.stopTraining) break;
+      }
+      await sync();
+      const seconds = (performance.now() - t0) / 1e3;
+      const logs: Logs = { loss: lossCount ? lossSum / lossCount : NaN };
+      for (const m of metrics) logs[m.name] = await m.result();
+      if (o.validation && !interrupted) {
+        const v = await evaluate(model, o.validation, { metrics, loss: lossFn, inputKey: ik, targetKey: tk });
+        for (const [k, val] of Object.entries(v)) logs[`val${k[0]!.toUpperCase()}${k.slice(1)}`] = val;
+      }
+      const rec: EpochRecord = { epoch, ...logs, seconds, samplesPerSecond: seen / seconds };
+      history.epochs.push(rec);
+      progress.epochEnd(epoch, o.epochs, logs, seconds, seen / seconds);
+      if (interrupted) {
+        for (const cb of cbs) await cb.onInterrupt?.(ctx, logs);
+        break;
+      }
+      for (const cb of cbs) await cb.onEpochEnd?.(ctx, epoch, logs);
+    }
+    history.interrupted = interrupted;
+    for (const cb of cbs) await cb.onTrainEnd?.(ctx, history.epochs.at(-1) ?? {});
+  } finally {
+    process.off('SIGINT', onSigint);
+  }
+  return history;
+}
+
+/**
+ * Average loss and metrics over a loader, in eval mode and without the graph.
+ * @example `const { loss, accuracy } = await evaluate(model, testLoader)`
+ */
+export async function evaluate(model: Module, loader: AsyncIterable<Batch>, o: { metrics?: Metric[]; loss?: (out: Tensor, y: Tensor) => Tensor; inputKey?: string; targetKey?: string } = {}): Promise<Logs> {
+  const metrics = o.metrics ?? [new Accuracy()];
+  const lossFn = o.loss ?? ((out: Tensor, y: Tensor) => crossEntropy(out, y));
+  const ik = o.inputKey ?? 'x', tk = o.targetKey ?? 'y';
+  const wasTraining = model.training;
+  model.eval();
+  metrics.forEach((m) => m.reset());
+  const losses: [Tensor, number][] = [];
+  await noGrad(async () => {
+    for await (const b of loader) {
+      const out = model.forward(b[ik]!);
+      losses.push([lossFn(out, b[tk]!), b[ik]!.shape[0]!]);
+      for (const m of metrics) m.update(out, b[tk]!);
+    }
+  });
+  model.train(wasTraining);
+  let s = 0, n = 0;
+  for (const [l, k] of losses) { s += (await l.item()) * k; n += k; }
+  const logs: Logs = { loss: n ? s / n : NaN };
+  for (const m of metrics) logs[m.name] = await m.result();
+  return logs;
+}
+
+/** The model's outputs for a tensor, or for every batch of a loader concatenated. @example `const logits = await predict(model, x)` */
+export async function predict(model: Module, input: Tensor | AsyncIterable<Batch>, o: { inputKey?: string } = {}): Promise<Tensor> {
+  const wasTraining = model.training;
+  model.eval();
+  try {
+    if (input instanceof Tensor) return noGrad(() => model.forward(input));
+    const outs: Tensor[] = [];
+    await noGrad(async () => {
+      for await (const b of input) outs.push(model.forward(b[o.inputKey ?? 'x']!));
+    });
+    return cat(outs, 0);
+  } finally {
+    model.train(wasTraining);
+  }
+}

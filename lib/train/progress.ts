@@ -1,0 +1,33 @@
+/** Progress output of fit(): a cli-progress bar on a TTY, one plain line per epoch otherwise (CI, logs). */
+import cliProgress from 'cli-progress';
+
+export type Verbosity = 0 | 1 | 2;  // quiet, default, verbose (also a line per 100 batches)
+
+const sig4 = (v: number) => (Number.isFinite(v) ? Number(v.toPrecision(4)).toString() : String(v));
+
+export class Progress {
+  private bar: cliProgress.SingleBar | null = null;
+  private readonly tty: boolean;
+  constructor(readonly verbosity: Verbosity, readonly out: NodeJS.WriteStream = process.stdout) {
+    this.tty = !!out.isTTY && !process.env['CI'];
+  }
+  epochBegin(epoch: number, epochs: number, batches: number): void {
+    if (this.verbosity === 0 || !this.tty) return;
+    this.bar = new cliProgress.SingleBar({
+      format: `epoch ${epoch}/${epochs} [{bar}] {value}/{total} | loss {loss} | {metric} | {sps} samples/s | ETA {eta_formatted}`,
+      stream: this.out, hideCursor: true, clearOnComplete: false,
+    }, cliProgress.Presets.shades_classic);
+    this.bar.start(Number.isFinite(batches) ? batches : 0, 0, { loss: '-', metric: '', sps: '-' });
+  }
+  batch(i: number, loss: number | null, metric: string, sps: number): void {
+    if (this.bar) this.bar.update(i, { loss: loss === null ? '-' : sig4(loss), metric, sps: sps.toFixed(0) });
+    else if (this.verbosity === 2 && i % 100 === 0 && loss !== null) this.out.write(`  batch ${i} loss ${sig4(loss)} ${sps.toFixed(0)} samples/s\n`);
+  }
+  epochEnd(epoch: number, epochs: number, logs: Record<string, number>, seconds: number, sps: number): void {
+    this.bar?.stop();
+    this.bar = null;
+    if (this.verbosity === 0) return;
+    const parts = Object.entries(logs).map(([k, v]) => `${k} ${sig4(v)}`);
+    this.out.write(`epoch ${epoch}/${epochs}: ${parts.join(', ')} (${seconds.toFixed(1)} s, ${sps.toFixed(0)} samples/s)\n`);
+  }
+}
