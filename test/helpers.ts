@@ -1,18 +1,9 @@
 // Shared test helpers: a seeded JS PRNG for inputs, float64 reference loops, tolerance checks, and the ISA list.
 import { expect } from 'vitest';
-import { Tensor, tensor, setIsa, isa } from '../lib/index.js';
+import { Tensor, tensor, setIsa, isa, data } from '../lib/index.js';
 
-/** mulberry32: a tiny deterministic PRNG for test inputs (independent of the library's own RNG). */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** Test inputs come from the library's seeded host generator (mulberry32; independent of the native Philox RNG). */
+export const prng = data.seededRandom;
 
 export function randArray(n: number, seed: number, lo = -1, hi = 1): Float64Array {
   const r = prng(seed);

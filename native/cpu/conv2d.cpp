@@ -120,6 +120,15 @@ static void over_chunks(const Geo& G, int64_t nb, F&& body) {
   }
 }
 
+// x of images n0..n0+cnt, group g, as the [ckk, cnt*ohw] GEMM operand: the image itself for a single 1x1 unpadded
+// stride-1 image, otherwise im2col into col.
+template <typename T>
+static const T* x_operand(const Geo& G, const T* x, int64_t n0, int64_t cnt, int64_t g, T* col, int64_t ld) {
+  if (G.direct && cnt == 1) return x + (n0 * G.C + g * G.Cg) * G.H * G.W;
+  for (int64_t i = 0; i < cnt; ++i) im2col<T>(G, x + ((n0 + i) * G.C + g * G.Cg) * G.H * G.W, col + i * G.ohw, ld);
+  return col;
+}
+
 template <typename T>
 static void conv_fwd(const OpCall& c) {
   const TensorArg &xt = c.in[0], &wt = c.in[1], &yt = c.out[0];
@@ -136,13 +145,7 @@ static void conv_fwd(const OpCall& c) {
     T* col = direct ? nullptr : (T*)workspace(2, sizeof(T) * (size_t)(G.ckk * ld));
     T* tmp = cnt > 1 ? (T*)workspace(4, sizeof(T) * (size_t)(G.Kg * ld)) : nullptr;
     for (int64_t g = 0; g < G.g; ++g) {
-      const T* B = nullptr;
-      if (direct) {
-        B = x + (n0 * G.C + g * G.Cg) * G.H * G.W;
-      } else {
-        for (int64_t i = 0; i < cnt; ++i) im2col<T>(G, x + ((n0 + i) * G.C + g * G.Cg) * G.H * G.W, col + i * G.ohw, ld);
-        B = col;
-      }
+      const T* B = x_operand<T>(G, x, n0, cnt, g, col, ld);
       T* out = cnt > 1 ? tmp : y + (n0 * G.K + g * G.Kg) * G.ohw;
       gemm<T>(G.Kg, ld, G.ckk, w + g * G.Kg * G.ckk, G.ckk, 1, B, ld, 1, out, ld, T(1), T(0),
               bias ? bias + g * G.Kg : nullptr, bias ? 1 : 0, relu, par);
@@ -213,13 +216,7 @@ static void conv_bwd_weight(const OpCall& c) {
     T* col = direct ? nullptr : (T*)workspace(2, sizeof(T) * (size_t)(G.ckk * ld));
     T* dyb = cnt > 1 ? (T*)workspace(4, sizeof(T) * (size_t)(G.Kg * ld)) : nullptr;
     for (int64_t g = 0; g < G.g; ++g) {
-      const T* B;
-      if (direct) {
-        B = x + (n0 * G.C + g * G.Cg) * G.H * G.W;
-      } else {
-        for (int64_t i = 0; i < cnt; ++i) im2col<T>(G, x + ((n0 + i) * G.C + g * G.Cg) * G.H * G.W, col + i * G.ohw, ld);
-        B = col;
-      }
+      const T* B = x_operand<T>(G, x, n0, cnt, g, col, ld);
       const T* A = gather_dy<T>(G, dy, n0, cnt, g, dyb);
       gemm<T>(G.Kg, G.ckk, ld, A, ld, 1, B, 1, ld, acc + g * G.Kg * G.ckk, G.ckk, T(1), first ? T(0) : T(1), nullptr,
               0, false, par);
