@@ -78,11 +78,13 @@ export async function fit(model: Module, train: AsyncIterable<Batch> & { length?
       const t0 = performance.now();
       progress.epochBegin(epoch, o.epochs, train.length ?? NaN);
       let seen = 0, batchNo = 0, lossSum = 0, lossCount = 0;
+      let lastLoss: Tensor | null = null;
       for await (const b of train) {
         const x = b[ik], y = b[tk];
         if (!x || !y) throw new ArgumentError(`fit: expected batches with fields '${ik}' and '${tk}', got ${Object.keys(b).join(', ')}`);
         const out = model.forward(x);
         const loss = lossFn(out, y);
+        lastLoss = loss;
         o.optimizer.zeroGrad();
         loss.backward();
         o.optimizer.step();
@@ -99,6 +101,10 @@ export async function fit(model: Module, train: AsyncIterable<Batch> & { length?
         progress.batch(batchNo, lv, '', seen / ((performance.now() - t0) / 1e3));
         for (const cb of cbs) await cb.onBatchEnd?.(ctx, batchNo, lv === null ? {} : { loss: lv });
         if (ctx.stopTraining) break;
+      }
+      if (lossCount === 0 && lastLoss) {  // an epoch shorter than logEvery: report its last loss
+        lossSum = await lastLoss.item();
+        lossCount = 1;
       }
       await sync();
       const seconds = (performance.now() - t0) / 1e3;
