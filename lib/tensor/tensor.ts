@@ -399,13 +399,19 @@ export function launch(
   for (const v of fp) s[p++] = v;
   const id = opId(op);
   const dt = DTYPE_ID[dtype];
-  if (!binding.supports(id, DEVICE_ID[device], dt)) assertSupported(op, device, dtype, dt);
+  const key = (id * 4 + DEVICE_ID[device]) * 4 + dt;
+  let ok = supported[key];
+  if (ok === undefined) ok = supported[key] = binding.supports(id, DEVICE_ID[device], dt);
+  if (!ok) assertSupported(op, device, dtype, dt);
   const r = binding.enqueue(id, dt, DEVICE_ID[device], ...handles);
   for (const o of outs) if (o instanceof Tensor) o._vc.v++;  // in-place update: saved copies are now stale
   if (created.length === 0) return [];
   const hs = created.length === 1 ? [r as Handle] : (r as Handle[]);
   return created.map((c, i) => new Tensor(hs[i]!, c.shape, c.dtype, device));
 }
+
+// (op, device, dtype) -> has a kernel; every instruction set registers the same ops, so this never goes stale
+const supported: boolean[] = [];
 
 /** A tensor seen through other geometry (a broadcast or folded view) for one launch. @internal */
 export interface ViewArg {
