@@ -92,13 +92,20 @@ export async function fit(model: Module, train: AsyncIterable<Batch> & { length?
         seen += x.shape[0]!;
         batchNo++;
         let lv: number | null = null;
+        let shown = '';
         if (batchNo % logEvery === 0) {
           lv = await loss.item();
           lossSum += lv;
           lossCount++;
           history.steps.push({ epoch, batch: batchNo, loss: lv });
+          if (out.ndim === 2 && y.dtype === 'int32' && progress.verbosity > 0) {
+            const acc = await noGrad(() => out.argmax(1).eq(y).cast('float32').mean()).item();
+            shown = `batch accuracy ${acc.toPrecision(4)}`;
+          }
         }
-        progress.batch(batchNo, lv, '', seen / ((performance.now() - t0) / 1e3));
+        // the bar moves when the device has caught up (at each read): ops are queued ahead, so counting enqueued
+        // batches would make the rate and the ETA jump
+        if (lv !== null) progress.batch(batchNo, lv, shown, seen / ((performance.now() - t0) / 1e3));
         for (const cb of cbs) await cb.onBatchEnd?.(ctx, batchNo, lv === null ? {} : { loss: lv });
         if (ctx.stopTraining) break;
       }

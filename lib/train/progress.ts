@@ -19,8 +19,12 @@ export class Progress {
     }, cliProgress.Presets.shades_classic);
     this.bar.start(Number.isFinite(batches) ? batches : 0, 0, { loss: '-', metric: '', sps: '-' });
   }
+  private lastLoss = '-';
+  private lastMetric = '';
   batch(i: number, loss: number | null, metric: string, sps: number): void {
-    if (this.bar) this.bar.update(i, { loss: loss === null ? '-' : sig4(loss), metric, sps: sps.toFixed(0) });
+    if (loss !== null) this.lastLoss = sig4(loss);
+    if (metric) this.lastMetric = metric;
+    if (this.bar) this.bar.update(i, { loss: this.lastLoss, metric: this.lastMetric, sps: sps.toFixed(0) });
     else if (this.verbosity === 2 && i % 100 === 0 && loss !== null) this.out.write(`  batch ${i} loss ${sig4(loss)} ${sps.toFixed(0)} samples/s\n`);
   }
   epochEnd(epoch: number, epochs: number, logs: Record<string, number>, seconds: number, sps: number): void {
