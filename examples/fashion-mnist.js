@@ -1,6 +1,8 @@
 // Trains one of the benchmark-table architectures on Fashion-MNIST from Debian's dataset-fashion-mnist package and
 // reports the test accuracy after each epoch. Results go to examples/results/<model>.json.
 // Run: node examples/fashion-mnist.js --model convnet --epochs 12 [--batch-size 64] [--lr 0.001] [--optimizer adam|sgd]
+//      [--schedule cosine] (cosine annealing of the lr over the epochs) [--augment] (random crop with 2 px padding and
+//      horizontal flips) [--tag NAME] (results file suffix)
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import * as T from '../dist/index.js';
@@ -13,12 +15,18 @@ const epochs = Number(args.epochs ?? 10), batchSize = Number(args['batch-size'] 
 const optimizer = args.optimizer ?? 'adam';
 if (!MODELS[name]) throw new Error(`--model: expected one of ${Object.keys(MODELS).join(', ')}, got ${name}`);
 
-const train = await data.datasets.fashionMnist({ split: 'train', dir: args.dir });
+const base = await data.datasets.fashionMnist({ split: 'train', dir: args.dir });
+const s28 = { c: 1, h: 28, w: 28 };
+const augment = process.argv.includes('--augment');
+const train = augment
+  ? base.withTransform(data.transforms.compose([data.transforms.randomCrop(s28, 2), data.transforms.randomHorizontalFlip(s28)]))
+  : base;
 const test = await data.datasets.fashionMnist({ split: 'test', dir: args.dir });
 T.manualSeed(0);
 const model = MODELS[name]();
 const opt = optimizer === 'sgd' ? new optim.SGD(model.parameters(), { lr, momentum: 0.9 }) : new optim.Adam(model.parameters(), { lr });
 const loader = new data.DataLoader(train, { batchSize, shuffle: true, seed: 1, shapes: { x: [1, 28, 28] } });
+const schedule = args.schedule === 'cosine' ? new optim.CosineAnnealingLR(opt, { tMax: epochs }) : null;
 const testLoader = new data.DataLoader(test, { batchSize: 1000, shapes: { x: [1, 28, 28] } });
 
 async function evaluate() {
@@ -43,22 +51,24 @@ for (let epoch = 1; epoch <= epochs; epoch++) {
     opt.zeroGrad();
     loss.backward();
     opt.step();
-    if (n % 50 === 0) lossSum += await loss.item(), n;
+    if (n % 50 === 0) lossSum += await loss.item();
     n++;
   }
   await T.sync();
+  schedule?.step();
   const sec = (performance.now() - e0) / 1e3;
   trainSec += sec;
   const acc = await evaluate();
   history.push({ epoch, testAccuracy: acc, seconds: sec, samplesPerSecond: train.length / sec });
   console.log(`epoch ${epoch}: test accuracy ${(acc * 100).toFixed(2)}%  ${sec.toFixed(1)} s  ${(train.length / sec).toFixed(0)} samples/s`);
 }
+const tag = args.tag ? `-${args.tag}` : '';
 const result = {
-  model: name, epochs, batchSize, optimizer, lr, wallSeconds: (performance.now() - t0) / 1e3,
+  model: name, epochs, batchSize, optimizer: `${optimizer}${schedule ? ' + cosine lr' : ''}${augment ? ' + crop/flip augmentation' : ''}`, lr, wallSeconds: (performance.now() - t0) / 1e3,
   samplesPerSecond: (epochs * train.length) / trainSec, finalTestAccuracy: history.at(-1).testAccuracy,
   bestTestAccuracy: Math.max(...history.map((h) => h.testAccuracy)), history,
   machine: `${cpus().length} x ${cpus()[0]?.model}`, isa: T.isa(), date: new Date().toISOString(),
 };
 mkdirSync(new URL('./results/', import.meta.url), { recursive: true });
-writeFileSync(new URL(`./results/${name}.json`, import.meta.url), JSON.stringify(result, null, 2) + '\n');
+writeFileSync(new URL(`./results/${name}${tag}.json`, import.meta.url), JSON.stringify(result, null, 2) + '\n');
 console.log(`final test accuracy ${(result.finalTestAccuracy * 100).toFixed(2)}%, ${result.samplesPerSecond.toFixed(0)} samples/s, ${result.wallSeconds.toFixed(0)} s`);
