@@ -4,7 +4,28 @@ import { Tensor } from '../tensor/tensor.js';
 import { zerosLike, fullLike } from '../tensor/create.js';
 import { copyInto } from '../ops/view.js';
 import { noGrad } from '../autograd/engine.js';
-import { Optimizer, ParamGroup, ParamGroupSpec, gradOf } from './optimizer.js';
+import { Optimizer, OptimizerState, ParamGroup, ParamGroupSpec, gradOf } from './optimizer.js';
+
+/**
+ * Calls update(group, param, grad, state) for every parameter with a gradient, without recording the graph: the
+ * state is created by init on first use, its step counted, and L2 weight decay folded into the gradient.
+ */
+function eachParam<O extends { lr: number; weightDecay: number }>(opt: Optimizer<O>, init: (g: ParamGroup<O>, p: Tensor) => OptimizerState,
+  update: (g: ParamGroup<O>, p: Tensor, grad: Tensor, s: OptimizerState) => void): void {
+  noGrad(() => {
+    for (const g of opt.paramGroups) {
+      for (const p of g.params) {
+        let grad = gradOf(p);
+        if (!grad) continue;
+        let s = opt.state.get(p);
+        if (!s) opt.state.set(p, (s = { step: 0, ...init(g, p) }));
+        s['step'] = (s['step'] as number) + 1;
+        if (g.weightDecay) grad = grad.add(p.mul(g.weightDecay));
+        update(g, p, grad, s);
+      }
+    }
+  });
+}
 
 export interface RmspropOptions {
   lr: number;
@@ -23,32 +44,25 @@ export class RMSprop extends Optimizer<RmspropOptions> {
     if (!(g.lr >= 0) || !(g.alpha >= 0) || !(g.eps >= 0)) throw new ArgumentError(`RMSprop: expected lr, alpha, eps >= 0, got ${g.lr}, ${g.alpha}, ${g.eps}`);
   }
   step(): void {
-    noGrad(() => {
-      for (const g of this.paramGroups) {
-        for (const p of g.params) {
-          let grad = gradOf(p);
-          if (!grad) continue;
-          let s = this.state.get(p);
-          if (!s) this.state.set(p, (s = { step: 0, squareAvg: zerosLike(p), ...(g.momentum ? { momentumBuffer: zerosLike(p) } : {}), ...(g.centered ? { gradAvg: zerosLike(p) } : {}) }));
-          s['step'] = (s['step'] as number) + 1;
-          if (g.weightDecay) grad = grad.add(p.mul(g.weightDecay));
-          const sq = (s['squareAvg'] as Tensor).mul(g.alpha).add(grad.mul(grad).mul(1 - g.alpha));
-          copyInto(s['squareAvg'] as Tensor, sq);
-          let avg = sq;
-          if (g.centered) {
-            const ga = (s['gradAvg'] as Tensor).mul(g.alpha).add(grad.mul(1 - g.alpha));
-            copyInto(s['gradAvg'] as Tensor, ga);
-            avg = sq.sub(ga.mul(ga));
-          }
-          const denom = avg.sqrt().add(g.eps);
-          if (g.momentum > 0) {
-            const buf = (s['momentumBuffer'] as Tensor).mul(g.momentum).add(grad.div(denom));
-            copyInto(s['momentumBuffer'] as Tensor, buf);
-            copyInto(p, p.sub(buf.mul(g.lr)));
-          } else {
-            copyInto(p, p.sub(grad.div(denom).mul(g.lr)));
-          }
-        }
+    const init = (g: ParamGroup<RmspropOptions>, p: Tensor): OptimizerState => ({
+      squareAvg: zerosLike(p), ...(g.momentum ? { momentumBuffer: zerosLike(p) } : {}), ...(g.centered ? { gradAvg: zerosLike(p) } : {}),
+    });
+    eachParam(this, init, (g, p, grad, s) => {
+      const sq = (s['squareAvg'] as Tensor).mul(g.alpha).add(grad.mul(grad).mul(1 - g.alpha));
+      copyInto(s['squareAvg'] as Tensor, sq);
+      let avg = sq;
+      if (g.centered) {
+        const ga = (s['gradAvg'] as Tensor).mul(g.alpha).add(grad.mul(1 - g.alpha));
+        copyInto(s['gradAvg'] as Tensor, ga);
+        avg = sq.sub(ga.mul(ga));
+      }
+      const denom = avg.sqrt().add(g.eps);
+      if (g.momentum > 0) {
+        const buf = (s['momentumBuffer'] as Tensor).mul(g.momentum).add(grad.div(denom));
+        copyInto(s['momentumBuffer'] as Tensor, buf);
+        copyInto(p, p.sub(buf.mul(g.lr)));
+      } else {
+        copyInto(p, p.sub(grad.div(denom).mul(g.lr)));
       }
     });
   }
@@ -70,21 +84,11 @@ export class Adagrad extends Optimizer<AdagradOptions> {
     if (!(g.lr >= 0) || !(g.eps >= 0)) throw new ArgumentError(`Adagrad: expected lr, eps >= 0, got ${g.lr}, ${g.eps}`);
   }
   step(): void {
-    noGrad(() => {
-      for (const g of this.paramGroups) {
-        for (const p of g.params) {
-          let grad = gradOf(p);
-          if (!grad) continue;
-          let s = this.state.get(p);
-          if (!s) this.state.set(p, (s = { step: 0, sum: fullLike(p, g.initialAccumulatorValue) }));
-          s['step'] = (s['step'] as number) + 1;
-          if (g.weightDecay) grad = grad.add(p.mul(g.weightDecay));
-          const clr = g.lr / (1 + ((s['step'] as number) - 1) * g.lrDecay);
-          const sum = (s['sum'] as Tensor).add(grad.mul(grad));
-          copyInto(s['sum'] as Tensor, sum);
-          copyInto(p, p.sub(grad.div(sum.sqrt().add(g.eps)).mul(clr)));
-        }
-      }
+    eachParam(this, (g, p) => ({ sum: fullLike(p, g.initialAccumulatorValue) }), (g, p, grad, s) => {
+      const clr = g.lr / (1 + ((s['step'] as number) - 1) * g.lrDecay);
+      const sum = (s['sum'] as Tensor).add(grad.mul(grad));
+      copyInto(s['sum'] as Tensor, sum);
+      copyInto(p, p.sub(grad.div(sum.sqrt().add(g.eps)).mul(clr)));
     });
   }
 }
