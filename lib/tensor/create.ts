@@ -1,6 +1,6 @@
 // Creating tensors: from data, constants, ranges, identity, and the seeded random functions.
 import { ArgumentError, ShapeError } from '../errors.js';
-import { AnyTypedArray, DType, checkDType, dtypeOfArray, typedArrayCtor, isFloat } from '../dtype.js';
+import { AnyTypedArray, DType, checkDType, dtypeOfArray, typedArrayCtor } from '../dtype.js';
 import { Device } from '../native.js';
 import { Tensor, fromTyped, launch } from './tensor.js';
 import { checkShapeArg, fmt } from './shape.js';
@@ -10,7 +10,7 @@ export interface CreateOptions {
   device?: Device;
 }
 
-function inferShape(v: unknown, op: string): number[] {
+function inferShape(v: unknown): number[] {
   const shape: number[] = [];
   let cur = v;
   while (Array.isArray(cur)) {
@@ -63,7 +63,7 @@ export function tensor(
     shape = opts.shape ? checkShapeArg(op, opts.shape) : [];
     flat = typedArrayCtor(dtype).of(Number(values));
   } else if (Array.isArray(values)) {
-    const inferred = inferShape(values, op);
+    const inferred = inferShape(values);
     const out: number[] = [];
     flattenInto(values, inferred, 0, out, op);
     shape = opts.shape ? checkShapeArg(op, opts.shape) : inferred;
@@ -138,4 +138,3 @@ export function eye(n: number, m = n, opts: CreateOptions = {}): Tensor {
   return fromTyped(a, [n, m], dtype, opts.device ?? 'cpu');
 }
 
-export { isFloat };

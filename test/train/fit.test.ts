@@ -49,7 +49,7 @@ describe('fit / evaluate / predict', () => {
     const p = await predict(model, valLoader);
     expect(p.shape).toEqual([256, 3]);
   });
-  it('EarlyStopping stops when the monitored value stalls and can restore the best weights', async () => {
+  it('EarlyStopping stops when the monitored value stalls', async () => {
     manualSeed(2);
     const model = new nn.Linear(6, 3);
     const loader = new data.DataLoader(toy(64, 5), { batchSize: 64 });
@@ -58,6 +58,22 @@ describe('fit / evaluate / predict', () => {
       callbacks: [new train.EarlyStopping({ monitor: 'loss', patience: 2, restoreBest: true })], logEvery: 1,
     });
     expect(h.epochs.length).toBe(3);
+  });
+  it('EarlyStopping with restoreBest puts back the weights of the best epoch', async () => {
+    manualSeed(3);
+    const model = new nn.Linear(6, 3);
+    const loader = new data.DataLoader(toy(64, 5), { batchSize: 64 });
+    const seen: Float32Array[] = [];
+    // gradient ascent: the loss grows every epoch, so the best epoch is the first and training stops at the third
+    const h = await fit(model, loader, {
+      epochs: 8, optimizer: new optim.SGD(model.parameters(), { lr: 0.5, maximize: true }), verbose: 0, logEvery: 1,
+      callbacks: [{ onEpochEnd: async (ctx) => { seen.push((await ctx.model.stateDict()['weight']!.data()) as Float32Array); } },
+        new train.EarlyStopping({ monitor: 'loss', patience: 2, restoreBest: true })],
+    });
+    const losses = h.epochs.map((e) => e['loss']!);
+    const best = losses.indexOf(Math.min(...losses));
+    expect(best).toBeLessThan(losses.length - 1);  // else restoring would be a no-op and prove nothing
+    expect(Array.from(await model.weight.data())).toEqual(Array.from(seen[best]!));
   });
   it('metrics: top-k, confusion matrix and per-class precision/recall/F1', async () => {
     const { tensor } = await import('../../lib/index.js');
