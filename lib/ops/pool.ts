@@ -44,7 +44,7 @@ export function maxPool2dWithIndices(x: Tensor, o: Pool2dOptions): [Tensor, Tens
   const xc = x.isContiguous() ? x : x.contiguous();
   try {
     const [y, idx] = launch('max_pool2d', x.dtype, [xc], [{ shape: g.shape, dtype: x.dtype }, { shape: g.shape, dtype: 'int32' }], g.ip);
-    if (needsGrad(x)) record(y!, [x], 'max_pool2d', (gy) => [maxPool2dBackward(gy, idx!, x.shape)], [idx!]);
+    if (needsGrad(x)) record(y!, [x], 'max_pool2d', (gy) => [maxPool2dBackward(gy, idx!, x.shape, o)], [idx!]);
     return [y!, idx!];
   } finally {
     if (xc !== x) xc.dispose();
@@ -56,13 +56,29 @@ export function maxPool2d(x: Tensor, o: Pool2dOptions): Tensor {
   if (!y.requiresGrad) idx.dispose();  // otherwise the graph holds it for backward
   return y;
 }
-/** Gradient of max pooling: dy scattered to the argmax. @example `maxPool2dBackward(dy, idx, x.shape)` */
-export function maxPool2dBackward(dy: Tensor, indices: Tensor, inputShape: readonly number[]): Tensor {
+/**
+ * Gradient of max pooling: dy scattered to the argmax. Passing the forward's options lets the kernel take its
+ * fast path when the windows tile the input.
+ * @example `maxPool2dBackward(dy, idx, x.shape, { kernelSize: 2 })`
+ */
+export function maxPool2dBackward(dy: Tensor, indices: Tensor, inputShape: readonly number[], o?: Pool2dOptions): Tensor {
+  const op = 'max_pool2d_bwd';
   if (!dy.isContiguous() || !indices.isContiguous()) {
     const d = dy.contiguous(), i = indices.contiguous();
-    try { return maxPool2dBackward(d, i, inputShape); } finally { d.dispose(); i.dispose(); }
+    try { return maxPool2dBackward(d, i, inputShape, o); } finally { d.dispose(); i.dispose(); }
   }
-  return launch('max_pool2d_bwd', dy.dtype, [dy, indices], [{ shape: inputShape, dtype: dy.dtype }])[0]!;
+  if (inputShape.length !== 4) throw new ShapeError(`${op}: expected an input shape of rank 4, got ${fmt(inputShape)}`);
+  if (dy.ndim !== 4 || indices.ndim !== 4 || dy.shape.some((d, i) => d !== indices.shape[i]) || dy.shape[0] !== inputShape[0] || dy.shape[1] !== inputShape[1]) {
+    throw new ShapeError(`${op}: expected dy and indices of one shape [${inputShape[0]},${inputShape[1]},OH,OW], got ${fmt(dy.shape)} and ${fmt(indices.shape)}`);
+  }
+  if (indices.dtype !== 'int32') throw new DTypeError(`${op}: expected int32 indices, got ${indices.dtype}`);
+  let ip: number[] = [];
+  if (o) {
+    const g = poolGeometry(op, { shape: inputShape, ndim: 4, dtype: dy.dtype } as unknown as Tensor, o);
+    if (g.shape[2] !== dy.shape[2] || g.shape[3] !== dy.shape[3]) throw new ShapeError(`${op}: expected dy of shape ${fmt(g.shape)}, got ${fmt(dy.shape)}`);
+    ip = g.ip;
+  }
+  return launch(op, dy.dtype, [dy, indices], [{ shape: inputShape, dtype: dy.dtype }], ip)[0]!;
 }
 
 /** @example `avgPool2d(x, { kernelSize: 3, stride: 1, padding: 1, countIncludePad: false })` */

@@ -198,7 +198,7 @@ Napi::Value Enqueue(const Napi::CallbackInfo& info) {
     Storage* st;
     if (hidx < 0) {
       if (ncreated == 16) throw tensile::Error{ERR_NATIVE, std::string(op_name(op)) + ": too many outputs"};
-      st = storage_new(dev, (size_t)numel * dtype_size(t.dtype));
+      st = storage_new_lazy(dev, (size_t)numel * dtype_size(t.dtype));
       created[ncreated++] = st;
       storage_ref(st);  // one for JS (the wrap below), one for the queue
     } else {
@@ -206,8 +206,9 @@ Napi::Value Enqueue(const Napi::CallbackInfo& info) {
       storage_ref(st);
     }
     q.refs.push_back(st);
-    t.data = (char*)st->data + off * (int64_t)dtype_size(t.dtype);
+    t.data = (void*)(intptr_t)(off * (int64_t)dtype_size(t.dtype));  // rebased on the storage when the op runs
   }
+  q.rebase = true;
   } catch (...) {  // drop the references taken so far: nothing leaks on a bad call
     for (Storage* r : q.refs) storage_unref(r);
     for (int i = 0; i < ncreated; ++i) storage_unref(created[i]);
@@ -316,7 +317,13 @@ Napi::Value Read(const Napi::CallbackInfo& info) {
           c->kind = ERR_MEMORY;
           c->msg = "read: out of memory";
         } else {
-          std::memcpy(c->buf, (const char*)st->data + off, len);
+          try {
+            std::memcpy(c->buf, (const char*)storage_data(st, true) + off, len);
+          } catch (const tensile::Error& e) {  // a never-written storage that cannot get memory
+            c->failed = true;
+            c->kind = e.kind;
+            c->msg = "read: " + e.message;
+          }
         }
       }
     }
@@ -345,7 +352,7 @@ Napi::Value ReadSync(const Napi::CallbackInfo& info) {
   if (d.stream->take_error(&err)) throw make_error(env, err.kind, err.message);
   if (!st) return env.Undefined();
   Napi::ArrayBuffer ab = Napi::ArrayBuffer::New(env, len);
-  if (len) std::memcpy(ab.Data(), (const char*)st->data + off, len);
+  if (len) std::memcpy(ab.Data(), (const char*)storage_data(st, true) + off, len);
   return ab;
   TS_GUARD_END
 }

@@ -1,8 +1,11 @@
 #include "runtime.h"
 #include <cstdlib>
 #include <cstring>
+#include <algorithm>
 #include <map>
 #include <new>
+#include <chrono>
+#include <cstdio>
 #include <sys/mman.h>
 
 namespace tensile {
@@ -160,10 +163,24 @@ Storage* storage_new(int device, size_t bytes) {
   g_live_count[device] += 1;
   return s;
 }
+Storage* storage_new_lazy(int device, size_t bytes) {
+  allocator_for(device);  // a device without an allocator fails now, on the caller's thread
+  Storage* s = new Storage{nullptr, bytes, device, {1}};
+  g_live_bytes[device] += (int64_t)bytes;
+  g_live_count[device] += 1;
+  return s;
+}
+void* storage_data(Storage* s, bool zero) {
+  if (!s->data) {
+    s->data = allocator_for(s->device).alloc(s->bytes ? s->bytes : 1);
+    if (zero) std::memset(s->data, 0, s->bytes);
+  }
+  return s->data;
+}
 void storage_ref(Storage* s) { s->refs.fetch_add(1, std::memory_order_relaxed); }
 void storage_unref(Storage* s) {
   if (s->refs.fetch_sub(1, std::memory_order_acq_rel) == 1) {
-    allocator_for(s->device).free(s->data, s->bytes ? s->bytes : 1);
+    if (s->data) allocator_for(s->device).free(s->data, s->bytes ? s->bytes : 1);
     g_live_bytes[s->device] -= (int64_t)s->bytes;
     g_live_count[s->device] -= 1;
     delete s;
@@ -228,6 +245,35 @@ bool Stream::take_error(Error* out) {
   return true;
 }
 
+// ---------------------------------------------------------------- profiler
+// TENSILE_PROFILE=1: the worker times every op and the process prints a per-op table to stderr at exit.
+namespace {
+struct Profile {
+  bool on = false;
+  std::atomic<int64_t> ns[OP_COUNT] = {};
+  std::atomic<int64_t> calls[OP_COUNT] = {};
+  Profile() {
+    const char* e = std::getenv("TENSILE_PROFILE");
+    on = e && *e && std::strcmp(e, "0") != 0;
+  }
+  ~Profile() {
+    if (!on) return;
+    int64_t total = 0;
+    for (int i = 0; i < OP_COUNT; ++i) total += ns[i].load();
+    if (total == 0) return;
+    std::fprintf(stderr, "tensile profile (worker time per op)\n%-28s %10s %12s %8s\n", "op", "calls", "ms", "%");
+    std::vector<int> order;
+    for (int i = 0; i < OP_COUNT; ++i)
+      if (calls[i].load()) order.push_back(i);
+    std::sort(order.begin(), order.end(), [&](int a, int b) { return ns[a].load() > ns[b].load(); });
+    for (int i : order)
+      std::fprintf(stderr, "%-28s %10lld %12.2f %8.1f\n", op_name(i), (long long)calls[i].load(), ns[i].load() / 1e6,
+                   100.0 * ns[i].load() / total);
+  }
+};
+Profile g_profile;
+}  // namespace
+
 void Stream::execute(QueuedOp& op) {
   if (op.fence) {
     // a fence (a read) takes the error: it is reported once, then work goes on
@@ -253,7 +299,18 @@ void Stream::execute(QueuedOp& op) {
       Error e{ERR_NATIVE, ""};
       bool failed = true;
       try {
-        op.fn(op.call);
+        if (op.rebase)
+          for (size_t i = 0; i < op.args.size(); ++i)
+            op.args[i].data = (char*)storage_data(op.refs[i]) + (intptr_t)op.args[i].data;
+        if (g_profile.on) {
+          const auto t0 = std::chrono::steady_clock::now();
+          op.fn(op.call);
+          const int64_t dt = std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - t0).count();
+          g_profile.ns[op.call.op] += dt;
+          g_profile.calls[op.call.op] += 1;
+        } else {
+          op.fn(op.call);
+        }
         failed = false;
       } catch (const Error& ex) {
         e = ex;

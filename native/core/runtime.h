@@ -29,6 +29,9 @@ struct Allocator {
 Allocator& cpu_allocator();
 
 // Reference-counted storage. JS holds one reference per tensor handle; each queued op holds one per argument.
+// An op's outputs are created empty (data == nullptr) when the op is enqueued and get their memory when the op
+// runs: memory is then taken and given back in execution order, so a JS thread that runs far ahead of the worker
+// does not hold the memory of every op in flight, and freed blocks are reused at once.
 struct Storage {
   void* data;
   size_t bytes;
@@ -36,6 +39,10 @@ struct Storage {
   std::atomic<int> refs;
 };
 Storage* storage_new(int device, size_t bytes);
+Storage* storage_new_lazy(int device, size_t bytes);  // memory comes at first storage_data()
+// The storage's memory, allocated on first use (zero-filled when `zero`). Call it on the stream's worker, or on
+// the owning thread once the stream is idle.
+void* storage_data(Storage* s, bool zero = false);
 void storage_ref(Storage* s);
 void storage_unref(Storage* s);
 int64_t live_storage_bytes(int device);
@@ -57,6 +64,7 @@ struct QueuedOp {
   KernelFn fn = nullptr;
   std::vector<TensorArg> args;      // in then out
   std::vector<Storage*> refs;       // released after execution
+  bool rebase = false;              // args[i].data holds a byte offset into refs[i], resolved when the op runs
   std::vector<int64_t> ip;
   std::vector<double> fp;
   std::function<void(const Error*)> fence;  // set for fences: runs on the worker after all earlier ops
@@ -67,6 +75,7 @@ struct QueuedOp {
     ip.clear();
     fp.clear();
     fence = nullptr;
+    rebase = false;
   }
 };
 

@@ -17,6 +17,33 @@ static PGeo pgeo(const OpCall& c, const TensorArg& x, const TensorArg& y) {
   return G;
 }
 
+// 2x2 windows at stride 2 without padding or dilation: the CNN case. Short rows (13 or 5 outputs) would leave
+// vectors empty, so a block of whole planes is walked through a table of window offsets instead of row by row,
+// and every output of the block fills the vector lanes (gathers on AVX2/AVX-512).
+static inline bool pool_2x2(const PGeo& G) {
+  return G.kh == 2 && G.kw == 2 && G.sh == 2 && G.sw == 2 && G.ph == 0 && G.pw == 0 && G.dh == 1 && G.dw == 1 &&
+         2 * G.OH <= G.H && 2 * G.OW <= G.W;
+}
+struct Table2x2 {
+  const int32_t* off;  // window top-left, from the block's first input element
+  const int32_t* pin;  // the same, within its plane (what argmax indices count from)
+  int64_t planes;      // planes per block
+};
+// Built on the calling thread (its workspace), read by the parallel region it then starts.
+static Table2x2 table_2x2(const PGeo& G) {
+  const int64_t per = G.OH * G.OW;
+  const int64_t P = per >= 512 ? 1 : 512 / per;
+  int32_t* t = (int32_t*)workspace(0, (size_t)(2 * P * per) * sizeof(int32_t));
+  int64_t k = 0;
+  for (int64_t q = 0; q < P; ++q)
+    for (int64_t oh = 0; oh < G.OH; ++oh)
+      for (int64_t ow = 0; ow < G.OW; ++ow, ++k) {
+        t[P * per + k] = (int32_t)(2 * oh * G.W + 2 * ow);
+        t[k] = (int32_t)(q * G.H * G.W) + t[P * per + k];
+      }
+  return Table2x2{t, t + P * per, P};
+}
+
 // out[0] y, out[1] argmax (int32, h*W + w within the plane). NaN wins, like PyTorch.
 template <typename T>
 static void max_fwd(const OpCall& c) {
@@ -24,40 +51,44 @@ static void max_fwd(const OpCall& c) {
   const T* x = (const T*)c.in[0].data;
   T* y = (T*)c.out[0].data;
   int32_t* idx = (int32_t*)c.out[1].data;
-  const bool fast = G.kh == 2 && G.kw == 2 && G.sh == 2 && G.sw == 2 && G.ph == 0 && G.pw == 0 && G.dh == 1 &&
-                    G.dw == 1 && 2 * G.OH <= G.H && 2 * G.OW <= G.W;
+  if (pool_2x2(G)) {
+    const Table2x2 tb = table_2x2(G);
+    const int64_t per = G.OH * G.OW, blocks = (G.planes + tb.planes - 1) / tb.planes;
+    const int32_t W = (int32_t)G.W;
+#pragma omp parallel for schedule(static) if (G.planes * per >= 4096)
+    for (int64_t b = 0; b < blocks; ++b) {
+      const int64_t p0 = b * tb.planes, np = G.planes - p0 < tb.planes ? G.planes - p0 : tb.planes;
+      const T* xb = x + p0 * G.H * G.W;
+      T* yb = y + p0 * per;
+      int32_t* ib = idx + p0 * per;
+      const int32_t* off = tb.off;
+      const int32_t* pin = tb.pin;
+      const int64_t n = np * per;
+#pragma omp simd
+      for (int64_t k = 0; k < n; ++k) {
+        const int32_t o = off[k];
+        const T a = xb[o], bb = xb[o + 1], cc = xb[o + W], d = xb[o + W + 1];
+        // a NaN wins (PyTorch); among equal values the first in row-major order wins
+        const bool tB = bb > a || bb != bb;
+        T m = tB ? bb : a;
+        int32_t kk = tB ? 1 : 0;
+        const bool tC = (cc > m || cc != cc) && m == m;
+        m = tC ? cc : m;
+        kk = tC ? W : kk;
+        const bool tD = (d > m || d != d) && m == m;
+        m = tD ? d : m;
+        kk = tD ? W + 1 : kk;
+        yb[k] = m;
+        ib[k] = pin[k] + kk;
+      }
+    }
+    return;
+  }
 #pragma omp parallel for schedule(static) if (G.planes * G.OH * G.OW >= 4096)
   for (int64_t p = 0; p < G.planes; ++p) {
     const T* xp = x + p * G.H * G.W;
     T* yp = y + p * G.OH * G.OW;
     int32_t* ip = idx + p * G.OH * G.OW;
-    if (fast) {  // 2x2 stride 2: the common CNN case, branch-free so that the compiler vectorises it
-      for (int64_t oh = 0; oh < G.OH; ++oh) {
-        const T* r0 = xp + 2 * oh * G.W;
-        const T* r1 = r0 + G.W;
-        T* yr = yp + oh * G.OW;
-        int32_t* ir = ip + oh * G.OW;
-        const int32_t base = (int32_t)(2 * oh * G.W);
-        const int32_t W = (int32_t)G.W;
-#pragma omp simd
-        for (int64_t ow = 0; ow < G.OW; ++ow) {
-          const T a = r0[2 * ow], b = r0[2 * ow + 1], c = r1[2 * ow], d = r1[2 * ow + 1];
-          // a NaN wins (PyTorch); among equal values the first in row-major order wins
-          const bool tb = b > a || b != b;
-          T m = tb ? b : a;
-          int32_t k = tb ? 1 : 0;
-          const bool tc = (c > m || c != c) && m == m;
-          m = tc ? c : m;
-          k = tc ? W : k;
-          const bool td = (d > m || d != d) && m == m;
-          m = td ? d : m;
-          k = td ? W + 1 : k;
-          yr[ow] = m;
-          ir[ow] = base + 2 * (int32_t)ow + k;
-        }
-      }
-      continue;
-    }
     for (int64_t oh = 0; oh < G.OH; ++oh)
       for (int64_t ow = 0; ow < G.OW; ++ow) {
         T best = -(T)INFINITY;
@@ -81,15 +112,43 @@ static void max_fwd(const OpCall& c) {
   }
 }
 
-// in dy, idx; out dx (zeroed here, then dy scattered to the argmax).
+// in dy, idx; out dx (zeroed here, then dy scattered to the argmax). ip (optional): the forward's window parameters.
 template <typename T>
 static void max_bwd(const OpCall& c) {
   const TensorArg& dxt = c.out[0];
+  PGeo G = {};
+  if (c.nip >= 8) G = pgeo(c, dxt, c.in[0]);
   const int64_t planes = dxt.shape[0] * dxt.shape[1], HW = dxt.shape[2] * dxt.shape[3];
   const int64_t OHW = c.in[0].shape[2] * c.in[0].shape[3];
   const T* dy = (const T*)c.in[0].data;
   const int32_t* idx = (const int32_t*)c.in[1].data;
   T* dx = (T*)dxt.data;
+  if (c.nip >= 8 && pool_2x2(G) && 2 * G.OH == G.H && 2 * G.OW == G.W) {
+    // the windows tile the input: every dx element is written once, no zeroing pass, no scatter-add
+    const Table2x2 tb = table_2x2(G);
+    const int64_t blocks = (planes + tb.planes - 1) / tb.planes;
+    const int32_t W = (int32_t)G.W;
+#pragma omp parallel for schedule(static) if (planes * OHW >= 4096)
+    for (int64_t b = 0; b < blocks; ++b) {
+      const int64_t p0 = b * tb.planes, np = planes - p0 < tb.planes ? planes - p0 : tb.planes;
+      T* db = dx + p0 * HW;
+      const T* gb = dy + p0 * OHW;
+      const int32_t* ib = idx + p0 * OHW;
+      const int32_t* off = tb.off;
+      const int32_t* pin = tb.pin;
+      const int64_t n = np * OHW;
+#pragma omp simd
+      for (int64_t k = 0; k < n; ++k) {
+        const int32_t o = off[k], kk = ib[k] - pin[k];
+        const T g = gb[k];
+        db[o] = kk == 0 ? g : T(0);
+        db[o + 1] = kk == 1 ? g : T(0);
+        db[o + W] = kk == W ? g : T(0);
+        db[o + W + 1] = kk == W + 1 ? g : T(0);
+      }
+    }
+    return;
+  }
 #pragma omp parallel for schedule(static) if (planes * HW >= 4096)
   for (int64_t p = 0; p < planes; ++p) {
     T* d = dx + p * HW;

@@ -11,6 +11,10 @@ const CASES: PC[] = [
   { x: [2, 1, 11, 6], k: [3, 2], s: [3, 1], p: [1, 0], d: [1, 1], ceil: true, incl: true },
   { x: [1, 3, 9, 9], k: [2, 2], s: [1, 1], p: [0, 0], d: [1, 1], ceil: false, incl: true },
   { x: [2, 2, 5, 7], k: [2, 2], s: [2, 2], p: [0, 0], d: [1, 1], ceil: true, incl: true },
+  // 2x2/2 walked by the offset table: several blocks of planes with a partial last one, odd sizes, one-plane blocks
+  { x: [3, 37, 6, 10], k: [2, 2], s: [2, 2], p: [0, 0], d: [1, 1], ceil: false, incl: true },
+  { x: [5, 7, 11, 11], k: [2, 2], s: [2, 2], p: [0, 0], d: [1, 1], ceil: false, incl: true },
+  { x: [1, 2, 50, 48], k: [2, 2], s: [2, 2], p: [0, 0], d: [1, 1], ceil: false, incl: true },
 ];
 const DIL: PC = { x: [1, 2, 10, 10], k: [3, 3], s: [2, 2], p: [1, 1], d: [2, 2], ceil: false, incl: true };
 
@@ -71,6 +75,7 @@ for (const isa of availableIsas()) {
           expectClose(await f64(y), ref.y, { rtol: 0, atol: 0 }, 'max forward');
           const dy = tensor(dtype === 'float32' ? Float32Array.from(dyv) : dyv, { shape: ref.shape, dtype });
           expectClose(await f64(maxPool2dBackward(dy, idx, c.x)), ref.dx, { rtol: 1e-6, atol: 1e-6 }, 'max backward');
+          expectClose(await f64(maxPool2dBackward(dy, idx, c.x, opts(c))), ref.dx, { rtol: 1e-6, atol: 1e-6 }, 'max backward, options given');
         }));
         if (c === DIL) continue;
         it(`avg_pool2d ${name(c)} ${dtype}`, withIsa(isa, async () => {
