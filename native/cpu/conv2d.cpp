@@ -22,13 +22,26 @@ static Geo geo(const OpCall& c, const TensorArg& x, const TensorArg& w, const Te
   return G;
 }
 
+// The output columns [lo, hi) whose input column ow*sw + off lies inside [0, W) (off = j*dw - pw).
+static inline void valid_cols(const Geo& G, int64_t off, int64_t* lo, int64_t* hi) {
+  int64_t l = off < 0 ? (-off + G.sw - 1) / G.sw : 0;     // first ow with ow*sw + off >= 0
+  int64_t h = G.W - off <= 0 ? 0 : (G.W - off - 1) / G.sw + 1;  // first ow with ow*sw + off >= W
+  if (h > G.OW) h = G.OW;
+  if (l > h) l = h;
+  *lo = l;
+  *hi = h;
+}
+
 // col[(c*kh + i)*kw + j][oh*OW + ow] = x[c][oh*sh - ph + i*dh][ow*sw - pw + j*dw] (0 outside). Rows of col are ld
 // apart, so that several images can sit side by side in one GEMM operand.
 template <typename T>
 static void im2col(const Geo& G, const T* x, T* col, int64_t ld) {
-  for (int64_t c = 0; c < G.Cg; ++c)
-    for (int64_t i = 0; i < G.kh; ++i)
-      for (int64_t j = 0; j < G.kw; ++j) {
+  for (int64_t j = 0; j < G.kw; ++j) {
+    const int64_t off = j * G.dw - G.pw;
+    int64_t lo, hi;
+    valid_cols(G, off, &lo, &hi);
+    for (int64_t c = 0; c < G.Cg; ++c)
+      for (int64_t i = 0; i < G.kh; ++i) {
         T* dst = col + ((c * G.kh + i) * G.kw + j) * ld;
         const T* src = x + c * G.H * G.W;
         for (int64_t oh = 0; oh < G.OH; ++oh) {
@@ -38,45 +51,44 @@ static void im2col(const Geo& G, const T* x, T* col, int64_t ld) {
             for (int64_t ow = 0; ow < G.OW; ++ow) d[ow] = T(0);
             continue;
           }
-          const T* s = src + ih * G.W;
-          const int64_t off = j * G.dw - G.pw;
+          const T* s = src + ih * G.W + off;
+          for (int64_t ow = 0; ow < lo; ++ow) d[ow] = T(0);
           if (G.sw == 1) {
-            // valid ow range: 0 <= ow + off < W
-            int64_t lo = off < 0 ? -off : 0, hi = G.W - off < G.OW ? G.W - off : G.OW;
-            if (lo > G.OW) lo = G.OW;
-            if (hi < lo) hi = lo;
-            for (int64_t ow = 0; ow < lo; ++ow) d[ow] = T(0);
-            for (int64_t ow = lo; ow < hi; ++ow) d[ow] = s[ow + off];
-            for (int64_t ow = hi; ow < G.OW; ++ow) d[ow] = T(0);
+            run_copy(d + lo, s + lo, hi - lo);
           } else {
-            for (int64_t ow = 0; ow < G.OW; ++ow) {
-              const int64_t iw = ow * G.sw + off;
-              d[ow] = (iw >= 0 && iw < G.W) ? s[iw] : T(0);
-            }
+            for (int64_t ow = lo; ow < hi; ++ow) d[ow] = s[ow * G.sw];
           }
+          for (int64_t ow = hi; ow < G.OW; ++ow) d[ow] = T(0);
         }
       }
+  }
 }
 
 // x[c][ih][iw] += col[...] (the adjoint of im2col); x must be zeroed by the caller.
 template <typename T>
 static void col2im(const Geo& G, const T* col, int64_t ld, T* x) {
-  for (int64_t c = 0; c < G.Cg; ++c)
-    for (int64_t i = 0; i < G.kh; ++i)
-      for (int64_t j = 0; j < G.kw; ++j) {
+  for (int64_t j = 0; j < G.kw; ++j) {
+    const int64_t off = j * G.dw - G.pw;
+    int64_t lo, hi;
+    valid_cols(G, off, &lo, &hi);
+    if (lo >= hi) continue;
+    for (int64_t c = 0; c < G.Cg; ++c)
+      for (int64_t i = 0; i < G.kh; ++i) {
         const T* src = col + ((c * G.kh + i) * G.kw + j) * ld;
         T* dst = x + c * G.H * G.W;
         for (int64_t oh = 0; oh < G.OH; ++oh) {
           const int64_t ih = oh * G.sh - G.ph + i * G.dh;
           if (ih < 0 || ih >= G.H) continue;
-          T* d = dst + ih * G.W;
+          T* d = dst + ih * G.W + off;
           const T* s = src + oh * G.OW;
-          for (int64_t ow = 0; ow < G.OW; ++ow) {
-            const int64_t iw = ow * G.sw - G.pw + j * G.dw;
-            if (iw >= 0 && iw < G.W) d[iw] += s[ow];
+          if (G.sw == 1) {
+            run_add(d + lo, s + lo, hi - lo);
+          } else {
+            for (int64_t ow = lo; ow < hi; ++ow) d[ow * G.sw] += s[ow];
           }
         }
       }
+  }
 }
 
 template <typename T>

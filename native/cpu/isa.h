@@ -61,4 +61,45 @@ static inline int64_t numel_of(const TensorArg& t) {
   return n;
 }
 static inline int nthreads() { return omp_get_max_threads(); }
+
+// Short contiguous runs (the rows of small feature maps, 3 to 30 elements): whole vectors, then one masked vector
+// for the tail, so that a run of 11 costs one load and one store instead of a scalar loop.
+// d[0..n) = s[0..n)
+static inline void run_copy(float* d, const float* s, int64_t n) {
+  int64_t i = 0;
+#if TS_ISA_ID == 2
+  for (; i + 16 <= n; i += 16) _mm512_storeu_ps(d + i, _mm512_loadu_ps(s + i));
+  if (i < n) {
+    const __mmask16 m = (__mmask16)((1u << (n - i)) - 1);
+    _mm512_mask_storeu_ps(d + i, m, _mm512_maskz_loadu_ps(m, s + i));
+  }
+#else
+#if TS_ISA_ID == 1
+  for (; i + 8 <= n; i += 8) _mm256_storeu_ps(d + i, _mm256_loadu_ps(s + i));
+#endif
+  for (; i < n; ++i) d[i] = s[i];
+#endif
+}
+// d[0..n) += s[0..n)
+static inline void run_add(float* d, const float* s, int64_t n) {
+  int64_t i = 0;
+#if TS_ISA_ID == 2
+  for (; i + 16 <= n; i += 16) _mm512_storeu_ps(d + i, _mm512_add_ps(_mm512_loadu_ps(d + i), _mm512_loadu_ps(s + i)));
+  if (i < n) {
+    const __mmask16 m = (__mmask16)((1u << (n - i)) - 1);
+    _mm512_mask_storeu_ps(d + i, m, _mm512_add_ps(_mm512_maskz_loadu_ps(m, d + i), _mm512_maskz_loadu_ps(m, s + i)));
+  }
+#else
+#if TS_ISA_ID == 1
+  for (; i + 8 <= n; i += 8) _mm256_storeu_ps(d + i, _mm256_add_ps(_mm256_loadu_ps(d + i), _mm256_loadu_ps(s + i)));
+#endif
+  for (; i < n; ++i) d[i] += s[i];
+#endif
+}
+static inline void run_copy(double* d, const double* s, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) d[i] = s[i];
+}
+static inline void run_add(double* d, const double* s, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) d[i] += s[i];
+}
 TS_CPU_END
