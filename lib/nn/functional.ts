@@ -36,12 +36,12 @@ export function embedding(idx: Tensor, weight: Tensor, paddingIdx?: number): Ten
 }
 
 /** y = x W^T + b, with W [out, in] (PyTorch's layout). The bias add is fused into the GEMM. @example `linear(x, w, b)` */
-export function linear(x: Tensor, weight: Tensor, bias?: Tensor | null): Tensor {
+export function linear(x: Tensor, weight: Tensor, bias?: Tensor | null, o: { relu?: boolean } = {}): Tensor {
   if (weight.ndim !== 2) throw new ShapeError(`linear: expected weight of rank 2 (out,in), got shape ${fmt(weight.shape)}`);
   if (x.ndim < 1 || x.shape[x.ndim - 1] !== weight.shape[1]) {
     throw new ShapeError(`linear: expected input with last dim ${weight.shape[1]}, got shape ${fmt(x.shape)}`);
   }
-  return matmul(x, weight.t(), bias ? { bias } : {});
+  return matmul(x, weight.t(), bias ? { bias, relu: o.relu } : { relu: o.relu });
 }
 export const relu = (x: Tensor) => x.relu();
 export const leakyRelu = (x: Tensor, negativeSlope = 0.01) => x.leakyRelu(negativeSlope);

@@ -38,6 +38,10 @@ export class Linear extends Module {
   forward(x: Tensor): Tensor {
     return F.linear(x, this.weight, this.bias);
   }
+  /** forward followed by a ReLU, fused into the GEMM's epilogue (Sequential uses it for Linear, ReLU). @example `lin.forwardRelu(x)` */
+  forwardRelu(x: Tensor): Tensor {
+    return F.linear(x, this.weight, this.bias, { relu: true });
+  }
   extraRepr(): string {
     return `inFeatures=${this.inFeatures}, outFeatures=${this.outFeatures}, bias=${this.bias !== null}`;
   }
@@ -60,6 +64,10 @@ export class Conv2d extends Module {
   }
   forward(x: Tensor): Tensor {
     return F.conv2d(x, this.weight, this.bias, this.options);
+  }
+  /** forward followed by a ReLU, fused into the convolution (Sequential uses it for Conv2d, ReLU). @example `conv.forwardRelu(x)` */
+  forwardRelu(x: Tensor): Tensor {
+    return F.conv2d(x, this.weight, this.bias, { ...this.options, relu: true });
   }
   extraRepr(): string {
     const o = this.options;
@@ -283,7 +291,25 @@ export class Sequential extends Module {
   }
   forward(x: Tensor): Tensor {
     let y = x;
-    for (const m of this.layers) y = m.forward(y);
+    const L = this.layers;
+    for (let i = 0; i < L.length; i++) {
+      const m = L[i]!;
+      // ReLU then MaxPool2d runs as MaxPool2d then ReLU: max commutes with a non-decreasing function, so the
+      // values and the gradients are the same, and the ReLU and its backward touch a quarter of the memory.
+      // (The classes themselves only, not subclasses that may change forward.)
+      if (m.constructor === ReLU && L[i + 1]?.constructor === MaxPool2d) {
+        y = L[i + 1]!.forward(y).relu();
+        i++;
+        continue;
+      }
+      // Conv2d or Linear followed by ReLU: one fused op whose backward masks the gradient by the output
+      if (L[i + 1]?.constructor === ReLU && L[i + 2]?.constructor !== MaxPool2d && (m.constructor === Conv2d || m.constructor === Linear)) {
+        y = (m as Conv2d | Linear).forwardRelu(y);
+        i++;
+        continue;
+      }
+      y = m.forward(y);
+    }
     return y;
   }
   namedChildren(): [string, Module][] {

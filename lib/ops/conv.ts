@@ -5,6 +5,7 @@ import { isFloat } from '../dtype.js';
 import { Tensor, launch } from '../tensor/tensor.js';
 import { fmt } from '../tensor/shape.js';
 import { needsGrad, record } from '../autograd/engine.js';
+import { reluBackward } from './elementwise.js';
 
 export type Pair = number | readonly [number, number];
 export interface Conv2dOptions {
@@ -96,7 +97,7 @@ export function conv2d(x: Tensor, w: Tensor, bias?: Tensor | null, o: Conv2dOpti
     if (needsGrad(x, w, bias)) {
       const co = convOpts(g.ip);
       record(out, [x, w, bias], 'conv2d', (g0) => {
-        const gy = o.relu ? g0.mul(out.gt(0).cast(g0.dtype)) : g0;
+        const gy = o.relu ? reluBackward(g0, out) : g0;
         return [
           x.requiresGrad ? conv2dBackwardInput(gy, w, x.shape, co) : null,
           w.requiresGrad ? conv2dBackwardWeight(gy, x, w.shape, co) : null,

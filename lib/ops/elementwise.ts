@@ -100,6 +100,11 @@ export function unary(op: string, x: Tensor, fp: number[] = []): Tensor {
   return out;
 }
 
+/** g where y > 0, else 0: the gradient through a ReLU given its output (or input). @example `reluBackward(g, y)` */
+export function reluBackward(g: Tensor, y: Tensor): Tensor {
+  return binary('relu_bwd', g, y);
+}
+
 // d(op)/dx times g. Activations use their fused backward kernels (*_bwd).
 function unaryGrad(op: string, g: Tensor, x: Tensor, y: Tensor, fp: number[]): Tensor | null {
   switch (op) {

@@ -6,6 +6,7 @@ import { Tensor, launch, ViewArg } from '../tensor/tensor.js';
 import { broadcastShapes, broadcastStrides, fmt } from '../tensor/shape.js';
 import { needsGrad, record } from '../autograd/engine.js';
 import { sumToShape } from './reduce.js';
+import { reluBackward } from './elementwise.js';
 
 // A [B, r, c] view of t broadcast to batch dims `batch`, or null if the batch dims cannot fold into one stride.
 function fold(t: Tensor, batch: number[]): ViewArg | null {
@@ -66,7 +67,7 @@ export function matmul(a: Tensor, b: Tensor, opts: { bias?: Tensor; relu?: boole
 // first masks G where the output is 0.
 function recordMatmul(out: Tensor, a: Tensor, b: Tensor, bias: Tensor | undefined, relu: boolean, batch: number[], M: number, N: number): void {
   record(out, [a, b, bias], 'matmul', (g0) => {
-    const g = (relu ? g0.mul(out.gt(0).cast(g0.dtype)) : g0).reshape([...batch, M, N]);
+    const g = (relu ? reluBackward(g0, out) : g0).reshape([...batch, M, N]);
     const A = a.ndim === 1 ? a.unsqueeze(0) : a;
     const B = b.ndim === 1 ? b.unsqueeze(1) : b;
     const ga = a.requiresGrad ? sumToShape(matmul(g, B.transpose(-2, -1)), A.shape, a.dtype).reshape(a.shape) : null;

@@ -246,15 +246,31 @@ bool Stream::take_error(Error* out) {
 }
 
 // ---------------------------------------------------------------- profiler
-// TENSILE_PROFILE=1: the worker times every op and the process prints a per-op table to stderr at exit.
+// TENSILE_PROFILE=1: the worker times every op and the process prints a per-op table to stderr at exit;
+// TENSILE_PROFILE=shapes: per op and input shapes.
 namespace {
 struct Profile {
-  bool on = false;
+  bool on = false, shapes = false;
+  std::mutex mu;
+  std::map<std::string, std::pair<int64_t, int64_t>> by_shape;  // key -> (ns, calls)
+  void add_shape(const OpCall& c, int64_t dt) {
+    std::string k = op_name(c.op);
+    for (int a = 0; a < c.nin && a < 2; ++a) {
+      k += a ? " x [" : " [";
+      for (int i = 0; i < c.in[a].ndim; ++i) k += (i ? "," : "") + std::to_string(c.in[a].shape[i]);
+      k += "]";
+    }
+    std::lock_guard<std::mutex> g(mu);
+    auto& e = by_shape[k];
+    e.first += dt;
+    e.second += 1;
+  }
   std::atomic<int64_t> ns[OP_COUNT] = {};
   std::atomic<int64_t> calls[OP_COUNT] = {};
   Profile() {
     const char* e = std::getenv("TENSILE_PROFILE");
     on = e && *e && std::strcmp(e, "0") != 0;
+    shapes = on && std::strcmp(e, "shapes") == 0;
   }
   ~Profile() {
     if (!on) return;
@@ -269,6 +285,11 @@ struct Profile {
     for (int i : order)
       std::fprintf(stderr, "%-28s %10lld %12.2f %8.1f\n", op_name(i), (long long)calls[i].load(), ns[i].load() / 1e6,
                    100.0 * ns[i].load() / total);
+    std::vector<std::pair<std::string, std::pair<int64_t, int64_t>>> rows(by_shape.begin(), by_shape.end());
+    std::sort(rows.begin(), rows.end(), [](const auto& a, const auto& b) { return a.second.first > b.second.first; });
+    for (const auto& r : rows)
+      std::fprintf(stderr, "%-60s %8lld %10.2f ms %8.3f ms/call\n", r.first.c_str(), (long long)r.second.second,
+                   r.second.first / 1e6, r.second.first / 1e6 / (double)r.second.second);
   }
 };
 Profile g_profile;
@@ -308,6 +329,7 @@ void Stream::execute(QueuedOp& op) {
           const int64_t dt = std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - t0).count();
           g_profile.ns[op.call.op] += dt;
           g_profile.calls[op.call.op] += 1;
+          if (g_profile.shapes) g_profile.add_shape(op.call, dt);
         } else {
           op.fn(op.call);
         }

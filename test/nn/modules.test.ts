@@ -3,6 +3,46 @@ import { nn, optim, F, tensor, randn, randint, zeros, manualSeed, noGrad, Tensor
 import { expectClose, f64 } from '../helpers.js';
 import { tfjs } from '../tfjs.js';
 
+describe('nn.Sequential fusions', () => {
+  // Conv2d/Linear + ReLU run as one fused op, and ReLU + MaxPool2d as MaxPool2d + ReLU: the same values and the
+  // same gradients, bit for bit, as the modules called one by one.
+  for (const dtype of ['float64', 'float32'] as const) {
+    it(`gives what the modules give one by one (${dtype})`, async () => {
+      manualSeed(7);
+      const seq = new nn.Sequential(
+        new nn.Conv2d(2, 4, 3, { padding: 1, dtype }), new nn.ReLU(), new nn.MaxPool2d(2),
+        new nn.Conv2d(4, 5, 3, { dtype }), new nn.ReLU(), new nn.Flatten(),
+        new nn.Linear(5 * 2 * 2, 6, { dtype }), new nn.ReLU(), new nn.Linear(6, 3, { dtype }));
+      const x = randn([3, 2, 8, 8], { dtype });
+      const run = (fused: boolean) => {
+        seq.zeroGrad();
+        let y = x;
+        if (fused) y = seq.forward(x);
+        else for (const m of seq.layers) y = m.forward(y);
+        y.mul(randn(y.shape, { dtype }).detach()).sum().backward();
+        return y;
+      };
+      manualSeed(1);
+      const yf = await run(true).data();
+      const gf = await Promise.all(seq.parameters().map((p) => p.grad!.data()));
+      manualSeed(1);
+      const yu = await run(false).data();
+      const gu = await Promise.all(seq.parameters().map((p) => p.grad!.data()));
+      expect(Array.from(yf)).toEqual(Array.from(yu));
+      gf.forEach((g, i) => expect(Array.from(g)).toEqual(Array.from(gu[i]!)));
+      expect(gf.some((g) => g.some((v) => v !== 0))).toBe(true);
+    });
+  }
+  it('leaves subclasses with their own forward alone', async () => {
+    class Shifted extends nn.ReLU { forward(x: Tensor) { return x.relu().add(1); } }
+    const lin = new nn.Linear(3, 2);
+    const x = randn([4, 3]);
+    const y = await new nn.Sequential(lin, new Shifted()).forward(x).data();
+    const ref = await lin.forward(x).relu().add(1).data();
+    expect(Array.from(y)).toEqual(Array.from(ref));
+  });
+});
+
 describe('nn.Module', () => {
   class Net extends nn.Module {
     conv = new nn.Conv2d(1, 4, 3, { padding: 1 });

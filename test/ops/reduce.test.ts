@@ -29,7 +29,7 @@ const REDS: [string, (xs: number[]) => number][] = [
   ['var', (xs) => { const m = sum(xs) / xs.length; return sum(xs.map((x) => (x - m) ** 2)) / (xs.length - 1); }],
   ['logsumexp', (xs) => { const m = Math.max(...xs); return m + Math.log(sum(xs.map((x) => Math.exp(x - m)))); }],
 ];
-const CASES: [number[], number[]][] = [[[7], [0]], [[3, 17], [1]], [[3, 17], [0]], [[4, 5, 6], [0, 2]], [[2, 3, 4, 5], [1, 2]], [[33, 65], [0, 1]], [[2, 1, 127], [2]]];
+const CASES: [number[], number[]][] = [[[7], [0]], [[3, 17], [1]], [[3, 17], [0]], [[4, 5, 6], [0, 2]], [[2, 3, 4, 5], [1, 2]], [[33, 65], [0, 1]], [[2, 1, 127], [2]], [[5, 600], [0]], [[2, 9, 300], [1]]];
 
 for (const isa of availableIsas()) {
   describe(`reductions isa=${isa}`, () => {
