@@ -169,21 +169,30 @@ void gemm_impl(int64_t M, int64_t N, int64_t K, const T* A, int64_t rsA, int64_t
   }
   const int nt = parallel ? nthreads() : 1;
   const int64_t mpanels = (M + MR - 1) / MR;
-  const int64_t kc_max = K < kKC ? K : kKC;
+  // K blocks of (nearly) equal size: K=800 runs as 4 x 200, not 3 x 256 + 32 (a thin last block pays the C tile's
+  // load and store for little work)
+  // (and K up to 5/4 KC in one block: conv's K = 288 = 32 channels x 3x3; a 40 KiB B panel still fits L1)
+  const int64_t kblocks = K <= kKC + kKC / 4 ? 1 : (K + kKC - 1) / kKC;
+  const int64_t kc_max = (K + kblocks - 1) / kblocks;
   const int64_t nc_max = N < kNC ? N : kNC;
   T* Ap = (T*)workspace(0, sizeof(T) * (size_t)(mpanels * MR * kc_max));
   T* Bp = (T*)workspace(1, sizeof(T) * (size_t)(((nc_max + NR - 1) / NR) * NR * kc_max));
   for (int64_t jc = 0; jc < N; jc += kNC) {
     const int64_t nc = N - jc < kNC ? N - jc : kNC;
     const int64_t npanels = (nc + NR - 1) / NR;
-    for (int64_t pc = 0; pc < K; pc += kKC) {
-      const int64_t kc = K - pc < kKC ? K - pc : kKC;
+    for (int64_t pc = 0; pc < K; pc += kc_max) {
+      const int64_t kc = K - pc < kc_max ? K - pc : kc_max;
       const Epi e{pc == 0, pc + kc >= K, (double)beta, bias_mode, relu};
+      // row blocks of at most MC rows, all of (nearly) one size: a short last block would leave a thread idle
       const int64_t mblocks = (M + MC - 1) / MC;
-      // split the N panels into chunks so that there are enough tasks for every thread
+      const int64_t mb_panels = (mpanels + mblocks - 1) / mblocks;
+      // split the N panels into chunks so that there are enough tasks for every thread, in a multiple of the
+      // thread count when the panels allow it (11 tasks on 2 threads would idle one for a twelfth of the time)
       int64_t nchunks = 1;
-      while (mblocks * nchunks < 4 * nt && nchunks * 2 <= npanels) nchunks *= 2;
+      while ((mblocks * nchunks < 4 * nt || (mblocks * nchunks) % nt != 0) && nchunks < npanels) ++nchunks;
+      if (mblocks * nchunks < nt) nchunks = npanels;
       const int64_t chunk = (npanels + nchunks - 1) / nchunks;
+      nchunks = (npanels + chunk - 1) / chunk;
       const int64_t tasks = mblocks * nchunks;
       // nt == 1 still opens a (one-thread) region so that the orphaned `omp for`s below bind to it and not to a
       // caller's parallel region (conv runs one GEMM per thread).
@@ -202,7 +211,7 @@ void gemm_impl(int64_t M, int64_t N, int64_t K, const T* A, int64_t rsA, int64_t
 #pragma omp for schedule(dynamic, 1)
         for (int64_t t = 0; t < tasks; ++t) {
           const int64_t mb = t % mblocks, ch = t / mblocks;
-          const int64_t i0 = mb * MC, i1 = i0 + MC < M ? i0 + MC : M;
+          const int64_t i0 = mb * mb_panels * MR, i1 = i0 + mb_panels * MR < M ? i0 + mb_panels * MR : M;
           const int64_t p0 = ch * chunk, p1 = p0 + chunk < npanels ? p0 + chunk : npanels;
           for (int64_t p = p0; p < p1; ++p) {
             const int64_t j = p * NR, nr = nc - j < NR ? nc - j : NR;
