@@ -5,6 +5,7 @@
 import { ArgumentError, DTypeError, ShapeError } from '../errors.js';
 import { Tensor } from '../tensor/tensor.js';
 import { matmul } from '../ops/matmul.js';
+import { reluBackward } from '../ops/elementwise.js';
 import { fmt } from '../tensor/shape.js';
 export { conv2d, convTranspose2d } from '../ops/conv.js';
 export { maxPool2d, avgPool2d, adaptiveAvgPool2d } from '../ops/pool.js';
@@ -41,7 +42,21 @@ export function linear(x: Tensor, weight: Tensor, bias?: Tensor | null, o: { rel
   if (x.ndim < 1 || x.shape[x.ndim - 1] !== weight.shape[1]) {
     throw new ShapeError(`linear: expected input with last dim ${weight.shape[1]}, got shape ${fmt(x.shape)}`);
   }
-  return matmul(x, weight.t(), bias ? { bias, relu: o.relu } : { relu: o.relu });
+  const relu = !!o.relu;
+  const y = noGrad(() => matmul(x, weight.t(), bias ? { bias, relu } : { relu }));
+  if (needsGrad(x, weight, bias)) {
+    // its own backward: the weight's gradient g^T x comes out in W's layout, with no transposed copy of it
+    const [out, inF] = weight.shape as [number, number];
+    record(y, [x, weight, bias], 'linear', (g0) => {
+      const g = (relu ? reluBackward(g0, y) : g0).reshape([-1, out]);
+      return [
+        x.requiresGrad ? matmul(g, weight).reshape(x.shape) : null,
+        weight.requiresGrad ? matmul(g.t(), x.reshape([-1, inF])) : null,
+        bias?.requiresGrad ? g.sum(0) : null,
+      ];
+    }, [x, weight, y]);
+  }
+  return y;
 }
 export const relu = (x: Tensor) => x.relu();
 export const leakyRelu = (x: Tensor, negativeSlope = 0.01) => x.leakyRelu(negativeSlope);

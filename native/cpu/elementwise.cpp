@@ -191,6 +191,31 @@ static void copy_typed(const OpCall& c) {
   const TensorArg &a = c.in[0], &o = c.out[0];
   const int nd = o.ndim;
   const int64_t sa = nd ? a.strides[nd - 1] : 0, so = nd ? o.strides[nd - 1] : 0;
+  if (nd >= 2 && sa != 1 && a.strides[nd - 2] == 1 && so == 1) {
+    // a transpose of the last two dims (weight.t() made contiguous): 32x32 tiles, read along the input's unit
+    // stride and written along the output's, both in L1; row by row it would touch a new cache line per element
+    constexpr int64_t B = 32;
+    const int64_t R = o.shape[nd - 2], L = o.shape[nd - 1];
+    int64_t outer = 1;
+    for (int d = 0; d + 2 < nd; ++d) outer *= o.shape[d];
+    const int64_t tr = (R + B - 1) / B, tl = (L + B - 1) / B, tiles = outer * tr * tl;
+#pragma omp parallel for schedule(static) if (outer * R * L >= kParallelMin && tiles > 1)
+    for (int64_t t = 0; t < tiles; ++t) {
+      const int64_t ob = t / (tr * tl), i0 = (t / tl % tr) * B, j0 = (t % tl) * B;
+      const int64_t i1 = i0 + B < R ? i0 + B : R, j1 = j0 + B < L ? j0 + B : L;
+      const S* pa = (const S*)a.data + row_offset(ob * R + i0, o.shape, nd, a.strides);
+      D* po = (D*)o.data + row_offset(ob * R + i0, o.shape, nd, o.strides);
+      const int64_t ro = o.strides[nd - 2];
+      // through a local tile, so that each strided line is used whole at once: at a power-of-two stride the
+      // 32 lines of a tile share one L1 set and would be evicted between visits
+      D buf[B][B + 1];
+      for (int64_t j = j0; j < j1; ++j)
+        for (int64_t i = 0; i < i1 - i0; ++i) buf[j - j0][i] = (D)pa[i + j * sa];
+      for (int64_t i = 0; i < i1 - i0; ++i)
+        for (int64_t j = j0; j < j1; ++j) po[i * ro + j] = buf[j - j0][i];
+    }
+    return;
+  }
   for_rows(o, [&](int64_t r, int64_t j0, int64_t j1) {
     const S* pa = (const S*)a.data + row_offset(r, o.shape, nd, a.strides);
     D* po = (D*)o.data + row_offset(r, o.shape, nd, o.strides);

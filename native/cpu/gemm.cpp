@@ -59,6 +59,15 @@ void pack_b_panel(int64_t nr, int64_t kc, const T* B, int64_t rsB, int64_t csB, 
     for (int64_t k = 0; k < kc; ++k) memcpy(Bp + k * NR, B + k * rsB, sizeof(T) * NR);
     return;
   }
+  if (rsB == 1) {  // B transposed (x W^T): read each column along its unit stride
+    for (int64_t j = 0; j < nr; ++j) {
+      const T* b = B + j * csB;
+      for (int64_t k = 0; k < kc; ++k) Bp[k * NR + j] = b[k];
+    }
+    for (int64_t k = 0; k < kc; ++k)
+      for (int64_t j = nr; j < NR; ++j) Bp[k * NR + j] = T(0);
+    return;
+  }
   for (int64_t k = 0; k < kc; ++k) {
     int j = 0;
     for (; j < nr; ++j) Bp[k * NR + j] = B[k * rsB + j * csB];

@@ -62,6 +62,9 @@ describe('gradcheck: matmul, conv, pooling, nn ops', () => {
   });
   it('linear with fused bias and relu', async () => {
     await check((x, w, b) => F.linear(x, w, b).relu(), [x64([3, 4]), x64([5, 4]), x64([5])]);
+    await check((x, w, b) => F.linear(x, w, b, { relu: true }), [x64([3, 4]), x64([5, 4]), x64([5])]);
+    await check((x, w) => F.linear(x, w, null, { relu: true }), [x64([2, 3, 4]), x64([5, 4])]);
+    await check((x, w, b) => F.linear(x, w, b), [x64([4]), x64([5, 4]), x64([5])]);
     await check((x, w, b) => matmul(x, w, { bias: b, relu: true }), [x64([3, 4]), x64([4, 5]), x64([5])]);
   });
   for (const [xs, ws, o] of [

@@ -43,6 +43,19 @@ describe('views', () => {
     expect(() => x.reshape([5, 5])).toThrow('reshape: expected a shape of 24 elements (from [2,3,4]), got [5,5]');
     expect(x.reshape([-1, 4]).shape).toEqual([6, 4]);
   });
+  it('contiguous() of transposes: tiles with partial edges, batched, power-of-two strides, with a cast', async () => {
+    for (const [b, r, c] of [[1, 70, 37], [3, 33, 64], [2, 64, 128], [1, 1, 40]] as const) {
+      const n = b * r * c;
+      const x = arange(0, n, 1, { dtype: 'float64' }).reshape([b, r, c]);
+      const t = x.transpose(1, 2).contiguous();
+      const v = await t.data();
+      let bad = 0;
+      for (let i = 0; i < b; i++) for (let j = 0; j < c; j++) for (let k = 0; k < r; k++) if (v[(i * c + j) * r + k] !== (i * r + k) * c + j) bad++;
+      expect(bad).toBe(0);
+      const f = await x.cast('int32').transpose(1, 2).cast('float32').data();
+      expect(Array.from(f)).toEqual(Array.from(v));
+    }
+  });
   it('permute, transpose, slice with step, expand, squeeze, unsqueeze, flatten', async () => {
     expect(x.permute([2, 0, 1]).shape).toEqual([4, 2, 3]);
     expect(await x.permute([2, 0, 1]).contiguous().slice(0, 1, 2).flatten().toArray()).toEqual([1, 5, 9, 13, 17, 21]);
