@@ -28,7 +28,7 @@ export class MemoryError extends TensileError {}
 export class DisposedError extends TensileError {}
 /** An argument of the wrong kind or value (not a shape or dtype problem). @example `new ArgumentError('...')` */
 export class ArgumentError extends TensileError {}
-/** An error from native code without a more specific class; `code` names the failing native op. */
+/** An error from native code without a more specific class; `code` names the failing native op. @example `catch (e) { if (e instanceof NativeError) ... }` */
 export class NativeError extends TensileError {
   code: string;
   constructor(message: string) {
@@ -38,5 +38,5 @@ export class NativeError extends TensileError {
   }
 }
 
-/** The classes native code throws, in the order of native/core/types.h's ErrKind. */
+/** The classes native code throws, in the order of native/core/types.h's ErrKind. @example `nativeErrorClasses[1] === ShapeError` */
 export const nativeErrorClasses = [NativeError, ShapeError, DTypeError, IndexError, DeviceError, MemoryError] as const;

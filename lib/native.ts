@@ -63,6 +63,7 @@ if (info.isaError) {
 const names = binding.opNames();
 /** Native op ids by name (from native/core/ops.def). */
 export const OP: Readonly<Record<string, number>> = Object.freeze(Object.fromEntries(names.map((n, i) => [n, i])));
+/** Names of the native ops, by op id (the order of native/core/ops.def). @example `opNames.includes('conv2d')` */
 export const opNames: readonly string[] = names;
 
 export function opId(name: string): number {
@@ -71,7 +72,7 @@ export function opId(name: string): number {
   return id;
 }
 
-/** The instruction set the CPU kernels use: 'avx512', 'avx2' or 'scalar'. */
+/** The instruction set the CPU kernels use: 'avx512', 'avx2' or 'scalar'. @example `isa() // 'avx512'` */
 export function isa(): string {
   return info.isa;
 }

@@ -6,7 +6,7 @@ import { AsyncLocalStorage } from 'node:async_hooks';
 import { ArgumentError, ShapeError, TensileError } from '../errors.js';
 import type { Tensor } from '../tensor/tensor.js';
 
-/** Raised when an in-place update changed a tensor that a recorded op still needs for backward. */
+/** Raised when an in-place update changed a tensor that a recorded op still needs for backward. @example `expect(() => loss.backward()).toThrow(InPlaceError)` */
 export class InPlaceError extends TensileError {}
 
 export interface Node {

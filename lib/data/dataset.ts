@@ -7,6 +7,7 @@ export type Sample = Record<string, Float32Array | Int32Array | Uint8Array | num
 /** An indexable dataset. @example `class MyData implements Dataset { length = 10; get(i) { return { x: ..., y: i % 2 }; } }` */
 export interface Dataset<S extends Sample = Sample> {
   readonly length: number;
+  /** Sample i (may be async, for data read on demand). @example `await ds.get(0)` */
   get(i: number): S | Promise<S>;
 }
 /** A dataset read as a stream (data larger than memory): any async iterable of samples. */
@@ -28,6 +29,7 @@ export class ArrayDataset implements Dataset<{ x: Float32Array; y: number }> {
     }
     this.length = labels.length;
   }
+  /** Sample i, the transform applied with the given random source. @example `ds.get(0).y` */
   get(i: number, rng: () => number = Math.random): { x: Float32Array; y: number } {
     if (!Number.isInteger(i) || i < 0 || i >= this.length) throw new ArgumentError(`ArrayDataset.get: expected an index in [0, ${this.length}), got ${i}`);
     const x = this.images.subarray(i * this.size, (i + 1) * this.size);
@@ -38,13 +40,13 @@ export class ArrayDataset implements Dataset<{ x: Float32Array; y: number }> {
     const k = Math.min(n, this.length);
     return new ArrayDataset(this.images.subarray(0, k * this.size), this.sampleShape, this.labels.subarray(0, k), this.transform);
   }
-  /** The same data with a transform. */
+  /** The same data with a transform. @example `ds.withTransform(transforms.randomHorizontalFlip({ c: 1, h: 28, w: 28 }))` */
   withTransform(t: (x: Float32Array, rng: () => number) => Float32Array): ArrayDataset {
     return new ArrayDataset(this.images, this.sampleShape, this.labels, t);
   }
 }
 
-/** mulberry32: the seeded generator of shuffles and random transforms (deterministic for a seed). */
+/** mulberry32: the seeded generator of shuffles and random transforms (deterministic for a seed). @example `const rnd = seededRandom(1); rnd()` */
 export function seededRandom(seed: number): () => number {
   let a = seed >>> 0;
   return () => {

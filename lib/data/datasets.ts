@@ -6,7 +6,9 @@ import { ArgumentError } from '../errors.js';
 import { ArrayDataset, seededRandom } from './dataset.js';
 import { readIdx, DataError } from './idx.js';
 
+/** Fashion-MNIST class names, by label. @example `FASHION_MNIST_CLASSES[9] // "Ankle boot"` */
 export const FASHION_MNIST_CLASSES = ['T-shirt/top', 'Trouser', 'Pullover', 'Dress', 'Coat', 'Sandal', 'Shirt', 'Sneaker', 'Bag', 'Ankle boot'];
+/** Digit class names, by label. @example `DIGIT_CLASSES[3] // "3"` */
 export const DIGIT_CLASSES = ['0', '1', '2', '3', '4', '5', '6', '7', '8', '9'];
 
 async function idxPair(dir: string, prefix: string, name: string, how: string): Promise<ArrayDataset> {

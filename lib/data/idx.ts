@@ -8,7 +8,7 @@ import { createGunzip } from 'node:zlib';
 import { createReadStream } from 'node:fs';
 import { TensileError } from '../errors.js';
 
-/** A data file that is missing, malformed or truncated. */
+/** A data file that is missing, malformed or truncated. @example `try { await readIdx(p) } catch (e) { if (e instanceof data.DataError) ... }` */
 export class DataError extends TensileError {}
 
 export interface IdxArray {

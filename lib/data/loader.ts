@@ -54,7 +54,7 @@ export class DataLoader<S extends Sample = Sample> implements AsyncIterable<Reco
     if (!Number.isInteger(this.batchSize) || this.batchSize < 1) throw new ArgumentError(`DataLoader: expected batchSize >= 1, got ${options.batchSize}`);
     if (options.shuffle && !('length' in dataset)) throw new ArgumentError('DataLoader: expected an indexable Dataset to shuffle, got an IterableDataset');
   }
-  /** Batches per epoch (indexable datasets). */
+  /** Batches per epoch (indexable datasets). @example `for (let i = 0; i < loader.length; i++) ...` */
   get length(): number {
     if (!('length' in this.dataset)) return NaN;
     const n = this.dataset.length;

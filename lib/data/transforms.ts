@@ -38,6 +38,7 @@ function flip(s: ImageShape, horizontal: boolean, p: number): Transform {
 export function randomHorizontalFlip(s: ImageShape, p = 0.5): Transform {
   return flip(s, true, p);
 }
+/** Flips the image upside down with probability p. @example `randomVerticalFlip({ c: 1, h: 28, w: 28 })` */
 export function randomVerticalFlip(s: ImageShape, p = 0.5): Transform {
   return flip(s, false, p);
 }

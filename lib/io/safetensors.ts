@@ -14,7 +14,7 @@ import { DType, typedArrayCtor, DTYPE_SIZE } from '../dtype.js';
 import { Tensor } from '../tensor/tensor.js';
 import { tensor } from '../tensor/create.js';
 
-/** A checkpoint file that is missing, truncated or not valid safetensors. */
+/** A checkpoint file that is missing, truncated or not valid safetensors. @example `try { await load(p) } catch (e) { if (e instanceof CheckpointError) ... }` */
 export class CheckpointError extends TensileError {}
 
 const TO_ST: Record<DType, string> = { float32: 'F32', float64: 'F64', int32: 'I32', uint8: 'U8' };

@@ -58,15 +58,25 @@ export function linear(x: Tensor, weight: Tensor, bias?: Tensor | null, o: { rel
   }
   return y;
 }
+/** max(x, 0). @example `F.relu(x)` */
 export const relu = (x: Tensor) => x.relu();
+/** @example `F.leakyRelu(x, 0.2)` */
 export const leakyRelu = (x: Tensor, negativeSlope = 0.01) => x.leakyRelu(negativeSlope);
+/** @example `F.elu(x)` */
 export const elu = (x: Tensor, alpha = 1) => x.elu(alpha);
+/** @example `F.gelu(x)` */
 export const gelu = (x: Tensor) => x.gelu();
+/** @example `F.silu(x)` */
 export const silu = (x: Tensor) => x.silu();
+/** @example `F.sigmoid(x)` */
 export const sigmoid = (x: Tensor) => x.sigmoid();
+/** @example `F.tanh(x)` */
 export const tanh = (x: Tensor) => x.tanh();
+/** @example `F.softplus(x)` */
 export const softplus = (x: Tensor) => x.softplus();
+/** @example `F.softmax(logits, 1)` */
 export const softmax = (x: Tensor, axis = -1) => x.softmax(axis);
+/** @example `F.logSoftmax(logits, 1)` */
 export const logSoftmax = (x: Tensor, axis = -1) => x.logSoftmax(axis);
 /** Max pooling returning the argmax indices too. @example `const [y, idx] = maxPool2dWithIndices(x, { kernelSize: 2 })` */
 export function maxPool2dIndices(x: Tensor, o: Pool2dOptions): [Tensor, Tensor] {

@@ -31,9 +31,11 @@ export function normal_(t: Tensor, mean = 0, std = 1): Tensor {
 export function constant_(t: Tensor, v: number): Tensor {
   return fill(t, full(t.shape, v, { dtype: t.dtype }));
 }
+/** Fills t with 0 in place. @example `nn.init.zeros_(lin.bias)` */
 export function zeros_(t: Tensor): Tensor {
   return constant_(t, 0);
 }
+/** Fills t with 1 in place. @example `nn.init.ones_(bn.weight)` */
 export function ones_(t: Tensor): Tensor {
   return constant_(t, 1);
 }

@@ -334,22 +334,27 @@ export class CrossEntropyLoss extends Module {
   constructor(readonly options: CrossEntropyOptions = {}) { super(); }
   forward(input: Tensor, target: Tensor): Tensor { return F.crossEntropy(input, target, this.options); }
 }
+/** @example `new nn.NLLLoss().forward(logits.logSoftmax(1), y)` */
 export class NLLLoss extends Module {
   constructor(readonly options: { weight?: Tensor; ignoreIndex?: number; reduction?: 'mean' | 'sum' | 'none' } = {}) { super(); }
   forward(input: Tensor, target: Tensor): Tensor { return F.nllLoss(input, target, this.options); }
 }
+/** @example `new nn.MSELoss().forward(pred, target)` */
 export class MSELoss extends Module {
   constructor(readonly options: { reduction?: 'mean' | 'sum' | 'none' } = {}) { super(); }
   forward(input: Tensor, target: Tensor): Tensor { return F.mseLoss(input, target, this.options); }
 }
+/** @example `new nn.L1Loss().forward(pred, target)` */
 export class L1Loss extends Module {
   constructor(readonly options: { reduction?: 'mean' | 'sum' | 'none' } = {}) { super(); }
   forward(input: Tensor, target: Tensor): Tensor { return F.l1Loss(input, target, this.options); }
 }
+/** @example `new nn.BCELoss().forward(p, target)` */
 export class BCELoss extends Module {
   constructor(readonly options: { reduction?: 'mean' | 'sum' | 'none'; weight?: Tensor } = {}) { super(); }
   forward(input: Tensor, target: Tensor): Tensor { return F.binaryCrossEntropy(input, target, this.options); }
 }
+/** @example `new nn.BCEWithLogitsLoss().forward(logits, target)` */
 export class BCEWithLogitsLoss extends Module {
   constructor(readonly options: { reduction?: 'mean' | 'sum' | 'none'; weight?: Tensor; posWeight?: Tensor } = {}) { super(); }
   forward(input: Tensor, target: Tensor): Tensor { return F.binaryCrossEntropyWithLogits(input, target, this.options); }

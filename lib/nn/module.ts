@@ -18,6 +18,7 @@ export function Parameter(t: Tensor): Tensor {
   (t as unknown as Record<symbol, boolean>)[PARAM] = true;
   return t;
 }
+/** True for tensors created by Parameter() (trainable leaves). @example `isParameter(lin.weight) // true` */
 export function isParameter(v: unknown): v is Tensor {
   return v instanceof Tensor && (v as unknown as Record<symbol, boolean>)[PARAM] === true;
 }
@@ -41,6 +42,7 @@ export abstract class Module {
   training = true;
   private _buffers = new Set<string>();
 
+  /** The computation; subclasses implement it and callers use forward() or call(). @example `model.forward(x)` */
   abstract forward(...args: Tensor[]): Tensor;
 
   /** Calls forward. @example `const y = model.call(x)` */
@@ -63,6 +65,7 @@ export abstract class Module {
     }
     return out;
   }
+  /** Direct submodules. @example `model.children().length` */
   children(): Module[] {
     return this.namedChildren().map(([, m]) => m);
   }
@@ -72,6 +75,7 @@ export abstract class Module {
     for (const [k, m] of this.namedChildren()) out.push(...m.namedModules(prefix ? `${prefix}.${k}` : k));
     return out;
   }
+  /** This module and every descendant, depth first. @example `model.modules().filter((m) => m instanceof nn.Conv2d)` */
   modules(): Module[] {
     return this.namedModules().map(([, m]) => m);
   }
@@ -93,6 +97,7 @@ export abstract class Module {
   parameters(): Tensor[] {
     return this.namedParameters().map(([, p]) => p);
   }
+  /** @example `model.namedBuffers() // [['bn.runningMean', t], ...]` */
   namedBuffers(): [string, Tensor][] {
     const out: [string, Tensor][] = [];
     for (const [prefix, m] of this.namedModules()) {
@@ -100,6 +105,7 @@ export abstract class Module {
     }
     return out;
   }
+  /** Non-trainable state (batch-norm running statistics), saved in stateDict(). @example `model.buffers().length` */
   buffers(): Tensor[] {
     return this.namedBuffers().map(([, b]) => b);
   }
@@ -153,7 +159,7 @@ export abstract class Module {
     });
     return { missing, unexpected };
   }
-  /** One-line description of this layer (its constructor arguments). */
+  /** One-line description of this layer (its constructor arguments). @example `extraRepr() { return `p=${this.p}`; }` */
   extraRepr(): string {
     return '';
   }

@@ -69,7 +69,7 @@ export class RNN extends RNNBase {
   constructor(inputSize: number, hiddenSize: number, o: RNNOptions = {}) {
     super(inputSize, hiddenSize, 1, o);
   }
-  /** Output (all time steps of the last layer) and the final hidden state [numLayers, N, H]. */
+  /** Output (all time steps of the last layer) and the final hidden state [numLayers, N, H]. @example `const [y, hN] = rnn.run(x, h0)` */
   run(x: Tensor, h0?: Tensor): [Tensor, Tensor] {
     let inputs = this.seq(x);
     const N = inputs[0]!.shape[0]!;
@@ -88,6 +88,7 @@ export class RNN extends RNNBase {
     }
     return [this.out(inputs), stack(finals, 0)];
   }
+  /** The output of every time step (run() also returns the final state). @example `rnn.forward(x)` */
   forward(x: Tensor, h0?: Tensor): Tensor {
     return this.run(x, h0)[0];
   }
@@ -98,6 +99,7 @@ export class LSTM extends RNNBase {
   constructor(inputSize: number, hiddenSize: number, o: Omit<RNNOptions, 'nonlinearity'> = {}) {
     super(inputSize, hiddenSize, 4, o);
   }
+  /** @example `const [y, [h, c]] = lstm.run(x)` */
   run(x: Tensor, state?: [Tensor, Tensor]): [Tensor, [Tensor, Tensor]] {
     let inputs = this.seq(x);
     const N = inputs[0]!.shape[0]!, H = this.hiddenSize;
@@ -120,6 +122,7 @@ export class LSTM extends RNNBase {
     }
     return [this.out(inputs), [stack(hs, 0), stack(cs, 0)]];
   }
+  /** The output of every time step (run() also returns the final states). @example `lstm.forward(x).slice(1, -1)  // the last time step (batchFirst)` */
   forward(x: Tensor): Tensor {
     return this.run(x)[0];
   }
@@ -130,6 +133,7 @@ export class GRU extends RNNBase {
   constructor(inputSize: number, hiddenSize: number, o: Omit<RNNOptions, 'nonlinearity'> = {}) {
     super(inputSize, hiddenSize, 3, o);
   }
+  /** @example `const [y, hN] = gru.run(x)` */
   run(x: Tensor, h0?: Tensor): [Tensor, Tensor] {
     let inputs = this.seq(x);
     const N = inputs[0]!.shape[0]!, H = this.hiddenSize;
@@ -152,6 +156,7 @@ export class GRU extends RNNBase {
     }
     return [this.out(inputs), stack(finals, 0)];
   }
+  /** The output of every time step (run() also returns the final state). @example `gru.forward(x)` */
   forward(x: Tensor, h0?: Tensor): Tensor {
     return this.run(x, h0)[0];
   }

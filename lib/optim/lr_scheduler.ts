@@ -7,6 +7,7 @@ import { Optimizer } from './optimizer.js';
 
 type Opt = Optimizer<{ lr: number }>;
 
+/** Base class of the epoch-based schedulers: step() once per epoch sets each group's lr from lrAt(epoch). @example `const s = new optim.StepLR(opt, { stepSize: 10 }); for (...) { train(); s.step(); }` */
 export abstract class LRScheduler {
   lastEpoch = 0;
   readonly baseLrs: number[];
@@ -23,9 +24,11 @@ export abstract class LRScheduler {
   getLastLr(): number[] {
     return this.optimizer.paramGroups.map((g) => g.lr);
   }
+  /** The scheduler's position, for checkpoints. @example `save({ sched: sched.stateDict() }, p)` */
   stateDict(): Record<string, unknown> {
     return { lastEpoch: this.lastEpoch, baseLrs: [...this.baseLrs] };
   }
+  /** Restores a position saved by stateDict(). @example `sched.loadStateDict(ckpt.sched)` */
   loadStateDict(sd: Record<string, unknown>): void {
     this.lastEpoch = sd['lastEpoch'] as number;
     (this.baseLrs as number[]).splice(0, this.baseLrs.length, ...(sd['baseLrs'] as number[]));
@@ -113,6 +116,7 @@ export class ReduceLROnPlateau {
     if ((o.factor ?? 0.1) >= 1) throw new ArgumentError(`ReduceLROnPlateau: expected factor < 1, got ${o.factor}`);
     this.best = o.mode === 'max' ? -Infinity : Infinity;
   }
+  /** Records the monitored value of an epoch; lowers the lr after `patience` epochs without improvement. @example `plateau.stepWith(valLoss)` */
   stepWith(metric: number): void {
     const max = this.o.mode === 'max', th = this.o.threshold ?? 1e-4;
     const better = max ? metric > this.best * (1 + th) : metric < this.best * (1 - th);
@@ -124,12 +128,15 @@ export class ReduceLROnPlateau {
       this.badEpochs = 0;
     }
   }
+  /** The learning rate of each parameter group after the last step(). @example `sched.getLastLr()[0]` */
   getLastLr(): number[] {
     return this.optimizer.paramGroups.map((g) => g.lr);
   }
+  /** The scheduler's state (best value, bad epochs), for checkpoints. @example `plateau.stateDict()` */
   stateDict(): Record<string, unknown> {
     return { best: this.best, badEpochs: this.badEpochs, cooldownLeft: this.cooldownLeft };
   }
+  /** Restores a state saved by stateDict(). @example `plateau.loadStateDict(ckpt.plateau)` */
   loadStateDict(sd: Record<string, unknown>): void {
     this.best = sd['best'] as number;
     this.badEpochs = sd['badEpochs'] as number;

@@ -12,6 +12,7 @@ export interface OptimizerStateDict {
   paramGroups: Record<string, unknown>[];
 }
 
+/** Base class of the optimizers: parameter groups, zeroGrad(), stateDict()/loadStateDict(); subclasses implement step(). @example `class Sign extends Optimizer<{ lr: number }> { step() { ... } }` */
 export abstract class Optimizer<O extends { lr: number }> {
   paramGroups: ParamGroup<O>[];
   state = new Map<Tensor, OptimizerState>();
@@ -32,7 +33,7 @@ export abstract class Optimizer<O extends { lr: number }> {
   }
 
   protected abstract validate(g: ParamGroup<O>): void;
-  /** Updates every parameter that has a gradient. @example `opt.step()` */
+  /** Updates every parameter that has a gradient. @example `opt.step()` @example `loss.backward(); opt.step()` */
   abstract step(): void;
 
   /**

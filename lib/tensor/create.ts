@@ -97,9 +97,11 @@ export function ones(shape: readonly number[], opts: CreateOptions = {}): Tensor
 export function fullLike(t: Tensor, value: number): Tensor {
   return full(t.shape, value, { dtype: t.dtype, device: t.device });
 }
+/** Zeros of the same shape, dtype and device. @example `zerosLike(x)` */
 export function zerosLike(t: Tensor): Tensor {
   return fullLike(t, 0);
 }
+/** Ones of the same shape, dtype and device. @example `onesLike(x)` */
 export function onesLike(t: Tensor): Tensor {
   return fullLike(t, 1);
 }

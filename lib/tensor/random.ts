@@ -24,6 +24,7 @@ export function manualSeed(seed: number): void {
 export function getRngState(): RngState {
   return { ...gen };
 }
+/** Restores the generator saved by getRngState() (checkpoints use it for exact resume). @example `setRngState(ckpt.rng)` */
 export function setRngState(s: RngState): void {
   gen.seed = s.seed;
   gen.offset = s.offset;

@@ -61,9 +61,11 @@ export class Tensor {
     trackTensor(this);
   }
 
+  /** Number of dimensions. @example `x.ndim` */
   get ndim(): number {
     return this.shape.length;
   }
+  /** True once dispose() has freed the storage handle. @example `x.dispose(); x.isDisposed` */
   get isDisposed(): boolean {
     return this._h === null;
   }
@@ -89,11 +91,12 @@ export class Tensor {
       untrackTensor();
     }
   }
-  /** `using x = randn([3])` disposes x at the end of the block. */
+  /** `using x = randn([3])` disposes x at the end of the block. @example `using t = x.exp()` */
   [Symbol.dispose](): void {
     this.dispose();
   }
 
+  /** True when the elements are laid out row-major without gaps (no copy needed for kernels). @example `x.t().isContiguous() // false` */
   isContiguous(): boolean {
     let acc = 1;
     for (let i = this.ndim - 1; i >= 0; i--) {
@@ -104,7 +107,7 @@ export class Tensor {
   }
 
   // ------------------------------------------------------------------ autograd
-  /** True for tensors not produced by a recorded op (user-created tensors and parameters). */
+  /** True for tensors not produced by a recorded op (user-created tensors and parameters). @example `p.isLeaf // true for parameters` */
   get isLeaf(): boolean {
     return this.gradFn === null;
   }
@@ -200,7 +203,7 @@ export class Tensor {
   }
 
   // ------------------------------------------------------------------ views and layout
-  /** A view with a new shape (one dim may be -1); copies only when the layout does not allow a view. */
+  /** A view with a new shape (one dim may be -1); copies only when the layout does not allow a view. @example `x.reshape([2, -1])` */
   reshape(shape: readonly number[]): Tensor {
     return view.reshape(this, shape);
   }
@@ -254,34 +257,61 @@ export class Tensor {
   }
 
   // ------------------------------------------------------------------ arithmetic (NumPy broadcasting)
+  /** Elementwise sum with broadcasting. @example `x.add(1), x.add(y)` */
   add(o: TensorLike): Tensor { return ew.binary('add', this, o); }
+  /** Elementwise difference with broadcasting. @example `x.sub(mean)` */
   sub(o: TensorLike): Tensor { return ew.binary('sub', this, o); }
+  /** Elementwise product with broadcasting. @example `x.mul(2)` */
   mul(o: TensorLike): Tensor { return ew.binary('mul', this, o); }
+  /** Elementwise quotient with broadcasting. @example `x.div(std)` */
   div(o: TensorLike): Tensor { return ew.binary('div', this, o); }
   /** x ** o (a scalar exponent uses a faster kernel). @example `x.pow(2)` */
   pow(o: TensorLike): Tensor { return typeof o === 'number' ? ew.unary('pow_scalar', this, [o]) : ew.binary('pow', this, o); }
+  /** Elementwise minimum (NaN wins). @example `x.minimum(0)` */
   minimum(o: TensorLike): Tensor { return ew.binary('minimum', this, o); }
+  /** Elementwise maximum (NaN wins). @example `x.maximum(0)` */
   maximum(o: TensorLike): Tensor { return ew.binary('maximum', this, o); }
+  /** Elementwise ==, as uint8 (1 or 0). @example `pred.eq(labels).sum()` */
   eq(o: TensorLike): Tensor { return ew.binary('eq', this, o); }
+  /** Elementwise !=, as uint8. @example `labels.ne(-100)` */
   ne(o: TensorLike): Tensor { return ew.binary('ne', this, o); }
+  /** Elementwise <, as uint8. @example `x.lt(0)` */
   lt(o: TensorLike): Tensor { return ew.binary('lt', this, o); }
+  /** Elementwise <=, as uint8. @example `x.le(1)` */
   le(o: TensorLike): Tensor { return ew.binary('le', this, o); }
+  /** Elementwise >, as uint8. @example `x.gt(0).cast('float32')` */
   gt(o: TensorLike): Tensor { return ew.binary('gt', this, o); }
+  /** Elementwise >=, as uint8. @example `x.ge(0.5)` */
   ge(o: TensorLike): Tensor { return ew.binary('ge', this, o); }
+  /** @example `x.neg()` */
   neg(): Tensor { return ew.unary('neg', this); }
+  /** @example `x.sub(y).abs().mean()` */
   abs(): Tensor { return ew.unary('abs', this); }
+  /** -1, 0 or 1 per element (no gradient). @example `x.sign()` */
   sign(): Tensor { return ew.unary('sign', this); }
+  /** @example `x.exp()` */
   exp(): Tensor { return ew.unary('exp', this); }
+  /** Natural logarithm. @example `p.log()` */
   log(): Tensor { return ew.unary('log', this); }
+  /** @example `v.sqrt()` */
   sqrt(): Tensor { return ew.unary('sqrt', this); }
+  /** 1 / sqrt(x). @example `v.add(1e-5).rsqrt()` */
   rsqrt(): Tensor { return ew.unary('rsqrt', this); }
+  /** max(x, 0). @example `x.relu()` */
   relu(): Tensor { return ew.unary('relu', this); }
+  /** x where x > 0, else negativeSlope * x. @example `x.leakyRelu(0.2)` */
   leakyRelu(negativeSlope = 0.01): Tensor { return ew.unary('leaky_relu', this, [negativeSlope]); }
+  /** x where x > 0, else alpha * (exp(x) - 1). @example `x.elu()` */
   elu(alpha = 1): Tensor { return ew.unary('elu', this, [alpha]); }
+  /** Gaussian error linear unit (exact, erf-based). @example `x.gelu()` */
   gelu(): Tensor { return ew.unary('gelu', this); }
+  /** x * sigmoid(x). @example `x.silu()` */
   silu(): Tensor { return ew.unary('silu', this); }
+  /** @example `logits.sigmoid()` */
   sigmoid(): Tensor { return ew.unary('sigmoid', this); }
+  /** @example `x.tanh()` */
   tanh(): Tensor { return ew.unary('tanh', this); }
+  /** log(1 + exp(x)), computed without overflow. @example `x.softplus()` */
   softplus(): Tensor { return ew.unary('softplus', this); }
   /** @example `x.clamp(0, 6)` */
   clamp(min = -Infinity, max = Infinity): Tensor { return ew.unary('clamp', this, [min, max]); }
@@ -289,26 +319,33 @@ export class Tensor {
   // ------------------------------------------------------------------ reductions
   /** Sum over `axes` (all by default). @example `x.sum(1, true)` */
   sum(axes?: number | readonly number[], keepdim = false): Tensor { return red.reduce('sum', this, axes, keepdim); }
+  /** Mean over axes (all when omitted). @example `x.mean([2, 3], true)` */
   mean(axes?: number | readonly number[], keepdim = false): Tensor { return red.reduce('mean', this, axes, keepdim); }
   /** Maximum over axes (values only; see maxWithIndices). @example `x.max(1)` */
   max(axes?: number | readonly number[], keepdim = false): Tensor { return red.reduce('max', this, axes, keepdim); }
+  /** Minimum over axes (all when omitted); NaN wins. @example `x.min(1)` */
   min(axes?: number | readonly number[], keepdim = false): Tensor { return red.reduce('min', this, axes, keepdim); }
   /** Values and int32 indices of the maximum along one axis. @example `const [v, i] = x.maxWithIndices(1)` */
   maxWithIndices(axis: number, keepdim = false): [Tensor, Tensor] { return red.reduceWithIndices('max', this, axis, keepdim); }
+  /** Minimum along one axis and its int32 index. @example `const [v, i] = x.minWithIndices(1)` */
   minWithIndices(axis: number, keepdim = false): [Tensor, Tensor] { return red.reduceWithIndices('min', this, axis, keepdim); }
   /** int32 index of the maximum (over all elements when axis is omitted). @example `logits.argmax(1)` */
   argmax(axis?: number, keepdim = false): Tensor { return red.argReduce('argmax', this, axis, keepdim); }
+  /** Index (int32) of the minimum along an axis, or of the flattened tensor. @example `x.argmin(1)` */
   argmin(axis?: number, keepdim = false): Tensor { return red.argReduce('argmin', this, axis, keepdim); }
   /** Variance with Bessel's correction by default. @example `x.var(0, {correction: 0})` */
   var(axes?: number | readonly number[], opts: { correction?: number; keepdim?: boolean } = {}): Tensor {
     return red.reduce('var', this, axes, opts.keepdim ?? false, [opts.correction ?? 1]);
   }
+  /** Standard deviation (Bessel's correction by default). @example `x.std(0)` */
   std(axes?: number | readonly number[], opts: { correction?: number; keepdim?: boolean } = {}): Tensor {
     return this.var(axes, opts).sqrt();
   }
+  /** log(sum(exp(x))) over axes, computed stably. @example `logits.logsumexp(1)` */
   logsumexp(axes?: number | readonly number[], keepdim = false): Tensor { return red.reduce('logsumexp', this, axes, keepdim); }
   /** @example `logits.softmax(-1)` */
   softmax(axis = -1): Tensor { return red.softmax('softmax', this, axis); }
+  /** log(softmax(x)) along an axis, computed stably. @example `logits.logSoftmax(-1)` */
   logSoftmax(axis = -1): Tensor { return red.softmax('log_softmax', this, axis); }
 
   /** Matrix product with broadcasting batch dims (NumPy matmul rules). @example `a.matmul(b)` */

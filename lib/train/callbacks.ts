@@ -14,12 +14,17 @@ export interface TrainContext {
   epoch: number;
 }
 export interface Callback {
+  /** Before the first epoch. @example `onTrainBegin(ctx) { console.log(ctx.model.toString()) }` */
   onTrainBegin?(ctx: TrainContext): void | Promise<void>;
+  /** After the last epoch, with its logs. @example `onTrainEnd(ctx, logs) { console.log(logs) }` */
   onTrainEnd?(ctx: TrainContext, logs: Logs): void | Promise<void>;
+  /** Before each epoch (0-based). @example `onEpochBegin(ctx, epoch) { ... }` */
   onEpochBegin?(ctx: TrainContext, epoch: number): void | Promise<void>;
+  /** After each epoch, with its losses and metrics (validation ones prefixed val_). @example `onEpochEnd(ctx, epoch, logs) { console.log(logs.val_accuracy) }` */
   onEpochEnd?(ctx: TrainContext, epoch: number, logs: Logs): void | Promise<void>;
+  /** After each batch. @example `onBatchEnd(ctx, batch, logs) { ... }` */
   onBatchEnd?(ctx: TrainContext, batch: number, logs: Logs): void | Promise<void>;
-  /** called on SIGINT before fit returns */
+  /** called on SIGINT before fit returns @example `onInterrupt(ctx) { return save(ctx.model.stateDict(), "last.safetensors") }` */
   onInterrupt?(ctx: TrainContext, logs: Logs): void | Promise<void>;
 }
 

@@ -8,14 +8,15 @@ import { noGrad } from '../autograd/engine.js';
 
 export interface Metric {
   readonly name: string;
-  /** queues the work for one batch (no read) */
+  /** queues the work for one batch (no read) @example `m.update(model.forward(x), y)` */
   update(logits: Tensor, labels: Tensor): void;
-  /** waits for the queued work and returns the value */
+  /** waits for the queued work and returns the value @example `await m.result()` */
   result(): Promise<number>;
+  /** Starts over (fit calls it each epoch). @example `m.reset()` */
   reset(): void;
 }
 
-/** Fraction of samples whose arg-max logit is the label. */
+/** Fraction of samples whose arg-max logit is the label. @example `fit(model, loader, { metrics: [new Accuracy()] })` */
 export class Accuracy implements Metric {
   readonly name = 'accuracy';
   private hits: Tensor[] = [];
@@ -70,9 +71,11 @@ export class TopKAccuracy implements Metric {
 export class ConfusionMatrix {
   private batches: [Tensor, Tensor][] = [];
   constructor(readonly numClasses: number) {}
+  /** Queues the counts of one batch (no read). @example `cm.update(model.forward(x), y)` */
   update(logits: Tensor, labels: Tensor): void {
     this.batches.push([noGrad(() => logits.argmax(1)), labels]);
   }
+  /** Waits for the queued counts and returns them, rows by true class. @example `const m = await cm.matrix()` */
   async matrix(): Promise<number[][]> {
     const m = Array.from({ length: this.numClasses }, () => new Array<number>(this.numClasses).fill(0));
     for (const [p, y] of this.batches) {
@@ -81,6 +84,7 @@ export class ConfusionMatrix {
     }
     return m;
   }
+  /** Clears the counts. @example `cm.reset()` */
   reset(): void {
     this.batches = [];
   }
