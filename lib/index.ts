@@ -12,7 +12,7 @@ export type { DType } from './dtype.js';
 export * from './errors.js';
 export { where } from './ops/elementwise.js';
 export { matmul } from './ops/matmul.js';
-export { conv2d, conv2dBackwardInput, conv2dBackwardWeight, convTranspose2d } from './ops/conv.js';
+export { conv2d, conv2dBackwardInput, conv2dBackwardWeight, conv2dBackwardWeightBias, convTranspose2d } from './ops/conv.js';
 export type { Conv2dOptions, ConvTranspose2dOptions } from './ops/conv.js';
 export { maxPool2d, maxPool2dWithIndices, maxPool2dBackward, avgPool2d, avgPool2dBackward, adaptiveAvgPool2d, adaptiveAvgPool2dBackward } from './ops/pool.js';
 export type { Pool2dOptions } from './ops/pool.js';

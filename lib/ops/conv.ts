@@ -98,8 +98,14 @@ export function conv2d(x: Tensor, w: Tensor, bias?: Tensor | null, o: Conv2dOpti
       const co = convOpts(g.ip);
       record(out, [x, w, bias], 'conv2d', (g0) => {
         const gy = o.relu ? reluBackward(g0, out) : g0;
+        const gx = x.requiresGrad ? conv2dBackwardInput(gy, w, x.shape, co) : null;
+        if (w.requiresGrad && bias?.requiresGrad) {
+          // one kernel gives both: the bias gradient is summed from dy while the weight gradient reads it
+          const [gw, gb] = conv2dBackwardWeightBias(gy, x, w.shape, co);
+          return [gx, gw, gb];
+        }
         return [
-          x.requiresGrad ? conv2dBackwardInput(gy, w, x.shape, co) : null,
+          gx,
           w.requiresGrad ? conv2dBackwardWeight(gy, x, w.shape, co) : null,
           bias?.requiresGrad ? gy.sum([2, 3]).sum(0) : null,  // two contiguous reductions, no permuted copy
         ];
@@ -130,6 +136,18 @@ export function conv2dBackwardInput(dy: Tensor, w: Tensor, inputShape: readonly 
 
 /** Gradient of conv2d with respect to its weight, given dy and the input. @example `conv2dBackwardWeight(dy, x, w.shape)` */
 export function conv2dBackwardWeight(dy: Tensor, x: Tensor, weightShape: readonly number[], o: Conv2dOptions = {}): Tensor {
+  return weightGrads(dy, x, weightShape, o, false)[0]!;
+}
+
+/**
+ * Gradients of conv2d with respect to its weight and its bias (the sum of dy over N, H, W), from one kernel.
+ * @example `const [gw, gb] = conv2dBackwardWeightBias(dy, x, w.shape, { padding: 1 })`
+ */
+export function conv2dBackwardWeightBias(dy: Tensor, x: Tensor, weightShape: readonly number[], o: Conv2dOptions = {}): [Tensor, Tensor] {
+  return weightGrads(dy, x, weightShape, o, true) as [Tensor, Tensor];
+}
+
+function weightGrads(dy: Tensor, x: Tensor, weightShape: readonly number[], o: Conv2dOptions, withBias: boolean): Tensor[] {
   const op = 'conv2d_bwd_weight';
   const probe = { shape: weightShape, ndim: weightShape.length, dtype: x.dtype } as unknown as Tensor;
   const g = convGeometry(op, x, probe, o);
@@ -139,7 +157,9 @@ export function conv2dBackwardWeight(dy: Tensor, x: Tensor, weightShape: readonl
   if (dy.dtype !== x.dtype) throw new DTypeError(`${op}: expected dy of dtype ${x.dtype}, got ${dy.dtype}`);
   const tmp: Tensor[] = [];
   try {
-    return launch(op, x.dtype, [contig(dy, tmp), contig(x, tmp)], [{ shape: weightShape, dtype: x.dtype }], [...g.ip, 0])[0]!;
+    const outs = [{ shape: weightShape, dtype: x.dtype }];
+    if (withBias) outs.push({ shape: [weightShape[0]!], dtype: x.dtype });
+    return launch(op, x.dtype, [contig(dy, tmp), contig(x, tmp)], outs, [...g.ip, 0]);
   } finally {
     tmp.forEach((t) => t.dispose());
   }

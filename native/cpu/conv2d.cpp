@@ -91,6 +91,68 @@ static void col2im(const Geo& G, const T* col, int64_t ld, T* x) {
   }
 }
 
+#if TS_ISA_ID == 2
+// AVX-512, float, unit stride along w: one masked load and one masked store per (tap row, output row) for im2col,
+// the padding zeros coming from the load's zero mask; and col2im as a gather-free sum per dx row, written once
+// (no zeroing pass, no read-modify-write per tap).
+static inline __mmask16 lanes(int64_t lo, int64_t hi) {  // lanes [lo, hi) of 16, empty when hi <= lo
+  if (lo < 0) lo = 0;
+  if (hi > 16) hi = 16;
+  if (hi <= lo) return 0;
+  return (__mmask16)(((1u << hi) - 1) & ~((1u << lo) - 1));
+}
+static bool rows_ok(const Geo& G) { return G.sw == 1; }
+static void im2col_rows(const Geo& G, const float* x, float* col, int64_t ld) {
+  for (int64_t c = 0; c < G.Cg; ++c)
+    for (int64_t i = 0; i < G.kh; ++i)
+      for (int64_t j = 0; j < G.kw; ++j) {
+        float* dst = col + ((c * G.kh + i) * G.kw + j) * ld;
+        const int64_t off = j * G.dw - G.pw;  // input column of output column 0
+        for (int64_t oh = 0; oh < G.OH; ++oh) {
+          const int64_t ih = oh * G.sh - G.ph + i * G.dh;
+          float* d = dst + oh * G.OW;
+          const bool in = ih >= 0 && ih < G.H;
+          const float* srow = x + (c * G.H + (in ? ih : 0)) * G.W;
+          for (int64_t q = 0; q < G.OW; q += 16) {
+            // lanes: output columns q.., valid where the input column q + l + off is inside [0, W)
+            const __mmask16 st = lanes(0, G.OW - q);
+            const __mmask16 ld_m = in ? (__mmask16)(st & lanes(-(q + off), G.W - (q + off))) : (__mmask16)0;
+            const float* src = (const float*)((uintptr_t)srow + (intptr_t)(q + off) * (intptr_t)sizeof(float));
+            _mm512_mask_storeu_ps(d + q, st, _mm512_maskz_loadu_ps(ld_m, src));
+          }
+        }
+      }
+}
+static void col2im_rows(const Geo& G, const float* col, int64_t ld, float* x) {
+  for (int64_t c = 0; c < G.Cg; ++c)
+    for (int64_t ih = 0; ih < G.H; ++ih) {
+      float* drow = x + (c * G.H + ih) * G.W;
+      for (int64_t q = 0; q < G.W; q += 16) {
+        __m512 acc = _mm512_setzero_ps();
+        for (int64_t i = 0; i < G.kh; ++i) {
+          const int64_t t = ih + G.ph - i * G.dh;  // = oh * sh
+          if (t < 0 || t % G.sh) continue;
+          const int64_t oh = t / G.sh;
+          if (oh >= G.OH) continue;
+          for (int64_t j = 0; j < G.kw; ++j) {
+            const int64_t ow0 = q - (j * G.dw - G.pw);  // output column of lane 0
+            const __mmask16 m = (__mmask16)(lanes(-ow0, G.OW - ow0) & lanes(0, G.W - q));
+            if (!m) continue;
+            const float* srow = col + ((c * G.kh + i) * G.kw + j) * ld + oh * G.OW;
+            const float* src = (const float*)((uintptr_t)srow + (intptr_t)ow0 * (intptr_t)sizeof(float));
+            acc = _mm512_add_ps(acc, _mm512_maskz_loadu_ps(m, src));
+          }
+        }
+        _mm512_mask_storeu_ps(drow + q, lanes(0, G.W - q), acc);
+      }
+    }
+}
+#else
+static bool rows_ok(const Geo&) { return false; }
+static void im2col_rows(const Geo&, const float*, float*, int64_t) {}
+static void col2im_rows(const Geo&, const float*, int64_t, float*) {}
+#endif
+
 template <typename T>
 void gemm(int64_t M, int64_t N, int64_t K, const T* A, int64_t rsA, int64_t csA, const T* B, int64_t rsB, int64_t csB,
           T* C, int64_t ldc, T alpha, T beta, const T* bias, int bias_mode, bool relu, bool parallel);
@@ -105,6 +167,225 @@ void gemm<double>(int64_t M, int64_t N, int64_t K, const double* A, int64_t rsA,
                   int64_t rsB, int64_t csB, double* C, int64_t ldc, double alpha, double beta, const double* bias,
                   int bias_mode, bool relu, bool parallel) {
   dgemm(M, N, K, A, rsA, csA, B, rsB, csB, C, ldc, alpha, beta, bias, bias_mode, relu, parallel);
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Direct kernels for convolutions with few taps per output (C*kh*kw <= 64) and unit stride along w: the first
+// layer of image CNNs (C = 1 or 3). There an im2col GEMM has K = 9..75 and spends its time packing and storing;
+// here each output row is a few vectors accumulated from shifted rows of a zero-padded copy of the image.
+constexpr int64_t kDirectMaxTaps = 64;
+// (1x1 convolutions are GEMMs without im2col already)
+static bool direct_ok(const Geo& G) {
+  return G.g == 1 && G.sw == 1 && G.ckk <= kDirectMaxTaps && G.kh * G.kw > 1 && G.OW > 0 && G.OH > 0;
+}
+
+struct Padded {
+  int64_t Hp, Wp, nv;  // padded rows, padded row length, vectors per output row
+  int64_t off[kDirectMaxTaps];  // tap t = (c, i, j): offset of its first input element from the window origin
+};
+static Padded padded_geo(const Geo& G) {
+  constexpr int VL = Vec<float>::N;
+  Padded P;
+  P.nv = (G.OW + VL - 1) / VL;
+  P.Hp = (G.OH - 1) * G.sh + (G.kh - 1) * G.dh + 1;
+  P.Wp = P.nv * VL + (G.kw - 1) * G.dw;
+  int64_t t = 0;
+  for (int64_t c = 0; c < G.C; ++c)
+    for (int64_t i = 0; i < G.kh; ++i)
+      for (int64_t j = 0; j < G.kw; ++j) P.off[t++] = (c * P.Hp + i * G.dh) * P.Wp + j * G.dw;
+  return P;
+}
+// xp[c][r][q] = x[c][r - ph][q - pw], zero outside the image (and past the last output vector)
+static void pad_image(const Geo& G, const Padded& P, const float* x, float* xp) {
+  for (int64_t c = 0; c < G.C; ++c)
+    for (int64_t r = 0; r < P.Hp; ++r) {
+      float* d = xp + (c * P.Hp + r) * P.Wp;
+      const int64_t ih = r - G.ph;
+      if (ih < 0 || ih >= G.H) {
+        memset(d, 0, sizeof(float) * P.Wp);
+        continue;
+      }
+      const float* s = x + (c * G.H + ih) * G.W;
+      const int64_t lo = G.pw < P.Wp ? G.pw : P.Wp;
+      const int64_t hi = G.pw + G.W < P.Wp ? G.pw + G.W : P.Wp;
+      memset(d, 0, sizeof(float) * lo);
+      run_copy(d + lo, s, hi - lo);
+      if (hi < P.Wp) memset(d + hi, 0, sizeof(float) * (P.Wp - hi));
+    }
+}
+
+// KB output channels x NV vectors of one output row, over all taps.
+template <int KB, int NV>
+static inline void direct_row(const Padded& P, int64_t ntap, const float* xrow, const float* w, int64_t ckk,
+                              const float* bias, bool relu, float* const* out, int64_t OW, int64_t v0) {
+  using vf = Vec<float>::type;
+  constexpr int VL = Vec<float>::N;
+  vf acc[KB][NV];
+  for (int kb = 0; kb < KB; ++kb)
+    for (int u = 0; u < NV; ++u) acc[kb][u] = bias ? bcast(bias[kb]) : vf{};
+  for (int64_t t = 0; t < ntap; ++t) {
+    const float* xs = xrow + P.off[t] + v0 * VL;
+    vf xv[NV];
+    for (int u = 0; u < NV; ++u) memcpy(&xv[u], xs + u * VL, sizeof(vf));
+    for (int kb = 0; kb < KB; ++kb) {
+      const vf wv = bcast(w[kb * ckk + t]);
+      for (int u = 0; u < NV; ++u) acc[kb][u] += wv * xv[u];
+    }
+  }
+  for (int kb = 0; kb < KB; ++kb)
+    for (int u = 0; u < NV; ++u) {
+      vf v = acc[kb][u];
+      if (relu) v = v > vf{} ? v : vf{};
+      const int64_t col = (v0 + u) * VL;
+      if (col + VL <= OW) {
+        memcpy(out[kb] + col, &v, sizeof(vf));
+      } else {
+        alignas(64) float tmp[VL];
+        memcpy(tmp, &v, sizeof(vf));
+        memcpy(out[kb] + col, tmp, sizeof(float) * (OW - col));
+      }
+    }
+}
+
+template <int KB>
+static void direct_rows(const Geo& G, const Padded& P, const float* xp, const float* w, const float* bias, bool relu,
+                        float* yk, int64_t oh) {
+  float* out[KB];
+  for (int kb = 0; kb < KB; ++kb) out[kb] = yk + (kb * G.OH + oh) * G.OW;
+  const float* xrow = xp + oh * G.sh * P.Wp;
+  int64_t v = 0;
+  for (; v + 4 <= P.nv; v += 4) direct_row<KB, 4>(P, G.ckk, xrow, w, G.ckk, bias, relu, out, G.OW, v);
+  switch (P.nv - v) {
+    case 3: direct_row<KB, 3>(P, G.ckk, xrow, w, G.ckk, bias, relu, out, G.OW, v); break;
+    case 2: direct_row<KB, 2>(P, G.ckk, xrow, w, G.ckk, bias, relu, out, G.OW, v); break;
+    case 1: direct_row<KB, 1>(P, G.ckk, xrow, w, G.ckk, bias, relu, out, G.OW, v); break;
+  }
+}
+
+static void direct_fwd(const Geo& G, const float* x, const float* w, const float* bias, bool relu, float* y) {
+  const Padded P = padded_geo(G);
+  constexpr int KB = 4;
+  const int64_t kblocks = (G.K + KB - 1) / KB;
+#pragma omp parallel for schedule(static) if (G.N * G.K * G.ohw * G.ckk >= (1 << 16))
+  for (int64_t n = 0; n < G.N; ++n) {
+    float* xp = (float*)workspace(5, sizeof(float) * (size_t)(G.C * P.Hp * P.Wp));
+    pad_image(G, P, x + n * G.C * G.H * G.W, xp);
+    for (int64_t kbk = 0; kbk < kblocks; ++kbk) {
+      const int64_t k0 = kbk * KB;
+      float* yk = y + (n * G.K + k0) * G.ohw;
+      const float* wk = w + k0 * G.ckk;
+      const float* bk = bias ? bias + k0 : nullptr;
+      for (int64_t oh = 0; oh < G.OH; ++oh) {
+        if (k0 + KB <= G.K) {
+          direct_rows<KB>(G, P, xp, wk, bk, relu, yk, oh);
+        } else {
+          for (int64_t k = k0; k < G.K; ++k)
+            direct_rows<1>(G, P, xp, w + k * G.ckk, bias ? bias + k : nullptr, relu, y + (n * G.K + k) * G.ohw, oh);
+        }
+      }
+    }
+  }
+}
+
+// dw[k][t] = sum over images and outputs of dy[n][k][oh][ow] * xp[n][oh*sh + tap row][ow + tap col]; db[k] = sum dy.
+// Threads take images and keep private partial sums (double), added at the end in thread order.
+static void direct_bwd_weight(const Geo& G, const float* dy, const float* x, float* dw, float* db) {
+  using vf = Vec<float>::type;
+  constexpr int VL = Vec<float>::N;
+  constexpr int TG = 24;  // taps per pass: TG accumulators + the dy vector + a load stay in registers
+  const Padded P = padded_geo(G);
+  const int nt = nthreads();
+  const int64_t wsz = G.K * G.ckk + G.K;  // dw then db
+  double* partial = (double*)workspace(3, sizeof(double) * (size_t)(wsz * nt));
+  const bool par = G.N > 1 && G.N * G.K * G.ohw * G.ckk >= (1 << 16);
+#pragma omp parallel num_threads(par ? nt : 1)
+  {
+    const int th = omp_get_thread_num();
+    double* acc_w = partial + th * wsz;
+    for (int64_t i = 0; i < wsz; ++i) acc_w[i] = 0;
+    float* xp = (float*)workspace(5, sizeof(float) * (size_t)(G.C * P.Hp * P.Wp));
+    float* dyp = (float*)workspace(6, sizeof(float) * (size_t)(P.nv * VL));
+#pragma omp for schedule(static)
+    for (int64_t n = 0; n < G.N; ++n) {
+      pad_image(G, P, x + n * G.C * G.H * G.W, xp);
+      for (int64_t k = 0; k < G.K; ++k) {
+        const float* dyk = dy + (n * G.K + k) * G.ohw;
+        vf sum{};
+        for (int64_t t0 = 0; t0 < G.ckk; t0 += TG) {
+          const int64_t nt_ = G.ckk - t0 < TG ? G.ckk - t0 : TG;
+          vf acc[TG];
+          for (int t = 0; t < TG; ++t) acc[t] = vf{};
+          for (int64_t oh = 0; oh < G.OH; ++oh) {
+            // the dy row, zero past OW so that the padding lanes add nothing
+            run_copy(dyp, dyk + oh * G.OW, G.OW);
+            for (int64_t q = G.OW; q < P.nv * VL; ++q) dyp[q] = 0.f;
+            const float* xrow = xp + oh * G.sh * P.Wp;
+            for (int64_t v = 0; v < P.nv; ++v) {
+              vf d;
+              memcpy(&d, dyp + v * VL, sizeof(vf));
+              if (t0 == 0) sum += d;
+              if (nt_ == TG) {
+                for (int t = 0; t < TG; ++t) {
+                  vf xv;
+                  memcpy(&xv, xrow + P.off[t0 + t] + v * VL, sizeof(vf));
+                  acc[t] += d * xv;
+                }
+              } else {
+                for (int t = 0; t < nt_; ++t) {
+                  vf xv;
+                  memcpy(&xv, xrow + P.off[t0 + t] + v * VL, sizeof(vf));
+                  acc[t] += d * xv;
+                }
+              }
+            }
+          }
+          for (int t = 0; t < nt_; ++t) {
+            alignas(64) float l[VL];
+            memcpy(l, &acc[t], sizeof(vf));
+            double s = 0;
+            for (int q = 0; q < VL; ++q) s += l[q];
+            acc_w[k * G.ckk + t0 + t] += s;
+          }
+        }
+        alignas(64) float l[VL];
+        memcpy(l, &sum, sizeof(vf));
+        double s = 0;
+        for (int q = 0; q < VL; ++q) s += l[q];
+        acc_w[G.K * G.ckk + k] += s;
+      }
+    }
+  }
+  const int used = par ? nt : 1;
+  for (int64_t i = 0; i < G.K * G.ckk; ++i) {
+    double s = 0;
+    for (int t = 0; t < used; ++t) s += partial[t * wsz + i];
+    dw[i] = (float)s;
+  }
+  if (db)
+    for (int64_t k = 0; k < G.K; ++k) {
+      double s = 0;
+      for (int t = 0; t < used; ++t) s += partial[t * wsz + G.K * G.ckk + k];
+      db[k] = (float)s;
+    }
+}
+
+// db[k] = sum of dy[n][k][:] over n (the bias gradient, out[1] of conv2d_bwd_weight when asked for).
+template <typename T>
+static void bias_grad(const Geo& G, const T* dy, T* db) {
+#pragma omp parallel for schedule(static) if (G.N * G.K * G.ohw >= (1 << 15))
+  for (int64_t k = 0; k < G.K; ++k) {
+    double s = 0;
+    for (int64_t n = 0; n < G.N; ++n) {
+      const T* d = dy + (n * G.K + k) * G.ohw;
+      T a[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+      int64_t p = 0;
+      for (; p + 8 <= G.ohw; p += 8)
+        for (int l = 0; l < 8; ++l) a[l] += d[p + l];
+      for (; p < G.ohw; ++p) a[p & 7] += d[p];
+      s += (double)(((a[0] + a[1]) + (a[2] + a[3])) + ((a[4] + a[5]) + (a[6] + a[7])));
+    }
+    db[k] = (T)s;
+  }
 }
 
 // Images are processed in chunks of `nb` side by side in the GEMM's N dimension (N = nb*OH*OW), so that small
@@ -137,7 +418,16 @@ static void over_chunks(const Geo& G, int64_t nb, F&& body) {
 template <typename T>
 static const T* x_operand(const Geo& G, const T* x, int64_t n0, int64_t cnt, int64_t g, T* col, int64_t ld) {
   if (G.direct && cnt == 1) return x + (n0 * G.C + g * G.Cg) * G.H * G.W;
-  for (int64_t i = 0; i < cnt; ++i) im2col<T>(G, x + ((n0 + i) * G.C + g * G.Cg) * G.H * G.W, col + i * G.ohw, ld);
+  for (int64_t i = 0; i < cnt; ++i) {
+    const T* xi = x + ((n0 + i) * G.C + g * G.Cg) * G.H * G.W;
+    if constexpr (sizeof(T) == 4) {
+      if (rows_ok(G)) {
+        im2col_rows(G, (const float*)xi, (float*)(col + i * G.ohw), ld);
+        continue;
+      }
+    }
+    im2col<T>(G, xi, col + i * G.ohw, ld);
+  }
   return col;
 }
 
@@ -150,6 +440,12 @@ static void conv_fwd(const OpCall& c) {
   const T* bias = c.nin > 2 ? (const T*)c.in[2].data : nullptr;
   T* y = (T*)yt.data;
   const bool relu = c.ip[7] != 0;
+  if constexpr (sizeof(T) == 4) {
+    if (direct_ok(G)) {
+      direct_fwd(G, (const float*)x, (const float*)w, (const float*)bias, relu, (float*)y);
+      return;
+    }
+  }
   const int64_t nb = chunk_images(G);
   over_chunks(G, nb, [&](int64_t n0, int64_t cnt, bool par) {
     const int64_t ld = cnt * G.ohw;
@@ -202,6 +498,12 @@ static void conv_bwd_input(const OpCall& c) {
       if (!direct)
         for (int64_t i = 0; i < cnt; ++i) {
           T* dxg = dx + ((n0 + i) * G.C + g * G.Cg) * G.H * G.W;
+          if constexpr (sizeof(T) == 4) {
+            if (rows_ok(G)) {
+              col2im_rows(G, (const float*)(col + i * G.ohw), ld, (float*)dxg);
+              continue;
+            }
+          }
           for (int64_t e = 0; e < G.Cg * G.H * G.W; ++e) dxg[e] = T(0);
           col2im<T>(G, col + i * G.ohw, ld, dxg);
         }
@@ -209,7 +511,8 @@ static void conv_bwd_input(const OpCall& c) {
   });
 }
 
-// dw = sum over chunks of dy_chunk [Kg, cnt*ohw] x col_chunk^T [cnt*ohw, ckk]. in: dy, x; out: dw [K, C/g, kh, kw].
+// dw = sum over chunks of dy_chunk [Kg, cnt*ohw] x col_chunk^T [cnt*ohw, ckk]. in: dy, x; out: dw [K, C/g, kh, kw]
+// and, when asked for, db [K] (the bias gradient, sum of dy over n, oh, ow).
 // With parallel chunks, each thread accumulates a private partial sum; the partials are added at the end.
 template <typename T>
 static void conv_bwd_weight(const OpCall& c) {
@@ -218,6 +521,14 @@ static void conv_bwd_weight(const OpCall& c) {
   const T* dy = (const T*)dyt.data;
   const T* x = (const T*)xt.data;
   T* dw = (T*)dwt.data;
+  T* db = c.nout > 1 ? (T*)c.out[1].data : nullptr;
+  if constexpr (sizeof(T) == 4) {
+    if (direct_ok(G)) {
+      direct_bwd_weight(G, (const float*)dy, (const float*)x, (float*)dw, (float*)db);
+      return;
+    }
+  }
+  if (db) bias_grad<T>(G, dy, db);
   const int64_t wsz = G.K * G.ckk;
   const int64_t nb = chunk_images(G);
   const int64_t nchunks = (G.N + nb - 1) / nb;

@@ -1,5 +1,5 @@
 import { describe, it, expect } from 'vitest';
-import { conv2d, conv2dBackwardInput, conv2dBackwardWeight, convTranspose2d, tensor, ones, ShapeError, DTypeError, ArgumentError } from '../../lib/index.js';
+import { conv2d, conv2dBackwardInput, conv2dBackwardWeight, conv2dBackwardWeightBias, convTranspose2d, tensor, ones, ShapeError, DTypeError, ArgumentError } from '../../lib/index.js';
 import { availableIsas, withIsa, randTensor, refConv, refConvGrads, expectClose, f64, ConvP, randArray, numel } from '../helpers.js';
 import { tfConv } from '../tfjs.js';
 
@@ -15,6 +15,12 @@ const CASES: Case[] = [
   { x: [3, 2, 7, 7], w: [3, 2, 7, 7], p: P(1, 0) },                 // kernel as big as the input
   { x: [2, 5, 11, 10], w: [7, 5, 5, 5], p: P(3, 2), bias: true },
   { x: [4, 3, 1, 33], w: [2, 3, 1, 3], p: P(1, 0) },
+  // direct kernels (few taps, unit stride along w): C=1 with a partial block of output channels, 'same' padding
+  // with more than four vectors per output row, row stride and dilation, three channels
+  { x: [3, 1, 28, 28], w: [6, 1, 3, 3], p: P(1, 0), bias: true },
+  { x: [2, 1, 12, 70], w: [5, 1, 5, 5], p: P(1, 2), bias: true },
+  { x: [2, 3, 13, 11], w: [4, 3, 3, 3], p: P(2, 1, 2, 1, 1, 2, 2) },
+  { x: [1, 2, 6, 40], w: [9, 2, 3, 5], p: P(1, 1, 1, 1, 1, 2, 1), bias: true },
 ];
 
 const name = (c: Case) => `x=[${c.x}] w=[${c.w}] s=${c.p.sh},${c.p.sw} p=${c.p.ph},${c.p.pw} d=${c.p.dh},${c.p.dw} g=${c.p.g}${c.bias ? ' bias' : ''}`;
@@ -41,6 +47,11 @@ for (const isa of availableIsas()) {
           const g = refConvGrads(xv, c.x, wv, c.w, dyr, c.p);
           expectClose(await f64(conv2dBackwardInput(dy, w, c.x, opts(c.p))), g.dx, tol, 'backward input');
           expectClose(await f64(conv2dBackwardWeight(dy, x, c.w, opts(c.p))), g.dw, tol, 'backward weight');
+          const [gw, gb] = conv2dBackwardWeightBias(dy, x, c.w, opts(c.p));
+          expectClose(await f64(gw), g.dw, tol, 'backward weight (with bias)');
+          const K = c.w[0]!, hw = ref.y.length / (c.x[0]! * K), db = new Float64Array(K);
+          for (let i = 0; i < ref.y.length; i++) db[Math.floor(i / hw) % K] += dyr[i]!;
+          expectClose(await f64(gb), db, tol, 'backward bias');
         }));
       }
     }
