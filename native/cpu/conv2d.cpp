@@ -103,20 +103,34 @@ static inline __mmask16 lanes(int64_t lo, int64_t hi) {  // lanes [lo, hi) of 16
 }
 static bool rows_ok(const Geo& G) { return G.sw == 1; }
 static void im2col_rows(const Geo& G, const float* x, float* col, int64_t ld) {
-  for (int64_t c = 0; c < G.Cg; ++c)
-    for (int64_t i = 0; i < G.kh; ++i)
-      for (int64_t j = 0; j < G.kw; ++j) {
-        float* dst = col + ((c * G.kh + i) * G.kw + j) * ld;
-        const int64_t off = j * G.dw - G.pw;  // input column of output column 0
-        for (int64_t oh = 0; oh < G.OH; ++oh) {
-          const int64_t ih = oh * G.sh - G.ph + i * G.dh;
-          float* d = dst + oh * G.OW;
-          const bool in = ih >= 0 && ih < G.H;
-          const float* srow = x + (c * G.H + (in ? ih : 0)) * G.W;
-          for (int64_t q = 0; q < G.OW; q += 16) {
+  // geometry in locals: the stores below are floats, and the compiler would otherwise reload G after each one
+  const int64_t Cg = G.Cg, kh = G.kh, kw = G.kw, H = G.H, W = G.W, OH = G.OH, OW = G.OW;
+  const int64_t sh = G.sh, ph = G.ph, dh = G.dh, dw = G.dw, pw = G.pw;
+  for (int64_t c = 0; c < Cg; ++c)
+    for (int64_t i = 0; i < kh; ++i)
+      for (int64_t j = 0; j < kw; ++j) {
+        float* dst = col + ((c * kh + i) * kw + j) * ld;
+        const int64_t off = j * dw - pw;  // input column of output column 0
+        const float* xc = x + c * H * W;
+        if (OW <= 16) {  // one vector per row: masks fixed for the tap
+          const __mmask16 st = lanes(0, OW), ldm = (__mmask16)(st & lanes(-off, W - off));
+          for (int64_t oh = 0; oh < OH; ++oh) {
+            const int64_t ih = oh * sh - ph + i * dh;
+            const bool in = ih >= 0 && ih < H;
+            const float* src = (const float*)((uintptr_t)(xc + (in ? ih : 0) * W) + (intptr_t)off * (intptr_t)sizeof(float));
+            _mm512_mask_storeu_ps(dst + oh * OW, st, _mm512_maskz_loadu_ps(in ? ldm : (__mmask16)0, src));
+          }
+          continue;
+        }
+        for (int64_t oh = 0; oh < OH; ++oh) {
+          const int64_t ih = oh * sh - ph + i * dh;
+          float* d = dst + oh * OW;
+          const bool in = ih >= 0 && ih < H;
+          const float* srow = xc + (in ? ih : 0) * W;
+          for (int64_t q = 0; q < OW; q += 16) {
             // lanes: output columns q.., valid where the input column q + l + off is inside [0, W)
-            const __mmask16 st = lanes(0, G.OW - q);
-            const __mmask16 ld_m = in ? (__mmask16)(st & lanes(-(q + off), G.W - (q + off))) : (__mmask16)0;
+            const __mmask16 st = lanes(0, OW - q);
+            const __mmask16 ld_m = in ? (__mmask16)(st & lanes(-(q + off), W - (q + off))) : (__mmask16)0;
             const float* src = (const float*)((uintptr_t)srow + (intptr_t)(q + off) * (intptr_t)sizeof(float));
             _mm512_mask_storeu_ps(d + q, st, _mm512_maskz_loadu_ps(ld_m, src));
           }
@@ -124,26 +138,28 @@ static void im2col_rows(const Geo& G, const float* x, float* col, int64_t ld) {
       }
 }
 static void col2im_rows(const Geo& G, const float* col, int64_t ld, float* x) {
-  for (int64_t c = 0; c < G.Cg; ++c)
-    for (int64_t ih = 0; ih < G.H; ++ih) {
-      float* drow = x + (c * G.H + ih) * G.W;
-      for (int64_t q = 0; q < G.W; q += 16) {
+  const int64_t Cg = G.Cg, kh = G.kh, kw = G.kw, H = G.H, W = G.W, OH = G.OH, OW = G.OW;
+  const int64_t sh = G.sh, ph = G.ph, dh = G.dh, dw = G.dw, pw = G.pw;
+  for (int64_t c = 0; c < Cg; ++c)
+    for (int64_t ih = 0; ih < H; ++ih) {
+      float* drow = x + (c * H + ih) * W;
+      for (int64_t q = 0; q < W; q += 16) {
         __m512 acc = _mm512_setzero_ps();
-        for (int64_t i = 0; i < G.kh; ++i) {
-          const int64_t t = ih + G.ph - i * G.dh;  // = oh * sh
-          if (t < 0 || t % G.sh) continue;
-          const int64_t oh = t / G.sh;
-          if (oh >= G.OH) continue;
-          for (int64_t j = 0; j < G.kw; ++j) {
-            const int64_t ow0 = q - (j * G.dw - G.pw);  // output column of lane 0
-            const __mmask16 m = (__mmask16)(lanes(-ow0, G.OW - ow0) & lanes(0, G.W - q));
+        for (int64_t i = 0; i < kh; ++i) {
+          const int64_t t = ih + ph - i * dh;  // = oh * sh
+          if (t < 0 || t % sh) continue;
+          const int64_t oh = t / sh;
+          if (oh >= OH) continue;
+          const float* crow = col + (c * kh + i) * kw * ld + oh * OW;
+          for (int64_t j = 0; j < kw; ++j) {
+            const int64_t ow0 = q - (j * dw - pw);  // output column of lane 0
+            const __mmask16 m = (__mmask16)(lanes(-ow0, OW - ow0) & lanes(0, W - q));
             if (!m) continue;
-            const float* srow = col + ((c * G.kh + i) * G.kw + j) * ld + oh * G.OW;
-            const float* src = (const float*)((uintptr_t)srow + (intptr_t)ow0 * (intptr_t)sizeof(float));
+            const float* src = (const float*)((uintptr_t)(crow + j * ld) + (intptr_t)ow0 * (intptr_t)sizeof(float));
             acc = _mm512_add_ps(acc, _mm512_maskz_loadu_ps(m, src));
           }
         }
-        _mm512_mask_storeu_ps(drow + q, lanes(0, G.W - q), acc);
+        _mm512_mask_storeu_ps(drow + q, lanes(0, W - q), acc);
       }
     }
 }
