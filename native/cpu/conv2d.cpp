@@ -190,6 +190,7 @@ void gemm<double>(int64_t M, int64_t N, int64_t K, const double* A, int64_t rsA,
 // layer of image CNNs (C = 1 or 3). There an im2col GEMM has K = 9..75 and spends its time packing and storing;
 // here each output row is a few vectors accumulated from shifted rows of a zero-padded copy of the image.
 constexpr int64_t kDirectMaxTaps = 64;
+constexpr int64_t kPaddedMaxTaps = 4096;  // the backward-input pass runs K*kh*kw taps
 // (1x1 convolutions are GEMMs without im2col already)
 static bool direct_ok(const Geo& G) {
   return G.g == 1 && G.sw == 1 && G.ckk <= kDirectMaxTaps && G.kh * G.kw > 1 && G.OW > 0 && G.OH > 0;
@@ -197,7 +198,7 @@ static bool direct_ok(const Geo& G) {
 
 struct Padded {
   int64_t Hp, Wp, nv;  // padded rows, padded row length, vectors per output row
-  int64_t off[kDirectMaxTaps];  // tap t = (c, i, j): offset of its first input element from the window origin
+  int64_t off[kPaddedMaxTaps];  // tap t = (c, i, j): offset of its first input element from the window origin
 };
 static Padded padded_geo(const Geo& G) {
   constexpr int VL = Vec<float>::N;
@@ -303,12 +304,81 @@ static void direct_fwd(const Geo& G, const float* x, const float* w, const float
   }
 }
 
+// dx of a stride-1 convolution is a forward convolution of dy with the flipped, transposed weight and the
+// complementary padding dilation*(k-1) - padding: the same direct kernel runs it, with K*kh*kw taps.
+static bool direct_bwd_input_ok(const Geo& G) {
+  return direct_ok(G) && G.sh == 1 && G.ph <= G.dh * (G.kh - 1) && G.pw <= G.dw * (G.kw - 1) &&
+         G.K * G.kh * G.kw <= kPaddedMaxTaps;
+}
+static void direct_bwd_input(const Geo& G, const float* dy, const float* w, float* dx) {
+  Geo T = G;
+  T.C = G.K; T.H = G.OH; T.W = G.OW;
+  T.K = G.C; T.OH = G.H; T.OW = G.W;
+  T.ph = G.dh * (G.kh - 1) - G.ph; T.pw = G.dw * (G.kw - 1) - G.pw;
+  T.Cg = T.C; T.Kg = T.K; T.ckk = T.C * T.kh * T.kw; T.ohw = T.OH * T.OW;
+  float* wt = (float*)workspace(7, sizeof(float) * (size_t)(G.K * G.C * G.kh * G.kw));
+  for (int64_t k = 0; k < G.K; ++k)
+    for (int64_t c = 0; c < G.C; ++c)
+      for (int64_t i = 0; i < G.kh; ++i)
+        for (int64_t j = 0; j < G.kw; ++j)
+          wt[((c * G.K + k) * G.kh + (G.kh - 1 - i)) * G.kw + (G.kw - 1 - j)] = w[((k * G.C + c) * G.kh + i) * G.kw + j];
+  direct_fwd(T, dy, wt, nullptr, false, dx);
+}
+
+// TN taps of one (image, output channel): acc[t] += dy row * shifted input row, over every output row; the TN
+// accumulators stay in registers (TN is a compile-time constant), then each is summed into out[t] (double).
+template <int TN>
+static void bwdw_taps(const Geo& G, const Padded& P, const float* xp, const float* dyp, const int64_t* off, double* out,
+                      double* dsum) {
+  using vf = Vec<float>::type;
+  constexpr int VL = Vec<float>::N;
+  vf acc[TN];
+  for (int t = 0; t < TN; ++t) acc[t] = vf{};
+  vf bs{};
+  for (int64_t oh = 0; oh < G.OH; ++oh) {
+    const float* xrow = xp + oh * G.sh * P.Wp;
+    const float* drow = dyp + oh * P.nv * VL;
+    for (int64_t v = 0; v < P.nv; ++v) {
+      vf d;
+      memcpy(&d, drow + v * VL, sizeof(vf));
+      bs += d;
+      for (int t = 0; t < TN; ++t) {
+        vf xv;
+        memcpy(&xv, xrow + off[t] + v * VL, sizeof(vf));
+        acc[t] += d * xv;
+      }
+    }
+  }
+  for (int t = 0; t < TN; ++t) {
+    alignas(64) float l[VL];
+    memcpy(l, &acc[t], sizeof(vf));
+    double s = 0;
+    for (int q = 0; q < VL; ++q) s += l[q];
+    out[t] += s;
+  }
+  if (dsum) {
+    alignas(64) float l[VL];
+    memcpy(l, &bs, sizeof(vf));
+    double s = 0;
+    for (int q = 0; q < VL; ++q) s += l[q];
+    *dsum += s;
+  }
+}
+using BwdwFn = void (*)(const Geo&, const Padded&, const float*, const float*, const int64_t*, double*, double*);
+constexpr int kTapGroup = 24;  // accumulators + the dy vector + a load fit the 32 registers of AVX-512
+static BwdwFn bwdw_fn(int tn) {
+  static constexpr BwdwFn fns[kTapGroup] = {
+      &bwdw_taps<1>,  &bwdw_taps<2>,  &bwdw_taps<3>,  &bwdw_taps<4>,  &bwdw_taps<5>,  &bwdw_taps<6>,
+      &bwdw_taps<7>,  &bwdw_taps<8>,  &bwdw_taps<9>,  &bwdw_taps<10>, &bwdw_taps<11>, &bwdw_taps<12>,
+      &bwdw_taps<13>, &bwdw_taps<14>, &bwdw_taps<15>, &bwdw_taps<16>, &bwdw_taps<17>, &bwdw_taps<18>,
+      &bwdw_taps<19>, &bwdw_taps<20>, &bwdw_taps<21>, &bwdw_taps<22>, &bwdw_taps<23>, &bwdw_taps<24>};
+  return fns[tn - 1];
+}
+
 // dw[k][t] = sum over images and outputs of dy[n][k][oh][ow] * xp[n][oh*sh + tap row][ow + tap col]; db[k] = sum dy.
 // Threads take images and keep private partial sums (double), added at the end in thread order.
 static void direct_bwd_weight(const Geo& G, const float* dy, const float* x, float* dw, float* db) {
-  using vf = Vec<float>::type;
   constexpr int VL = Vec<float>::N;
-  constexpr int TG = 24;  // taps per pass: TG accumulators + the dy vector + a load stay in registers
   const Padded P = padded_geo(G);
   const int nt = nthreads();
   const int64_t wsz = G.K * G.ckk + G.K;  // dw then db
@@ -320,54 +390,23 @@ static void direct_bwd_weight(const Geo& G, const float* dy, const float* x, flo
     double* acc_w = partial + th * wsz;
     for (int64_t i = 0; i < wsz; ++i) acc_w[i] = 0;
     float* xp = (float*)workspace(5, sizeof(float) * (size_t)(G.C * P.Hp * P.Wp));
-    float* dyp = (float*)workspace(6, sizeof(float) * (size_t)(P.nv * VL));
+    float* dyp = (float*)workspace(6, sizeof(float) * (size_t)(G.OH * P.nv * VL));
 #pragma omp for schedule(static)
     for (int64_t n = 0; n < G.N; ++n) {
       pad_image(G, P, x + n * G.C * G.H * G.W, xp);
       for (int64_t k = 0; k < G.K; ++k) {
+        // the dy plane with rows padded to whole vectors by zeros, so that the padding lanes add nothing
         const float* dyk = dy + (n * G.K + k) * G.ohw;
-        vf sum{};
-        for (int64_t t0 = 0; t0 < G.ckk; t0 += TG) {
-          const int64_t nt_ = G.ckk - t0 < TG ? G.ckk - t0 : TG;
-          vf acc[TG];
-          for (int t = 0; t < TG; ++t) acc[t] = vf{};
-          for (int64_t oh = 0; oh < G.OH; ++oh) {
-            // the dy row, zero past OW so that the padding lanes add nothing
-            run_copy(dyp, dyk + oh * G.OW, G.OW);
-            for (int64_t q = G.OW; q < P.nv * VL; ++q) dyp[q] = 0.f;
-            const float* xrow = xp + oh * G.sh * P.Wp;
-            for (int64_t v = 0; v < P.nv; ++v) {
-              vf d;
-              memcpy(&d, dyp + v * VL, sizeof(vf));
-              if (t0 == 0) sum += d;
-              if (nt_ == TG) {
-                for (int t = 0; t < TG; ++t) {
-                  vf xv;
-                  memcpy(&xv, xrow + P.off[t0 + t] + v * VL, sizeof(vf));
-                  acc[t] += d * xv;
-                }
-              } else {
-                for (int t = 0; t < nt_; ++t) {
-                  vf xv;
-                  memcpy(&xv, xrow + P.off[t0 + t] + v * VL, sizeof(vf));
-                  acc[t] += d * xv;
-                }
-              }
-            }
-          }
-          for (int t = 0; t < nt_; ++t) {
-            alignas(64) float l[VL];
-            memcpy(l, &acc[t], sizeof(vf));
-            double s = 0;
-            for (int q = 0; q < VL; ++q) s += l[q];
-            acc_w[k * G.ckk + t0 + t] += s;
-          }
+        for (int64_t oh = 0; oh < G.OH; ++oh) {
+          float* d = dyp + oh * P.nv * VL;
+          run_copy(d, dyk + oh * G.OW, G.OW);
+          for (int64_t q = G.OW; q < P.nv * VL; ++q) d[q] = 0.f;
         }
-        alignas(64) float l[VL];
-        memcpy(l, &sum, sizeof(vf));
-        double s = 0;
-        for (int q = 0; q < VL; ++q) s += l[q];
-        acc_w[G.K * G.ckk + k] += s;
+        for (int64_t t0 = 0; t0 < G.ckk; t0 += kTapGroup) {
+          const int tn = (int)(G.ckk - t0 < kTapGroup ? G.ckk - t0 : kTapGroup);
+          // the first tap group also sums dy (the bias gradient) from the vectors it loads anyway
+          bwdw_fn(tn)(G, P, xp, dyp, P.off + t0, acc_w + k * G.ckk + t0, t0 == 0 ? acc_w + G.K * G.ckk + k : nullptr);
+        }
       }
     }
   }
@@ -500,6 +539,12 @@ static void conv_bwd_input(const OpCall& c) {
   const T* dy = (const T*)dyt.data;
   const T* w = (const T*)wt.data;
   T* dx = (T*)dxt.data;
+  if constexpr (sizeof(T) == 4) {
+    if (direct_bwd_input_ok(G)) {
+      direct_bwd_input(G, (const float*)dy, (const float*)w, (float*)dx);
+      return;
+    }
+  }
   const int64_t nb = chunk_images(G);
   over_chunks(G, nb, [&](int64_t n0, int64_t cnt, bool par) {
     const int64_t ld = cnt * G.ohw;
