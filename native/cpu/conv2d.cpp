@@ -1,5 +1,5 @@
 // conv2d forward / backward-input / backward-weight, NCHW, on the packed GEMM: im2col (skipped for a single 1x1,
-// stride 1, unpadded image) then one GEMM per group and chunk of images (see chunk_images).
+// stride 1, unpadded image) then one GEMM per group and chunk of images (see chunk_count).
 // Params (lib/ops/conv.ts): ip [sh, sw, ph, pw, dh, dw, groups, relu]; x [N,C,H,W], w [K,C/g,kh,kw], y [N,K,OH,OW].
 #include "kernels.h"
 
@@ -259,7 +259,7 @@ static inline void direct_row(const Padded& P, int64_t ntap, const float* xrow, 
       } else {
         alignas(64) float tmp[VL];
         memcpy(tmp, &v, sizeof(vf));
-        memcpy(out[kb] + col, tmp, sizeof(float) * (OW - col));
+        run_copy(out[kb] + col, tmp, OW - col);  // a masked store, not a libc call per row
       }
     }
 }
@@ -443,28 +443,37 @@ static void bias_grad(const Geo& G, const T* dy, T* db) {
   }
 }
 
-// Images are processed in chunks of `nb` side by side in the GEMM's N dimension (N = nb*OH*OW), so that small
-// feature maps (7x7, 3x3) still give the micro-kernel full tiles. Chunks run in parallel with single-threaded GEMMs
-// when there are at least as many chunks as threads; otherwise each GEMM is parallel.
-static int64_t chunk_images(const Geo& G) {
-  int64_t nb = (512 + G.ohw - 1) / G.ohw;
-  if (nb < 1) nb = 1;
-  if (nb > G.N) nb = G.N;
-  // keep one chunk per thread at least when the batch allows it
+// Images are processed in chunks side by side in the GEMM's N dimension (N = images*OH*OW, about 512 columns), so
+// that small feature maps (7x7, 3x3) still give the micro-kernel full tiles. Chunks run in parallel with
+// single-threaded GEMMs when there are at least as many chunks as threads (their count then a multiple of the
+// threads, and chunk c holds images [c*N/n, (c+1)*N/n), so every thread gets the same number of images);
+// otherwise each GEMM is parallel.
+static int64_t chunk_count(const Geo& G) {
+  if (G.N <= 0) return 0;
+  int64_t per = (512 + G.ohw - 1) / G.ohw;  // images per chunk, about
+  if (per < 1) per = 1;
+  int64_t n = (G.N + per - 1) / per;
   const int64_t nt = nthreads();
-  while (nb > 1 && (G.N + nb - 1) / nb < nt) --nb;
-  return nb;
+  if (n <= nt) n = G.N < nt ? G.N : nt;
+  else n = (n + nt - 1) / nt * nt;
+  return n < G.N ? n : G.N;
 }
+static inline int64_t chunk_start(const Geo& G, int64_t nchunks, int64_t c) { return c * G.N / nchunks; }
 
 template <typename F>
-static void over_chunks(const Geo& G, int64_t nb, F&& body) {
-  const int64_t nchunks = (G.N + nb - 1) / nb;
+static void over_chunks(const Geo& G, int64_t nchunks, F&& body) {
   const int nt = nthreads();
   if (nchunks >= nt && nt > 1) {
-#pragma omp parallel for schedule(dynamic, 1)
-    for (int64_t c = 0; c < nchunks; ++c) body(c * nb, G.N - c * nb < nb ? G.N - c * nb : nb, false);
+#pragma omp parallel for schedule(static)
+    for (int64_t c = 0; c < nchunks; ++c) {
+      const int64_t n0 = chunk_start(G, nchunks, c);
+      body(n0, chunk_start(G, nchunks, c + 1) - n0, false);
+    }
   } else {
-    for (int64_t c = 0; c < nchunks; ++c) body(c * nb, G.N - c * nb < nb ? G.N - c * nb : nb, true);
+    for (int64_t c = 0; c < nchunks; ++c) {
+      const int64_t n0 = chunk_start(G, nchunks, c);
+      body(n0, chunk_start(G, nchunks, c + 1) - n0, true);
+    }
   }
 }
 
@@ -501,8 +510,8 @@ static void conv_fwd(const OpCall& c) {
       return;
     }
   }
-  const int64_t nb = chunk_images(G);
-  over_chunks(G, nb, [&](int64_t n0, int64_t cnt, bool par) {
+  const int64_t nchunks = chunk_count(G);
+  over_chunks(G, nchunks, [&](int64_t n0, int64_t cnt, bool par) {
     const int64_t ld = cnt * G.ohw;
     const bool direct = G.direct && cnt == 1;
     T* col = direct ? nullptr : (T*)workspace(2, sizeof(T) * (size_t)(G.ckk * ld));
@@ -545,8 +554,8 @@ static void conv_bwd_input(const OpCall& c) {
       return;
     }
   }
-  const int64_t nb = chunk_images(G);
-  over_chunks(G, nb, [&](int64_t n0, int64_t cnt, bool par) {
+  const int64_t nchunks = chunk_count(G);
+  over_chunks(G, nchunks, [&](int64_t n0, int64_t cnt, bool par) {
     const int64_t ld = cnt * G.ohw;
     const bool direct = G.direct && cnt == 1;
     T* col = direct ? nullptr : (T*)workspace(2, sizeof(T) * (size_t)(G.ckk * ld));
@@ -591,8 +600,7 @@ static void conv_bwd_weight(const OpCall& c) {
   }
   if (db) bias_grad<T>(G, dy, db);
   const int64_t wsz = G.K * G.ckk;
-  const int64_t nb = chunk_images(G);
-  const int64_t nchunks = (G.N + nb - 1) / nb;
+  const int64_t nchunks = chunk_count(G);
   const int nt = nthreads();
   auto chunk = [&](int64_t n0, int64_t cnt, T* acc, bool first, bool par) {
     const int64_t ld = cnt * G.ohw;
@@ -615,7 +623,7 @@ static void conv_bwd_weight(const OpCall& c) {
       bool first = true;
 #pragma omp for schedule(static)
       for (int64_t ch = 0; ch < nchunks; ++ch) {
-        const int64_t n0 = ch * nb, cnt = G.N - n0 < nb ? G.N - n0 : nb;
+        const int64_t n0 = chunk_start(G, nchunks, ch), cnt = chunk_start(G, nchunks, ch + 1) - n0;
         chunk(n0, cnt, acc, first, false);
         first = false;
       }
@@ -633,7 +641,7 @@ static void conv_bwd_weight(const OpCall& c) {
     if (G.N == 0)
       for (int64_t i = 0; i < wsz; ++i) dw[i] = T(0);
     for (int64_t ch = 0; ch < nchunks; ++ch) {
-      const int64_t n0 = ch * nb, cnt = G.N - n0 < nb ? G.N - n0 : nb;
+      const int64_t n0 = chunk_start(G, nchunks, ch), cnt = chunk_start(G, nchunks, ch + 1) - n0;
       chunk(n0, cnt, dw, ch == 0, true);
     }
   }
