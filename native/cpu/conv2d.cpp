@@ -279,6 +279,64 @@ static void direct_rows(const Geo& G, const Padded& P, const float* xp, const fl
   }
 }
 
+// One output channel, unit stride and dilation along h, KH rows of taps: RB output rows at a time, each input row
+// loaded once per (channel, tap column) and used by the KH output rows it reaches (a load per KH FMAs instead of
+// one per FMA). The backward-input pass of a first layer (one output channel, K*kh*kw taps) runs here.
+template <int KH, int NV>
+static void slide_rows(const Geo& G, const Padded& P, const float* xp, const float* w, const float* bias, bool relu,
+                       float* yk, int64_t oh0, int64_t v0) {
+  using vf = Vec<float>::type;
+  constexpr int VL = Vec<float>::N, RB = 4;
+  vf acc[RB][NV];
+  for (int r = 0; r < RB; ++r)
+    for (int u = 0; u < NV; ++u) acc[r][u] = bias ? bcast(bias[0]) : vf{};
+  for (int64_t c = 0; c < G.C; ++c)
+    for (int64_t j = 0; j < G.kw; ++j) {
+      vf wv[KH];
+      for (int i = 0; i < KH; ++i) wv[i] = bcast(w[(c * KH + i) * G.kw + j]);
+      const float* base = xp + (c * P.Hp + oh0) * P.Wp + j * G.dw + v0 * VL;
+      for (int r = 0; r < RB + KH - 1; ++r) {
+        vf xv[NV];
+        for (int u = 0; u < NV; ++u) memcpy(&xv[u], base + r * P.Wp + u * VL, sizeof(vf));
+        for (int i = 0; i < KH; ++i) {
+          const int row = r - i;  // the output row (in the block) that input row r reaches through tap row i
+          if (row < 0 || row >= RB) continue;  // resolved at compile time once unrolled
+          for (int u = 0; u < NV; ++u) acc[row][u] += wv[i] * xv[u];
+        }
+      }
+    }
+  for (int r = 0; r < RB; ++r)
+    for (int u = 0; u < NV; ++u) {
+      vf v = acc[r][u];
+      if (relu) v = v > vf{} ? v : vf{};
+      const int64_t col = (v0 + u) * VL;
+      alignas(64) float tmp[VL];
+      memcpy(tmp, &v, sizeof(vf));
+      run_copy(yk + (oh0 + r) * G.OW + col, tmp, G.OW - col < VL ? G.OW - col : VL);
+    }
+}
+template <int KH>
+static void slide_channel(const Geo& G, const Padded& P, const float* xp, const float* w, const float* bias, bool relu,
+                          float* yk) {
+  int64_t oh = 0;
+  for (; oh + 4 <= G.OH; oh += 4) {
+    int64_t v = 0;
+    for (; v + 2 <= P.nv; v += 2) slide_rows<KH, 2>(G, P, xp, w, bias, relu, yk, oh, v);
+    if (v < P.nv) slide_rows<KH, 1>(G, P, xp, w, bias, relu, yk, oh, v);
+  }
+  for (; oh < G.OH; ++oh) direct_rows<1>(G, P, xp, w, bias, relu, yk, oh);  // the last rows, one at a time
+}
+static bool slide_ok(const Geo& G) { return G.sh == 1 && G.dh == 1 && G.kh >= 1 && G.kh <= 5; }
+static void slide(const Geo& G, const Padded& P, const float* xp, const float* w, const float* bias, bool relu, float* yk) {
+  switch (G.kh) {
+    case 1: return slide_channel<1>(G, P, xp, w, bias, relu, yk);
+    case 2: return slide_channel<2>(G, P, xp, w, bias, relu, yk);
+    case 3: return slide_channel<3>(G, P, xp, w, bias, relu, yk);
+    case 4: return slide_channel<4>(G, P, xp, w, bias, relu, yk);
+    default: return slide_channel<5>(G, P, xp, w, bias, relu, yk);
+  }
+}
+
 static void direct_fwd(const Geo& G, const float* x, const float* w, const float* bias, bool relu, float* y) {
   const Padded P = padded_geo(G);
   constexpr int KB = 4;
@@ -292,12 +350,16 @@ static void direct_fwd(const Geo& G, const float* x, const float* w, const float
       float* yk = y + (n * G.K + k0) * G.ohw;
       const float* wk = w + k0 * G.ckk;
       const float* bk = bias ? bias + k0 : nullptr;
-      for (int64_t oh = 0; oh < G.OH; ++oh) {
-        if (k0 + KB <= G.K) {
-          direct_rows<KB>(G, P, xp, wk, bk, relu, yk, oh);
-        } else {
-          for (int64_t k = k0; k < G.K; ++k)
-            direct_rows<1>(G, P, xp, w + k * G.ckk, bias ? bias + k : nullptr, relu, y + (n * G.K + k) * G.ohw, oh);
+      if (k0 + KB <= G.K) {
+        for (int64_t oh = 0; oh < G.OH; ++oh) direct_rows<KB>(G, P, xp, wk, bk, relu, yk, oh);
+      } else {  // the last channels, one at a time
+        for (int64_t k = k0; k < G.K; ++k) {
+          const float* wk1 = w + k * G.ckk;
+          const float* bk1 = bias ? bias + k : nullptr;
+          float* yk1 = y + (n * G.K + k) * G.ohw;
+          if (slide_ok(G)) slide(G, P, xp, wk1, bk1, relu, yk1);
+          else
+            for (int64_t oh = 0; oh < G.OH; ++oh) direct_rows<1>(G, P, xp, wk1, bk1, relu, yk1, oh);
         }
       }
     }
@@ -325,15 +387,15 @@ static void direct_bwd_input(const Geo& G, const float* dy, const float* w, floa
   direct_fwd(T, dy, wt, nullptr, false, dx);
 }
 
-// TN taps of one (image, output channel): acc[t] += dy row * shifted input row, over every output row; the TN
-// accumulators stay in registers (TN is a compile-time constant), then each is summed into out[t] (double).
+// TN taps of one (image, output channel): accv[t] += dy row * shifted input row over every output row, with the TN
+// accumulators in registers (TN is a compile-time constant) and in memory between images; bsum += dy when given.
 template <int TN>
-static void bwdw_taps(const Geo& G, const Padded& P, const float* xp, const float* dyp, const int64_t* off, double* out,
-                      double* dsum) {
+static void bwdw_taps(const Geo& G, const Padded& P, const float* xp, const float* dyp, const int64_t* off,
+                      Vec<float>::type* accv, Vec<float>::type* bsum) {
   using vf = Vec<float>::type;
   constexpr int VL = Vec<float>::N;
   vf acc[TN];
-  for (int t = 0; t < TN; ++t) acc[t] = vf{};
+  for (int t = 0; t < TN; ++t) acc[t] = accv[t];
   vf bs{};
   for (int64_t oh = 0; oh < G.OH; ++oh) {
     const float* xrow = xp + oh * G.sh * P.Wp;
@@ -349,22 +411,11 @@ static void bwdw_taps(const Geo& G, const Padded& P, const float* xp, const floa
       }
     }
   }
-  for (int t = 0; t < TN; ++t) {
-    alignas(64) float l[VL];
-    memcpy(l, &acc[t], sizeof(vf));
-    double s = 0;
-    for (int q = 0; q < VL; ++q) s += l[q];
-    out[t] += s;
-  }
-  if (dsum) {
-    alignas(64) float l[VL];
-    memcpy(l, &bs, sizeof(vf));
-    double s = 0;
-    for (int q = 0; q < VL; ++q) s += l[q];
-    *dsum += s;
-  }
+  for (int t = 0; t < TN; ++t) accv[t] = acc[t];
+  if (bsum) *bsum += bs;
 }
-using BwdwFn = void (*)(const Geo&, const Padded&, const float*, const float*, const int64_t*, double*, double*);
+using BwdwFn = void (*)(const Geo&, const Padded&, const float*, const float*, const int64_t*, Vec<float>::type*,
+                        Vec<float>::type*);
 constexpr int kTapGroup = 24;  // accumulators + the dy vector + a load fit the 32 registers of AVX-512
 static BwdwFn bwdw_fn(int tn) {
   static constexpr BwdwFn fns[kTapGroup] = {
@@ -375,42 +426,115 @@ static BwdwFn bwdw_fn(int tn) {
   return fns[tn - 1];
 }
 
+// The weight gradient of one (image, output channel) for KHxKW taps at unit stride and dilation along h: blocks of
+// RB dy rows stay in registers and each input row, loaded once per tap column, feeds the KH taps that reach it.
+// dyp holds the dy plane padded with zero rows to whole blocks; rows past the image's last are read times zero.
+// With AVX-512, dyp may instead be the dy plane itself (RAW): rows and lanes past its end are read as zeros by masks.
+template <int KH, int KW, bool RAW = false>
+static void slide_bwdw(const Geo& G, const Padded& P, const float* xp, const float* dyp, Vec<float>::type* accv,
+                       Vec<float>::type* bsum) {
+  using vf = Vec<float>::type;
+  constexpr int VL = Vec<float>::N, RB = 4;
+  vf bs{};
+  for (int64_t c = 0; c < G.C; ++c) {
+    vf acc[KH * KW];
+    for (int t = 0; t < KH * KW; ++t) acc[t] = accv[c * KH * KW + t];
+    for (int64_t oh0 = 0; oh0 < G.OH; oh0 += RB)
+      for (int64_t v = 0; v < P.nv; ++v) {
+        vf d[RB];
+#if TS_ISA_ID == 2
+        if constexpr (RAW) {
+          const __mmask16 m = lanes(0, G.OW - v * VL);
+          for (int r = 0; r < RB; ++r)
+            d[r] = oh0 + r < G.OH ? (vf)_mm512_maskz_loadu_ps(m, dyp + (oh0 + r) * G.OW + v * VL) : vf{};
+        } else
+#endif
+          for (int r = 0; r < RB; ++r) memcpy(&d[r], dyp + (oh0 + r) * P.nv * VL + v * VL, sizeof(vf));
+        if (c == 0)
+          for (int r = 0; r < RB; ++r) bs += d[r];
+        const float* base = xp + (c * P.Hp + oh0) * P.Wp + v * VL;
+        for (int r = 0; r < RB + KH - 1; ++r)
+          for (int j = 0; j < KW; ++j) {
+            vf xv;
+            memcpy(&xv, base + r * P.Wp + j * G.dw, sizeof(vf));
+            for (int i = 0; i < KH; ++i) {
+              const int row = r - i;
+              if (row < 0 || row >= RB) continue;
+              acc[i * KW + j] += d[row] * xv;
+            }
+          }
+      }
+    for (int t = 0; t < KH * KW; ++t) accv[c * KH * KW + t] = acc[t];
+  }
+  if (bsum) *bsum += bs;
+}
+
 // dw[k][t] = sum over images and outputs of dy[n][k][oh][ow] * xp[n][oh*sh + tap row][ow + tap col]; db[k] = sum dy.
-// Threads take images and keep private partial sums (double), added at the end in thread order.
+// Each thread takes an equal share of the images, pads them all once, then for each output channel accumulates
+// vectors over its images and reduces them once; the threads' partial sums (double) are added in thread order.
 static void direct_bwd_weight(const Geo& G, const float* dy, const float* x, float* dw, float* db) {
+  using vf = Vec<float>::type;
   constexpr int VL = Vec<float>::N;
+  constexpr int64_t RB = 4;  // slide_bwdw's row block
   const Padded P = padded_geo(G);
   const int nt = nthreads();
   const int64_t wsz = G.K * G.ckk + G.K;  // dw then db
   double* partial = (double*)workspace(3, sizeof(double) * (size_t)(wsz * nt));
   const bool par = G.N > 1 && G.N * G.K * G.ohw * G.ckk >= (1 << 16);
-#pragma omp parallel num_threads(par ? nt : 1)
+  const int used = par ? nt : 1;
+  const bool slide3 = G.kh == 3 && G.kw == 3 && G.sh == 1 && G.dh == 1;
+  const int64_t plane = G.C * P.Hp * P.Wp;
+  const int64_t ohp = (G.OH + RB - 1) / RB * RB;  // dy rows padded to whole blocks
+#pragma omp parallel num_threads(used)
   {
     const int th = omp_get_thread_num();
     double* acc_w = partial + th * wsz;
     for (int64_t i = 0; i < wsz; ++i) acc_w[i] = 0;
-    float* xp = (float*)workspace(5, sizeof(float) * (size_t)(G.C * P.Hp * P.Wp));
-    float* dyp = (float*)workspace(6, sizeof(float) * (size_t)(G.OH * P.nv * VL));
-#pragma omp for schedule(static)
-    for (int64_t n = 0; n < G.N; ++n) {
-      pad_image(G, P, x + n * G.C * G.H * G.W, xp);
-      for (int64_t k = 0; k < G.K; ++k) {
-        // the dy plane with rows padded to whole vectors by zeros, so that the padding lanes add nothing
+    const int64_t n0 = th * G.N / used, n1 = (th + 1) * G.N / used;
+    // this thread's images, padded, then RB zero rows that the last partial row block may read (times zero dy)
+    float* xp = (float*)workspace(5, sizeof(float) * (size_t)((n1 - n0) * plane + RB * P.Wp));
+    for (int64_t n = n0; n < n1; ++n) pad_image(G, P, x + n * G.C * G.H * G.W, xp + (n - n0) * plane);
+    memset(xp + (n1 - n0) * plane, 0, sizeof(float) * (size_t)(RB * P.Wp));
+    float* dyp = (float*)workspace(6, sizeof(float) * (size_t)(ohp * P.nv * VL));
+    for (int64_t q = G.OH * P.nv * VL; q < ohp * P.nv * VL; ++q) dyp[q] = 0.f;
+    vf* accv = (vf*)workspace(7, sizeof(vf) * (size_t)(G.ckk + 1));
+    for (int64_t k = 0; k < G.K; ++k) {
+      for (int64_t t = 0; t <= G.ckk; ++t) accv[t] = vf{};
+      for (int64_t n = n0; n < n1; ++n) {
         const float* dyk = dy + (n * G.K + k) * G.ohw;
+#if TS_ISA_ID == 2
+        if (slide3) {  // dy read in place, masked
+          slide_bwdw<3, 3, true>(G, P, xp + (n - n0) * plane, dyk, accv, accv + G.ckk);
+          continue;
+        }
+#endif
+        // the dy plane with rows padded to whole vectors by zeros, so that the padding lanes add nothing
         for (int64_t oh = 0; oh < G.OH; ++oh) {
           float* d = dyp + oh * P.nv * VL;
           run_copy(d, dyk + oh * G.OW, G.OW);
           for (int64_t q = G.OW; q < P.nv * VL; ++q) d[q] = 0.f;
         }
+        const float* xn = xp + (n - n0) * plane;
+        if (slide3) {
+          slide_bwdw<3, 3>(G, P, xn, dyp, accv, accv + G.ckk);
+          continue;
+        }
         for (int64_t t0 = 0; t0 < G.ckk; t0 += kTapGroup) {
           const int tn = (int)(G.ckk - t0 < kTapGroup ? G.ckk - t0 : kTapGroup);
           // the first tap group also sums dy (the bias gradient) from the vectors it loads anyway
-          bwdw_fn(tn)(G, P, xp, dyp, P.off + t0, acc_w + k * G.ckk + t0, t0 == 0 ? acc_w + G.K * G.ckk + k : nullptr);
+          bwdw_fn(tn)(G, P, xn, dyp, P.off + t0, accv + t0, t0 == 0 ? accv + G.ckk : nullptr);
         }
+      }
+      for (int64_t t = 0; t <= G.ckk; ++t) {
+        alignas(64) float l[VL];
+        memcpy(l, &accv[t], sizeof(vf));
+        double s = 0;
+        for (int q = 0; q < VL; ++q) s += l[q];
+        if (t < G.ckk) acc_w[k * G.ckk + t] += s;
+        else acc_w[G.K * G.ckk + k] += s;
       }
     }
   }
-  const int used = par ? nt : 1;
   for (int64_t i = 0; i < G.K * G.ckk; ++i) {
     double s = 0;
     for (int t = 0; t < used; ++t) s += partial[t * wsz + i];
