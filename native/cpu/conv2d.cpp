@@ -282,7 +282,9 @@ static void direct_rows(const Geo& G, const Padded& P, const float* xp, const fl
 // One output channel, unit stride and dilation along h, KH rows of taps: RB output rows at a time, each input row
 // loaded once per (channel, tap column) and used by the KH output rows it reaches (a load per KH FMAs instead of
 // one per FMA). The backward-input pass of a first layer (one output channel, K*kh*kw taps) runs here.
-template <int KH, int NV>
+// RAW (AVX-512): xp is the unpadded image x itself; rows outside it and columns outside [0, W) read as zeros by
+// masks, so the image is never copied.
+template <int KH, int NV, bool RAW = false>
 static void slide_rows(const Geo& G, const Padded& P, const float* xp, const float* w, const float* bias, bool relu,
                        float* yk, int64_t oh0, int64_t v0) {
   using vf = Vec<float>::type;
@@ -294,10 +296,25 @@ static void slide_rows(const Geo& G, const Padded& P, const float* xp, const flo
     for (int64_t j = 0; j < G.kw; ++j) {
       vf wv[KH];
       for (int i = 0; i < KH; ++i) wv[i] = bcast(w[(c * KH + i) * G.kw + j]);
-      const float* base = xp + (c * P.Hp + oh0) * P.Wp + j * G.dw + v0 * VL;
+#if TS_ISA_ID == 2
+      __mmask16 cm[NV];  // RAW: the lanes whose input column is inside the image
+      const int64_t col0 = v0 * VL + j * G.dw - G.pw;
+      for (int u = 0; u < NV; ++u) cm[u] = lanes(-(col0 + u * VL), G.W - (col0 + u * VL));
+#endif
+      const float* base = RAW ? nullptr : xp + (c * P.Hp + oh0) * P.Wp + j * G.dw + v0 * VL;
       for (int r = 0; r < RB + KH - 1; ++r) {
         vf xv[NV];
-        for (int u = 0; u < NV; ++u) memcpy(&xv[u], base + r * P.Wp + u * VL, sizeof(vf));
+#if TS_ISA_ID == 2
+        if constexpr (RAW) {
+          const int64_t ih = oh0 + r - G.ph;
+          const bool in = ih >= 0 && ih < G.H;
+          const float* row = xp + (c * G.H + (in ? ih : 0)) * G.W;
+          for (int u = 0; u < NV; ++u)
+            xv[u] = (vf)_mm512_maskz_loadu_ps(in ? cm[u] : (__mmask16)0,
+                                              (const float*)((uintptr_t)row + (intptr_t)(col0 + u * VL) * (intptr_t)sizeof(float)));
+        } else
+#endif
+          for (int u = 0; u < NV; ++u) memcpy(&xv[u], base + r * P.Wp + u * VL, sizeof(vf));
         for (int i = 0; i < KH; ++i) {
           const int row = r - i;  // the output row (in the block) that input row r reaches through tap row i
           if (row < 0 || row >= RB) continue;  // resolved at compile time once unrolled
@@ -315,25 +332,36 @@ static void slide_rows(const Geo& G, const Padded& P, const float* xp, const flo
       run_copy(yk + (oh0 + r) * G.OW + col, tmp, G.OW - col < VL ? G.OW - col : VL);
     }
 }
-template <int KH>
+// All output rows of one channel; RAW: x unpadded (every row block then runs the masked path, the last partial
+// block included, its rows past OH computed and dropped).
+template <int KH, bool RAW>
 static void slide_channel(const Geo& G, const Padded& P, const float* xp, const float* w, const float* bias, bool relu,
                           float* yk) {
   int64_t oh = 0;
   for (; oh + 4 <= G.OH; oh += 4) {
     int64_t v = 0;
-    for (; v + 2 <= P.nv; v += 2) slide_rows<KH, 2>(G, P, xp, w, bias, relu, yk, oh, v);
-    if (v < P.nv) slide_rows<KH, 1>(G, P, xp, w, bias, relu, yk, oh, v);
+    for (; v + 2 <= P.nv; v += 2) slide_rows<KH, 2, RAW>(G, P, xp, w, bias, relu, yk, oh, v);
+    if (v < P.nv) slide_rows<KH, 1, RAW>(G, P, xp, w, bias, relu, yk, oh, v);
   }
-  for (; oh < G.OH; ++oh) direct_rows<1>(G, P, xp, w, bias, relu, yk, oh);  // the last rows, one at a time
+  if constexpr (!RAW) {
+    for (; oh < G.OH; ++oh) direct_rows<1>(G, P, xp, w, bias, relu, yk, oh);  // the last rows, one at a time
+  } else if (oh < G.OH) {
+    // the last rows: computed into a 4-row scratch block, the valid ones copied out
+    const int64_t rem = G.OH - oh;
+    float* tmp = (float*)workspace(4, sizeof(float) * (size_t)((oh + 4) * G.OW));
+    for (int64_t v = 0; v < P.nv; ++v) slide_rows<KH, 1, RAW>(G, P, xp, w, bias, relu, tmp, oh, v);
+    memcpy(yk + oh * G.OW, tmp + oh * G.OW, sizeof(float) * (size_t)(rem * G.OW));
+  }
 }
 static bool slide_ok(const Geo& G) { return G.sh == 1 && G.dh == 1 && G.kh >= 1 && G.kh <= 5; }
+template <bool RAW>
 static void slide(const Geo& G, const Padded& P, const float* xp, const float* w, const float* bias, bool relu, float* yk) {
   switch (G.kh) {
-    case 1: return slide_channel<1>(G, P, xp, w, bias, relu, yk);
-    case 2: return slide_channel<2>(G, P, xp, w, bias, relu, yk);
-    case 3: return slide_channel<3>(G, P, xp, w, bias, relu, yk);
-    case 4: return slide_channel<4>(G, P, xp, w, bias, relu, yk);
-    default: return slide_channel<5>(G, P, xp, w, bias, relu, yk);
+    case 1: return slide_channel<1, RAW>(G, P, xp, w, bias, relu, yk);
+    case 2: return slide_channel<2, RAW>(G, P, xp, w, bias, relu, yk);
+    case 3: return slide_channel<3, RAW>(G, P, xp, w, bias, relu, yk);
+    case 4: return slide_channel<4, RAW>(G, P, xp, w, bias, relu, yk);
+    default: return slide_channel<5, RAW>(G, P, xp, w, bias, relu, yk);
   }
 }
 
@@ -343,6 +371,14 @@ static void direct_fwd(const Geo& G, const float* x, const float* w, const float
   const int64_t kblocks = (G.K + KB - 1) / KB;
 #pragma omp parallel for schedule(static) if (G.N * G.K * G.ohw * G.ckk >= (1 << 16))
   for (int64_t n = 0; n < G.N; ++n) {
+#if TS_ISA_ID == 2
+    if (G.K < KB && slide_ok(G)) {  // a few output channels (backward input of a first layer): no padded copy
+      for (int64_t k = 0; k < G.K; ++k)
+        slide<true>(G, P, x + n * G.C * G.H * G.W, w + k * G.ckk, bias ? bias + k : nullptr, relu,
+                    y + (n * G.K + k) * G.ohw);
+      continue;
+    }
+#endif
     float* xp = (float*)workspace(5, sizeof(float) * (size_t)(G.C * P.Hp * P.Wp));
     pad_image(G, P, x + n * G.C * G.H * G.W, xp);
     for (int64_t kbk = 0; kbk < kblocks; ++kbk) {
@@ -357,7 +393,7 @@ static void direct_fwd(const Geo& G, const float* x, const float* w, const float
           const float* wk1 = w + k * G.ckk;
           const float* bk1 = bias ? bias + k : nullptr;
           float* yk1 = y + (n * G.K + k) * G.ohw;
-          if (slide_ok(G)) slide(G, P, xp, wk1, bk1, relu, yk1);
+          if (slide_ok(G)) slide<false>(G, P, xp, wk1, bk1, relu, yk1);
           else
             for (int64_t oh = 0; oh < G.OH; ++oh) direct_rows<1>(G, P, xp, wk1, bk1, relu, yk1, oh);
         }
