@@ -759,6 +759,9 @@ static void conv_bwd_weight(const OpCall& c) {
     }
   }
   if (db) bias_grad<T>(G, dy, db);
+  // computed transposed, dw^T [ckk, Kg] = col [ckk, ld] x dy^T [ld, Kg] per group: M = C*kh*kw fills the
+  // micro-kernel's rows where M = K (64 = 5 1/3 tiles of 12) would leave a tenth of them empty; transposed back
+  // at the end
   const int64_t wsz = G.K * G.ckk;
   const int64_t nchunks = chunk_count(G);
   const int nt = nthreads();
@@ -768,10 +771,22 @@ static void conv_bwd_weight(const OpCall& c) {
     T* col = direct ? nullptr : (T*)workspace(2, sizeof(T) * (size_t)(G.ckk * ld));
     T* dyb = cnt > 1 ? (T*)workspace(4, sizeof(T) * (size_t)(G.Kg * ld)) : nullptr;
     for (int64_t g = 0; g < G.g; ++g) {
-      const T* B = x_operand<T>(G, x, n0, cnt, g, col, ld);
-      const T* A = gather_dy<T>(G, dy, n0, cnt, g, dyb);
-      gemm<T>(G.Kg, G.ckk, ld, A, ld, 1, B, 1, ld, acc + g * G.Kg * G.ckk, G.ckk, T(1), first ? T(0) : T(1), nullptr,
+      const T* X = x_operand<T>(G, x, n0, cnt, g, col, ld);
+      const T* D = gather_dy<T>(G, dy, n0, cnt, g, dyb);
+      gemm<T>(G.ckk, G.Kg, ld, X, ld, 1, D, 1, ld, acc + g * G.ckk * G.Kg, G.Kg, T(1), first ? T(0) : T(1), nullptr,
               0, false, par);
+    }
+  };
+  // dw[g][k][t] = sum over the given transposed partials of p[g][t][k]
+  auto untranspose = [&](const T* parts, int64_t count) {
+#pragma omp parallel for schedule(static) if (wsz >= (1 << 14))
+    for (int64_t gk = 0; gk < G.g * G.Kg; ++gk) {
+      const int64_t g = gk / G.Kg, k = gk % G.Kg;
+      for (int64_t t = 0; t < G.ckk; ++t) {
+        T s = T(0);
+        for (int64_t q = 0; q < count; ++q) s += parts[q * wsz + (g * G.ckk + t) * G.Kg + k];
+        dw[(g * G.Kg + k) * G.ckk + t] = s;
+      }
     }
   };
   if (nchunks >= nt && nt > 1) {
@@ -789,21 +804,17 @@ static void conv_bwd_weight(const OpCall& c) {
       }
       if (first)
         for (int64_t i = 0; i < wsz; ++i) acc[i] = T(0);
-#pragma omp barrier
-#pragma omp for schedule(static)
-      for (int64_t i = 0; i < wsz; ++i) {
-        T s = T(0);
-        for (int k = 0; k < nt; ++k) s += partial[k * wsz + i];
-        dw[i] = s;
-      }
     }
+    untranspose(partial, nt);
   } else {
+    T* acc = (T*)workspace(3, sizeof(T) * (size_t)wsz);
     if (G.N == 0)
-      for (int64_t i = 0; i < wsz; ++i) dw[i] = T(0);
+      for (int64_t i = 0; i < wsz; ++i) acc[i] = T(0);
     for (int64_t ch = 0; ch < nchunks; ++ch) {
       const int64_t n0 = chunk_start(G, nchunks, ch), cnt = chunk_start(G, nchunks, ch + 1) - n0;
-      chunk(n0, cnt, dw, ch == 0, true);
+      chunk(n0, cnt, acc, ch == 0, true);
     }
+    untranspose(acc, 1);
   }
 }
 }  // namespace
