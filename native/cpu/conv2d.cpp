@@ -759,9 +759,10 @@ static void conv_bwd_weight(const OpCall& c) {
     }
   }
   if (db) bias_grad<T>(G, dy, db);
-  // computed transposed, dw^T [ckk, Kg] = col [ckk, ld] x dy^T [ld, Kg] per group: M = C*kh*kw fills the
-  // micro-kernel's rows where M = K (64 = 5 1/3 tiles of 12) would leave a tenth of them empty; transposed back
-  // at the end
+  // With few output channels (Kg <= 128) computed transposed, dw^T [ckk, Kg] = col [ckk, ld] x dy^T [ld, Kg] per
+  // group: M = C*kh*kw fills the micro-kernel's rows where M = K (64 = 5 1/3 tiles of 12) would leave a tenth of
+  // them empty (measured: 1.2-1.3x on K = 64); transposed back at the end. With many (K = 256: 0.7x) as dw = dy x col^T.
+  const bool tr = G.Kg <= 128;
   const int64_t wsz = G.K * G.ckk;
   const int64_t nchunks = chunk_count(G);
   const int nt = nthreads();
@@ -773,18 +774,23 @@ static void conv_bwd_weight(const OpCall& c) {
     for (int64_t g = 0; g < G.g; ++g) {
       const T* X = x_operand<T>(G, x, n0, cnt, g, col, ld);
       const T* D = gather_dy<T>(G, dy, n0, cnt, g, dyb);
-      gemm<T>(G.ckk, G.Kg, ld, X, ld, 1, D, 1, ld, acc + g * G.ckk * G.Kg, G.Kg, T(1), first ? T(0) : T(1), nullptr,
-              0, false, par);
+      if (tr)
+        gemm<T>(G.ckk, G.Kg, ld, X, ld, 1, D, 1, ld, acc + g * G.ckk * G.Kg, G.Kg, T(1), first ? T(0) : T(1), nullptr,
+                0, false, par);
+      else
+        gemm<T>(G.Kg, G.ckk, ld, D, ld, 1, X, 1, ld, acc + g * G.Kg * G.ckk, G.ckk, T(1), first ? T(0) : T(1), nullptr,
+                0, false, par);
     }
   };
-  // dw[g][k][t] = sum over the given transposed partials of p[g][t][k]
+  // dw[g][k][t] = sum over the partials of p[g][t][k] (transposed) or p[g][k][t]
   auto untranspose = [&](const T* parts, int64_t count) {
 #pragma omp parallel for schedule(static) if (wsz >= (1 << 14))
     for (int64_t gk = 0; gk < G.g * G.Kg; ++gk) {
       const int64_t g = gk / G.Kg, k = gk % G.Kg;
       for (int64_t t = 0; t < G.ckk; ++t) {
+        const int64_t at = tr ? (g * G.ckk + t) * G.Kg + k : (g * G.Kg + k) * G.ckk + t;
         T s = T(0);
-        for (int64_t q = 0; q < count; ++q) s += parts[q * wsz + (g * G.ckk + t) * G.Kg + k];
+        for (int64_t q = 0; q < count; ++q) s += parts[q * wsz + at];
         dw[(g * G.Kg + k) * G.ckk + t] = s;
       }
     }

@@ -22,6 +22,7 @@ const CASES: Case[] = [
   { x: [2, 3, 13, 11], w: [4, 3, 3, 3], p: P(2, 1, 2, 1, 1, 2, 2) },
   { x: [1, 2, 6, 40], w: [9, 2, 3, 5], p: P(1, 1, 1, 1, 1, 2, 1), bias: true },
   { x: [2, 2, 11, 13], w: [3, 2, 3, 3], p: P(1, 2, 2) },  // dilation 2, padding 2 (its backward input is direct too)
+  { x: [2, 8, 6, 5], w: [130, 8, 3, 3], p: P(1, 1), bias: true },  // many output channels: dw = dy x col^T
 ];
 
 const name = (c: Case) => `x=[${c.x}] w=[${c.w}] s=${c.p.sh},${c.p.sw} p=${c.p.ph},${c.p.pw} d=${c.p.dh},${c.p.dw} g=${c.p.g}${c.bias ? ' bias' : ''}`;
