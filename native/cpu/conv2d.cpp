@@ -423,6 +423,19 @@ static void direct_bwd_input(const Geo& G, const float* dy, const float* w, floa
   direct_fwd(T, dy, wt, nullptr, false, dx);
 }
 
+// Bits that keep lanes [0, rem) of a float vector and clear the rest: the lanes past the last output column read
+// real input columns, and 0 * Inf there would be NaN, so those inputs are cleared rather than multiplied by zero.
+typedef int32_t vi32 __attribute__((vector_size(TS_VEC_BYTES)));
+static inline vi32 lane_keep(int64_t rem) {
+  constexpr int VL = Vec<float>::N;
+  alignas(64) int32_t b[VL];
+  for (int q = 0; q < VL; ++q) b[q] = q < rem ? -1 : 0;
+  vi32 m;
+  memcpy(&m, b, sizeof(m));
+  return m;
+}
+static inline Vec<float>::type keep(Vec<float>::type x, vi32 m) { return (Vec<float>::type)((vi32)x & m); }
+
 // TN taps of one (image, output channel): accv[t] += dy row * shifted input row over every output row, with the TN
 // accumulators in registers (TN is a compile-time constant) and in memory between images; bsum += dy when given.
 template <int TN>
@@ -433,6 +446,7 @@ static void bwdw_taps(const Geo& G, const Padded& P, const float* xp, const floa
   vf acc[TN];
   for (int t = 0; t < TN; ++t) acc[t] = accv[t];
   vf bs{};
+  const vi32 last = lane_keep(G.OW - (P.nv - 1) * VL);
   for (int64_t oh = 0; oh < G.OH; ++oh) {
     const float* xrow = xp + oh * G.sh * P.Wp;
     const float* drow = dyp + oh * P.nv * VL;
@@ -440,9 +454,11 @@ static void bwdw_taps(const Geo& G, const Padded& P, const float* xp, const floa
       vf d;
       memcpy(&d, drow + v * VL, sizeof(vf));
       bs += d;
+      const bool tail = v == P.nv - 1;
       for (int t = 0; t < TN; ++t) {
         vf xv;
         memcpy(&xv, xrow + off[t] + v * VL, sizeof(vf));
+        if (tail) xv = keep(xv, last);
         acc[t] += d * xv;
       }
     }
@@ -472,11 +488,14 @@ static void slide_bwdw(const Geo& G, const Padded& P, const float* xp, const flo
   using vf = Vec<float>::type;
   constexpr int VL = Vec<float>::N, RB = 4;
   vf bs{};
+  const vi32 last = lane_keep(G.OW - (P.nv - 1) * VL);
   for (int64_t c = 0; c < G.C; ++c) {
     vf acc[KH * KW];
     for (int t = 0; t < KH * KW; ++t) acc[t] = accv[c * KH * KW + t];
-    for (int64_t oh0 = 0; oh0 < G.OH; oh0 += RB)
+    for (int64_t oh0 = 0; oh0 < G.OH; oh0 += RB) {
+      const int rows = G.OH - oh0 < RB ? (int)(G.OH - oh0) : RB;  // valid output rows of this block
       for (int64_t v = 0; v < P.nv; ++v) {
+        const bool tail = v == P.nv - 1;
         vf d[RB];
 #if TS_ISA_ID == 2
         if constexpr (RAW) {
@@ -493,13 +512,16 @@ static void slide_bwdw(const Geo& G, const Padded& P, const float* xp, const flo
           for (int j = 0; j < KW; ++j) {
             vf xv;
             memcpy(&xv, base + r * P.Wp + j * G.dw, sizeof(vf));
+            if (tail) xv = keep(xv, last);
             for (int i = 0; i < KH; ++i) {
               const int row = r - i;
               if (row < 0 || row >= RB) continue;
+              if (row >= rows) continue;  // past the last output row: its input row may hold an Inf
               acc[i * KW + j] += d[row] * xv;
             }
           }
       }
+    }
     for (int t = 0; t < KH * KW; ++t) accv[c * KH * KW + t] = acc[t];
   }
   if (bsum) *bsum += bs;

@@ -60,6 +60,31 @@ for (const isa of availableIsas()) {
   });
 }
 
+describe('conv2d with non-finite inputs', () => {
+  // an Inf reaches only the gradient entries whose windows touch it, as in the float64 reference: the direct
+  // kernels' padding lanes and rows (past the last output column / row) must add exactly nothing
+  for (const isa of availableIsas()) for (const k of [3, 5]) {
+    it(`Inf in the last row and column, ${k}x${k}: weight gradient like the reference (isa=${isa})`, withIsa(isa, async () => {
+      const S = 9, xs = [2, 1, S, S], ws = [3, 1, k, k];
+      const [, xv] = randTensor(xs, 3, 'float64');
+      xv[(S - 1) * S + 0] = Infinity;  // the last row: reached only through the last tap row
+      xv[4 * S + S - 1] = -Infinity;  // the last column: reached only through the last tap column
+      const x = tensor(Float32Array.from(xv), { shape: xs });
+      const [w, wv] = randTensor(ws, 4, 'float32');
+      const p = P(1, 0);
+      const ref = refConv(Float64Array.from(Float32Array.from(xv)), xs, wv, ws, p);
+      const dyv = randArray(ref.y.length, 5);
+      const dy = tensor(Float32Array.from(dyv), { shape: ref.shape });
+      const g = refConvGrads(Float64Array.from(Float32Array.from(xv)), xs, wv, ws, Float64Array.from(Float32Array.from(dyv)), p);
+      const [gw, gb] = conv2dBackwardWeightBias(dy, x, ws, opts(p));
+      expectClose(await f64(gw), g.dw, { rtol: 1e-4, atol: 1e-4 }, 'dw');
+      expect(Array.from(await f64(gw)).some((v) => Number.isFinite(v))).toBe(true);
+      expect(Array.from(await gb.data()).every((v) => Number.isFinite(v))).toBe(true);
+      void w;
+    }));
+  }
+});
+
 describe('conv2d against tfjs (independent implementation)', () => {
   const TF_CASES: Case[] = [
     { x: [2, 3, 7, 9], w: [4, 3, 3, 3], p: P(2, 1) },
