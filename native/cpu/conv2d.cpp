@@ -482,6 +482,44 @@ static BwdwFn bwdw_fn(int tn) {
 // RB dy rows stay in registers and each input row, loaded once per tap column, feeds the KH taps that reach it.
 // dyp holds the dy plane padded with zero rows to whole blocks; rows past the image's last are read times zero.
 // With AVX-512, dyp may instead be the dy plane itself (RAW): rows and lanes past its end are read as zeros by masks.
+// One block of RB output rows and one vector of columns. TAIL: the last vector (its lanes past the last output
+// column are cleared); ROWS < RB: the last block (rows past the last output row are skipped).
+template <int KH, int KW, bool RAW, bool TAIL, int ROWS>
+static inline void slide_bwdw_block(const Geo& G, const Padded& P, const float* xc, const float* dyp, int64_t oh0,
+                                    int64_t v, vi32 last, Vec<float>::type* acc, Vec<float>::type* bs) {
+  using vf = Vec<float>::type;
+  constexpr int VL = Vec<float>::N, RB = 4;
+  vf d[RB];
+#if TS_ISA_ID == 2
+  if constexpr (RAW) {
+    const __mmask16 m = lanes(0, G.OW - v * VL);
+    for (int r = 0; r < RB; ++r)
+      d[r] = r < ROWS ? (vf)_mm512_maskz_loadu_ps(m, dyp + (oh0 + r) * G.OW + v * VL) : vf{};
+  } else
+#endif
+    for (int r = 0; r < RB; ++r) memcpy(&d[r], dyp + (oh0 + r) * P.nv * VL + v * VL, sizeof(vf));
+  if (bs)
+    for (int r = 0; r < RB; ++r) *bs += d[r];
+  const float* base = xc + oh0 * P.Wp + v * VL;
+  for (int r = 0; r < RB + KH - 1; ++r)
+    for (int j = 0; j < KW; ++j) {
+      vf xv;
+      memcpy(&xv, base + r * P.Wp + j * G.dw, sizeof(vf));
+      if constexpr (TAIL) xv = keep(xv, last);
+      for (int i = 0; i < KH; ++i) {
+        const int row = r - i;
+        if (row < 0 || row >= ROWS) continue;  // compile time once unrolled
+        acc[i * KW + j] += d[row] * xv;
+      }
+    }
+}
+template <int KH, int KW, bool RAW, int ROWS>
+static inline void slide_bwdw_row(const Geo& G, const Padded& P, const float* xc, const float* dyp, int64_t oh0,
+                                  vi32 last, bool tail_cut, Vec<float>::type* acc, Vec<float>::type* bs) {
+  const int64_t full = tail_cut ? P.nv - 1 : P.nv;
+  for (int64_t v = 0; v < full; ++v) slide_bwdw_block<KH, KW, RAW, false, ROWS>(G, P, xc, dyp, oh0, v, last, acc, bs);
+  if (tail_cut) slide_bwdw_block<KH, KW, RAW, true, ROWS>(G, P, xc, dyp, oh0, P.nv - 1, last, acc, bs);
+}
 template <int KH, int KW, bool RAW = false>
 static void slide_bwdw(const Geo& G, const Padded& P, const float* xp, const float* dyp, Vec<float>::type* accv,
                        Vec<float>::type* bsum) {
@@ -489,38 +527,18 @@ static void slide_bwdw(const Geo& G, const Padded& P, const float* xp, const flo
   constexpr int VL = Vec<float>::N, RB = 4;
   vf bs{};
   const vi32 last = lane_keep(G.OW - (P.nv - 1) * VL);
+  const bool tail_cut = G.OW % VL != 0;
   for (int64_t c = 0; c < G.C; ++c) {
     vf acc[KH * KW];
     for (int t = 0; t < KH * KW; ++t) acc[t] = accv[c * KH * KW + t];
-    for (int64_t oh0 = 0; oh0 < G.OH; oh0 += RB) {
-      const int rows = G.OH - oh0 < RB ? (int)(G.OH - oh0) : RB;  // valid output rows of this block
-      for (int64_t v = 0; v < P.nv; ++v) {
-        const bool tail = v == P.nv - 1;
-        vf d[RB];
-#if TS_ISA_ID == 2
-        if constexpr (RAW) {
-          const __mmask16 m = lanes(0, G.OW - v * VL);
-          for (int r = 0; r < RB; ++r)
-            d[r] = oh0 + r < G.OH ? (vf)_mm512_maskz_loadu_ps(m, dyp + (oh0 + r) * G.OW + v * VL) : vf{};
-        } else
-#endif
-          for (int r = 0; r < RB; ++r) memcpy(&d[r], dyp + (oh0 + r) * P.nv * VL + v * VL, sizeof(vf));
-        if (c == 0)
-          for (int r = 0; r < RB; ++r) bs += d[r];
-        const float* base = xp + (c * P.Hp + oh0) * P.Wp + v * VL;
-        for (int r = 0; r < RB + KH - 1; ++r)
-          for (int j = 0; j < KW; ++j) {
-            vf xv;
-            memcpy(&xv, base + r * P.Wp + j * G.dw, sizeof(vf));
-            if (tail) xv = keep(xv, last);
-            for (int i = 0; i < KH; ++i) {
-              const int row = r - i;
-              if (row < 0 || row >= RB) continue;
-              if (row >= rows) continue;  // past the last output row: its input row may hold an Inf
-              acc[i * KW + j] += d[row] * xv;
-            }
-          }
-      }
+    const float* xc = xp + c * P.Hp * P.Wp;
+    vf* b = c == 0 ? &bs : nullptr;
+    int64_t oh0 = 0;
+    for (; oh0 + RB <= G.OH; oh0 += RB) slide_bwdw_row<KH, KW, RAW, RB>(G, P, xc, dyp, oh0, last, tail_cut, acc, b);
+    switch (G.OH - oh0) {  // the last rows
+      case 3: slide_bwdw_row<KH, KW, RAW, 3>(G, P, xc, dyp, oh0, last, tail_cut, acc, b); break;
+      case 2: slide_bwdw_row<KH, KW, RAW, 2>(G, P, xc, dyp, oh0, last, tail_cut, acc, b); break;
+      case 1: slide_bwdw_row<KH, KW, RAW, 1>(G, P, xc, dyp, oh0, last, tail_cut, acc, b); break;
     }
     for (int t = 0; t < KH * KW; ++t) accv[c * KH * KW + t] = acc[t];
   }
