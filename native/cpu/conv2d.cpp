@@ -712,6 +712,25 @@ static void conv_fwd(const OpCall& c) {
   }
   const int64_t nchunks = chunk_count(G);
   over_chunks(G, nchunks, [&](int64_t n0, int64_t cnt, bool par) {
+    if (cnt == 1 && !G.direct && G.ohw > 1024) {
+      // a large map: bands of output rows (about 512 columns), so that the im2col band stays in L2 while the
+      // GEMM reads it; each band's GEMM writes its rows of y in place (ldc = the full plane)
+      const int64_t rows = G.OW >= 512 ? 1 : 512 / G.OW;
+      T* col = (T*)workspace(2, sizeof(T) * (size_t)(G.ckk * rows * G.OW));
+      for (int64_t oh0 = 0; oh0 < G.OH; oh0 += rows) {
+        Geo B = G;
+        B.OH = G.OH - oh0 < rows ? G.OH - oh0 : rows;
+        B.ph = G.ph - oh0 * G.sh;  // the band's first output row reads from input row oh0*sh - ph
+        B.ohw = B.OH * G.OW;
+        for (int64_t g = 0; g < G.g; ++g) {
+          const T* Bop = x_operand<T>(B, x, n0, 1, g, col, B.ohw);
+          T* out = y + (n0 * G.K + g * G.Kg) * G.ohw + oh0 * G.OW;
+          gemm<T>(G.Kg, B.ohw, G.ckk, w + g * G.Kg * G.ckk, G.ckk, 1, Bop, B.ohw, 1, out, G.ohw, T(1), T(0),
+                  bias ? bias + g * G.Kg : nullptr, bias ? 1 : 0, relu, par);
+        }
+      }
+      return;
+    }
     const int64_t ld = cnt * G.ohw;
     const bool direct = G.direct && cnt == 1;
     T* col = direct ? nullptr : (T*)workspace(2, sizeof(T) * (size_t)(G.ckk * ld));

@@ -23,6 +23,9 @@ const CASES: Case[] = [
   { x: [1, 2, 6, 40], w: [9, 2, 3, 5], p: P(1, 1, 1, 1, 1, 2, 1), bias: true },
   { x: [2, 2, 11, 13], w: [3, 2, 3, 3], p: P(1, 2, 2) },  // dilation 2, padding 2 (its backward input is direct too)
   { x: [2, 8, 6, 5], w: [130, 8, 3, 3], p: P(1, 1), bias: true },  // many output channels: dw = dy x col^T
+  // large maps: the forward runs in bands of output rows (a partial last band; a row stride of 2)
+  { x: [1, 8, 40, 36], w: [4, 8, 3, 3], p: P(1, 1), bias: true },
+  { x: [1, 3, 70, 70], w: [2, 3, 5, 5], p: P(2, 1, 1, 1, 1), bias: true },
 ];
 
 const name = (c: Case) => `x=[${c.x}] w=[${c.w}] s=${c.p.sh},${c.p.sw} p=${c.p.ph},${c.p.pw} d=${c.p.dh},${c.p.dw} g=${c.p.g}${c.bias ? ' bias' : ''}`;
