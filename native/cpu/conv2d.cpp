@@ -231,16 +231,30 @@ static void pad_image(const Geo& G, const Padded& P, const float* x, float* xp) 
     }
 }
 
-// KB output channels x NV vectors of one output row, over all taps.
+// Stores lanes [0, n) of v (n >= VL: the whole vector) after an optional ReLU; a short tail is a masked store.
+static inline void store_out(float* dst, Vec<float>::type v, int64_t n, bool relu) {
+  using vf = Vec<float>::type;
+  constexpr int VL = Vec<float>::N;
+  if (relu) v = v > vf{} ? v : vf{};
+  if (n >= VL) {
+    memcpy(dst, &v, sizeof(vf));
+    return;
+  }
+  alignas(64) float tmp[VL];
+  memcpy(tmp, &v, sizeof(vf));
+  run_copy(dst, tmp, n);
+}
+
+// KB output channels x NV vectors of one output row, over all ckk taps.
 template <int KB, int NV>
-static inline void direct_row(const Padded& P, int64_t ntap, const float* xrow, const float* w, int64_t ckk,
-                              const float* bias, bool relu, float* const* out, int64_t OW, int64_t v0) {
+static inline void direct_row(const Padded& P, const float* xrow, const float* w, int64_t ckk, const float* bias,
+                              bool relu, float* const* out, int64_t OW, int64_t v0) {
   using vf = Vec<float>::type;
   constexpr int VL = Vec<float>::N;
   vf acc[KB][NV];
   for (int kb = 0; kb < KB; ++kb)
     for (int u = 0; u < NV; ++u) acc[kb][u] = bias ? bcast(bias[kb]) : vf{};
-  for (int64_t t = 0; t < ntap; ++t) {
+  for (int64_t t = 0; t < ckk; ++t) {
     const float* xs = xrow + P.off[t] + v0 * VL;
     vf xv[NV];
     for (int u = 0; u < NV; ++u) memcpy(&xv[u], xs + u * VL, sizeof(vf));
@@ -251,16 +265,8 @@ static inline void direct_row(const Padded& P, int64_t ntap, const float* xrow, 
   }
   for (int kb = 0; kb < KB; ++kb)
     for (int u = 0; u < NV; ++u) {
-      vf v = acc[kb][u];
-      if (relu) v = v > vf{} ? v : vf{};
       const int64_t col = (v0 + u) * VL;
-      if (col + VL <= OW) {
-        memcpy(out[kb] + col, &v, sizeof(vf));
-      } else {
-        alignas(64) float tmp[VL];
-        memcpy(tmp, &v, sizeof(vf));
-        run_copy(out[kb] + col, tmp, OW - col);  // a masked store, not a libc call per row
-      }
+      store_out(out[kb] + col, acc[kb][u], OW - col, relu);
     }
 }
 
@@ -271,11 +277,11 @@ static void direct_rows(const Geo& G, const Padded& P, const float* xp, const fl
   for (int kb = 0; kb < KB; ++kb) out[kb] = yk + (kb * G.OH + oh) * G.OW;
   const float* xrow = xp + oh * G.sh * P.Wp;
   int64_t v = 0;
-  for (; v + 4 <= P.nv; v += 4) direct_row<KB, 4>(P, G.ckk, xrow, w, G.ckk, bias, relu, out, G.OW, v);
+  for (; v + 4 <= P.nv; v += 4) direct_row<KB, 4>(P, xrow, w, G.ckk, bias, relu, out, G.OW, v);
   switch (P.nv - v) {
-    case 3: direct_row<KB, 3>(P, G.ckk, xrow, w, G.ckk, bias, relu, out, G.OW, v); break;
-    case 2: direct_row<KB, 2>(P, G.ckk, xrow, w, G.ckk, bias, relu, out, G.OW, v); break;
-    case 1: direct_row<KB, 1>(P, G.ckk, xrow, w, G.ckk, bias, relu, out, G.OW, v); break;
+    case 3: direct_row<KB, 3>(P, xrow, w, G.ckk, bias, relu, out, G.OW, v); break;
+    case 2: direct_row<KB, 2>(P, xrow, w, G.ckk, bias, relu, out, G.OW, v); break;
+    case 1: direct_row<KB, 1>(P, xrow, w, G.ckk, bias, relu, out, G.OW, v); break;
   }
 }
 
@@ -324,12 +330,8 @@ static void slide_rows(const Geo& G, const Padded& P, const float* xp, const flo
     }
   for (int r = 0; r < RB; ++r)
     for (int u = 0; u < NV; ++u) {
-      vf v = acc[r][u];
-      if (relu) v = v > vf{} ? v : vf{};
       const int64_t col = (v0 + u) * VL;
-      alignas(64) float tmp[VL];
-      memcpy(tmp, &v, sizeof(vf));
-      run_copy(yk + (oh0 + r) * G.OW + col, tmp, G.OW - col < VL ? G.OW - col : VL);
+      store_out(yk + (oh0 + r) * G.OW + col, acc[r][u], G.OW - col, relu);
     }
 }
 // All output rows of one channel; RAW: x unpadded (every row block then runs the masked path, the last partial
@@ -611,17 +613,12 @@ static void direct_bwd_weight(const Geo& G, const float* dy, const float* x, flo
       }
     }
   }
-  for (int64_t i = 0; i < G.K * G.ckk; ++i) {
+  const int64_t nw = G.K * G.ckk;
+  for (int64_t i = 0; i < (db ? wsz : nw); ++i) {  // dw, then db: the partials' layout
     double s = 0;
     for (int t = 0; t < used; ++t) s += partial[t * wsz + i];
-    dw[i] = (float)s;
+    (i < nw ? dw[i] : db[i - nw]) = (float)s;
   }
-  if (db)
-    for (int64_t k = 0; k < G.K; ++k) {
-      double s = 0;
-      for (int t = 0; t < used; ++t) s += partial[t * wsz + G.K * G.ckk + k];
-      db[k] = (float)s;
-    }
 }
 
 // db[k] = sum of dy[n][k][:] over n (the bias gradient, out[1] of conv2d_bwd_weight when asked for).

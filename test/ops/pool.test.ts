@@ -1,5 +1,5 @@
 import { describe, it, expect } from 'vitest';
-import { maxPool2dWithIndices, maxPool2dBackward, avgPool2d, avgPool2dBackward, adaptiveAvgPool2d, adaptiveAvgPool2dBackward, tensor, ShapeError, ArgumentError } from '../../lib/index.js';
+import { maxPool2dWithIndices, maxPool2dBackward, avgPool2d, avgPool2dBackward, adaptiveAvgPool2d, adaptiveAvgPool2dBackward, tensor, ShapeError, ArgumentError, DTypeError } from '../../lib/index.js';
 import { availableIsas, withIsa, randTensor, expectClose, f64, randArray, numel } from '../helpers.js';
 import { tfjs } from '../tfjs.js';
 
@@ -160,5 +160,11 @@ describe('pooling semantics and errors', () => {
     expect(() => maxPool2dWithIndices(x.reshape([4, 4]), { kernelSize: 2 })).toThrow('max_pool2d: expected input of rank 4 (N,C,H,W), got shape [4,4]');
     expect(() => avgPool2d(x, { kernelSize: 2, padding: 2 })).toThrow(ArgumentError);
     expect(() => maxPool2dWithIndices(x, { kernelSize: 0 })).toThrow(ArgumentError);
+    const [y, idx] = maxPool2dWithIndices(x, { kernelSize: 2 });
+    expect(() => maxPool2dBackward(y, idx, [1, 1, 4])).toThrow('max_pool2d_bwd: expected an input shape of rank 4, got [1,1,4]');
+    expect(() => maxPool2dBackward(y, idx.reshape([1, 1, 4, 1]), [1, 1, 4, 4])).toThrow(ShapeError);
+    expect(() => maxPool2dBackward(y, idx, [2, 1, 4, 4])).toThrow(ShapeError);
+    expect(() => maxPool2dBackward(y, idx.cast('float32'), [1, 1, 4, 4])).toThrow(DTypeError);
+    expect(() => maxPool2dBackward(y, idx, [1, 1, 4, 4], { kernelSize: 3 })).toThrow('max_pool2d_bwd: expected dy of shape [1,1,1,1], got [1,1,2,2]');
   });
 });
