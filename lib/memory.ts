@@ -4,7 +4,7 @@
  * disposes holds flat memory; scopes and dispose() free at once.
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
-import { binding } from './native.js';
+import { binding, submit } from './native.js';
 
 interface Disposable_ {
   dispose(): void;
@@ -13,12 +13,15 @@ interface Disposable_ {
 
 const store = new AsyncLocalStorage<Set<Disposable_>>();
 let liveTensors = 0;
+let openScopes = 0;  // scopes not yet finished (while none is open, new tensors skip the async-context lookup)
 
 /** @internal called by every new tensor */
 export function trackTensor(t: Disposable_): void {
   liveTensors++;
-  const s = store.getStore();
-  if (s) s.add(t);
+  if (openScopes > 0) {
+    const s = store.getStore();
+    if (s) s.add(t);
+  }
 }
 /** @internal called when a tensor is disposed */
 export function untrackTensor(): void {
@@ -41,6 +44,7 @@ function collect(v: unknown, out: Set<unknown>, depth = 0): void {
 }
 
 function finish(created: Set<Disposable_>, result: unknown): void {
+  openScopes--;
   const keep = new Set<unknown>();
   collect(result, keep);
   const parent = store.getStore();
@@ -64,7 +68,14 @@ function finish(created: Set<Disposable_>, result: unknown): void {
  */
 export function scope<T>(fn: () => T): T {
   const created = new Set<Disposable_>();
-  const result = store.run(created, fn);
+  openScopes++;
+  let result: T;
+  try {
+    result = store.run(created, fn);
+  } catch (e) {
+    finish(created, undefined);
+    throw e;
+  }
   if (result instanceof Promise) {
     return result.then(
       (r) => {
@@ -81,8 +92,13 @@ export function scope<T>(fn: () => T): T {
   return result;
 }
 
-/** Memory in use, per device. @example `console.log(memory().cpu.bytes)` */
+/**
+ * Memory in use, per device. The native figures are taken once the ops queued so far have run (this waits for
+ * them, like dataSync()).
+ * @example `console.log(memory().cpu.bytes)`
+ */
 export function memory(): { liveTensors: number; cpu: { bytes: number; storages: number; pooledBytes: number } } {
+  submit();
   const m = binding.memory();
   return { liveTensors, cpu: { bytes: m.liveBytes, storages: m.liveStorages, pooledBytes: m.pooledBytes } };
 }
@@ -93,7 +109,8 @@ export function memory(): { liveTensors: number; cpu: { bytes: number; storages:
  * @example `await sync()`
  */
 export async function sync(): Promise<void> {
-  await binding.read(null, 0, 0);
+  submit();
+  await binding.read(0, 0, 0);
 }
 
 /** Returns pooled, unused native memory to the system. @example `emptyCache()` */

@@ -1,30 +1,26 @@
 /**
- * The one place that loads the addon and speaks to it. Ops describe a call in a shared Float64Array ("scratch")
- * and call `enqueue`; the native side copies the description into its queue and returns at once.
+ * The one place that loads the addon and speaks to it. Ops are recorded into command buffers (Float64Arrays the
+ * addon reads; record layout in native/core/runtime.h) and a buffer is submitted to the device's worker at a time:
+ * when it is full, when an op with real work is recorded, before a read, and at the end of the current job (a
+ * microtask). Tensor handles are small integers assigned here; an id is reused once its release is recorded.
  */
 import { createRequire } from 'node:module';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { nativeErrorClasses, DeviceError, NativeError } from './errors.js';
 
-/** An opaque native handle (a small integer): one reference to a storage, released by release(). */
+/** An opaque native handle (a small integer): one reference to a storage, released by releaseHandle(). */
 export type Handle = number & { readonly __handle: unique symbol };
 
 interface Binding {
-  init(o: { errors: readonly Function[]; scratch: Float64Array; isa?: string }): {
-    isa: string;
-    isaError: string;
-    scratchLength: number;
-  };
+  init(o: { errors: readonly Function[]; buffers: readonly Float64Array[]; isa?: string }): { isa: string; isaError: string };
   setIsa(name: string): string;
   opNames(): string[];
   supports(op: number, device: number, dtype: number): boolean;
-  fromBytes(device: number, bytes: ArrayBufferView): Handle;
-  share(h: Handle): Handle;
-  enqueue(op: number, dtype: number, device: number, ...handles: Handle[]): Handle | Handle[] | undefined;
-  release(h: Handle): void;
-  read(h: Handle | null, byteOffset: number, byteLength: number): Promise<ArrayBuffer | undefined>;
-  readSync(h: Handle | null, byteOffset: number, byteLength: number): ArrayBuffer | undefined;
+  submit(buffer: number, length: number, memoryDelta: number): void;
+  fromBytes(device: number, bytes: ArrayBufferView, h: Handle): void;
+  read(h: Handle | 0, byteOffset: number, byteLength: number): Promise<ArrayBuffer | undefined>;
+  readSync(h: Handle | 0, byteOffset: number, byteLength: number): ArrayBuffer | undefined;
   memory(): { liveBytes: number; liveStorages: number; pooledBytes: number };
   trim(): void;
   noop(): void;
@@ -54,8 +50,128 @@ function load(): Binding {
 }
 
 export const binding: Binding = load();
-export const scratch = new Float64Array(8192);
-const info = binding.init({ errors: nativeErrorClasses, scratch, isa: process.env['TENSILE_ISA'] ?? '' });
+
+// ------------------------------------------------------------------------------------------ command buffers
+const NBUF = 16;
+/** Doubles per command buffer: the largest record one op may write. */
+export const CMD_LEN = 32768;
+const buffers = Array.from({ length: NBUF }, () => new Float64Array(CMD_LEN));
+/** The buffer being filled and the next free position in it. @internal */
+export const cmd = { buf: buffers[0]!, p: 0 };
+let current = 0;
+/** Record tags (native/core/runtime.h). @internal */
+export const CMD_OP = 1, CMD_RELEASE = 2, CMD_SHARE = 3, CMD_FLAT = 4;
+
+// handle ids: a free list; bytes[id] is what the handle holds for V8's accounting (0 for views)
+const freeIds: number[] = [];
+let nextId = 1;
+const handleBytes: number[] = [0];
+let memoryDelta = 0;  // bytes not yet reported to V8
+let pendingWork = 0;  // elements touched by the records not yet submitted
+const WORK_NOW = 1 << 15;      // an op touching more elements than this is submitted at once
+const MEMORY_NOW = 16 << 20;   // so is a record that changes the native memory by this much
+
+let hook: () => void = () => {};
+/** @internal runs at every submit (tensor.ts registers its young tensors with the finalization registry there) */
+export function onSubmit(fn: () => void): void {
+  hook = fn;
+}
+let scheduled = false;
+const flushTask = () => {
+  scheduled = false;
+  submit();
+};
+/** @internal makes sure the pending records are submitted at the end of the current job */
+export function schedule(): void {
+  if (!scheduled) {
+    scheduled = true;
+    queueMicrotask(flushTask);
+  }
+}
+
+/** Hands the pending records to the device's worker (at once; the worker runs them in order). @internal */
+export function submit(): void {
+  const n = cmd.p;
+  const delta = memoryDelta;
+  memoryDelta = 0;
+  pendingWork = 0;
+  hook();
+  if (n > 0 || delta !== 0) binding.submit(current, n, delta);
+  if (n > 0) {
+    current = (current + 1) % NBUF;
+    cmd.buf = buffers[current]!;
+    cmd.p = 0;
+  }
+}
+
+/** @internal room for a record of n doubles in the current buffer (submits a full one) */
+export function reserve(n: number): Float64Array {
+  if (cmd.p + n > CMD_LEN) submit();
+  else if (cmd.p === 0) schedule();
+  return cmd.buf;
+}
+
+/** @internal after an op's record: submits at once when it has real work (so the worker starts on it) */
+export function recorded(work: number): void {
+  pendingWork += work;
+  if (pendingWork > WORK_NOW) submit();
+}
+
+/** @internal a new handle id for a storage of `bytes` (counted for V8) */
+export function newHandle(bytes: number): Handle {
+  let id: number;
+  if (freeIds.length > 0) {
+    id = freeIds.pop()!;
+    handleBytes[id] = bytes;
+  } else {
+    id = nextId++;
+    handleBytes.push(bytes);
+  }
+  memoryDelta += bytes;
+  if (bytes > MEMORY_NOW) pendingWork = WORK_NOW;  // the next recorded() submits
+  return id as Handle;
+}
+
+/** @internal records the release of a handle; its id is free for reuse from now on */
+export function releaseHandle(h: Handle): void {
+  const b = reserve(2);
+  let p = cmd.p;
+  b[p++] = CMD_RELEASE;
+  b[p++] = h;
+  cmd.p = p;
+  memoryDelta -= handleBytes[h]!;
+  freeIds.push(h);
+}
+
+/** @internal a new handle to h's storage (for a view) */
+export function shareHandle(h: Handle): Handle {
+  const dst = newHandle(0);
+  const b = reserve(3);
+  let p = cmd.p;
+  b[p++] = CMD_SHARE;
+  b[p++] = h;
+  b[p++] = dst;
+  cmd.p = p;
+  return dst;
+}
+
+/** @internal a new handle holding a copy of the bytes */
+export function handleFromBytes(device: number, bytes: ArrayBufferView): Handle {
+  if (cmd.p > 0) submit();  // the id may have been released by a pending record
+  const h = newHandle(bytes.byteLength);
+  try {
+    binding.fromBytes(device, bytes, h);
+  } catch (e) {
+    memoryDelta -= bytes.byteLength;
+    handleBytes[h] = 0;
+    freeIds.push(h);
+    throw e;
+  }
+  schedule();
+  return h;
+}
+
+const info = binding.init({ errors: nativeErrorClasses, buffers, isa: process.env['TENSILE_ISA'] ?? '' });
 if (info.isaError) {
   process.emitWarning(`tensile: TENSILE_ISA=${process.env['TENSILE_ISA']} ignored: ${info.isaError}`);
 }
@@ -81,6 +197,7 @@ export function isa(): string {
  * @example `setIsa('avx2')`
  */
 export function setIsa(name: 'avx512' | 'avx2' | 'scalar'): string {
+  submit();
   info.isa = binding.setIsa(name);
   return info.isa;
 }

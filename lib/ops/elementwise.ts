@@ -1,13 +1,17 @@
 // Elementwise ops with NumPy broadcasting and dtype promotion (uint8 < int32 < float32 < float64).
 import { DType, isFloat, promote } from '../dtype.js';
 import { DTypeError } from '../errors.js';
-import { Tensor, TensorLike, launch } from '../tensor/tensor.js';
+import { Tensor, TensorLike, launch, launchFlat } from '../tensor/tensor.js';
+import { opId, opNames } from '../native.js';
 import { broadcastShapes, broadcastStrides, coalesce, shapesEqual } from '../tensor/shape.js';
 import { scalarLike } from '../tensor/create.js';
 import { needsGrad, record } from '../autograd/engine.js';
 import { sumToShape } from './reduce.js';
 
 const COMPARISONS = new Set(['eq', 'ne', 'lt', 'le', 'gt', 'ge']);
+// by op id, for the fast path (a typed-array read beats a Set lookup of the name)
+const IS_COMPARISON = new Uint8Array(opNames.length);
+for (const n of COMPARISONS) IS_COMPARISON[opId(n)] = 1;
 const FLOAT_ONLY = new Set(['div', 'pow']);
 
 /** Runs a broadcasting kernel over same-dtype inputs: coalesces dims and passes broadcast strides. @internal */
@@ -30,7 +34,16 @@ export function broadcastLaunch(op: string, dtype: DType, outDtype: DType, input
   return launch(op, dtype, views, [{ shape, dtype: outDtype, kernelShape: c.shape }], [], fp)[0]!;
 }
 
-export function binary(op: string, a: TensorLike, b: TensorLike, fp: number[] = []): Tensor {
+const NO_FP: number[] = [];
+
+export function binary(op: string, a: TensorLike, b: TensorLike, fp: number[] = NO_FP): Tensor {
+  // fast path: two contiguous tensors of one shape and dtype, no gradient to record
+  if (a instanceof Tensor && b instanceof Tensor && a._st === null && b._st === null && a.dtype === b.dtype &&
+    !a.requiresGrad && !b.requiresGrad && a.device === b.device && shapesEqual(a.shape, b.shape)) {
+    const id = opId(op);
+    const cmp = IS_COMPARISON[id] === 1;
+    if (cmp || isFloat(a.dtype) || !FLOAT_ONLY.has(op)) return launchFlat(op, id, a.dtype, cmp ? 'uint8' : a.dtype, a, b, fp);
+  }
   const ta = a instanceof Tensor ? a : undefined;
   const tb = b instanceof Tensor ? b : undefined;
   const ref = (ta ?? tb)!;
@@ -83,7 +96,8 @@ function recordBinary(op: string, out: Tensor, ta: Tensor | undefined, tb: Tenso
 
 const INT_UNARY = new Set(['neg', 'abs', 'sign', 'relu', 'clamp']);
 
-export function unary(op: string, x: Tensor, fp: number[] = []): Tensor {
+export function unary(op: string, x: Tensor, fp: number[] = NO_FP): Tensor {
+  if (x._st === null && !x.requiresGrad && isFloat(x.dtype)) return launchFlat(op, opId(op), x.dtype, x.dtype, x, null, fp);
   let out: Tensor;
   if (isFloat(x.dtype) || (x.dtype === 'int32' && INT_UNARY.has(op))) {
     out = broadcastLaunch(op, x.dtype, x.dtype, [x], fp);

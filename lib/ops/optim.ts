@@ -3,6 +3,8 @@ import { ShapeError, DTypeError } from '../errors.js';
 import { Tensor, launch } from '../tensor/tensor.js';
 import { fmt } from '../tensor/shape.js';
 
+const GROUP = 128;  // tensors per native call
+
 function checkLists(op: string, lists: Record<string, readonly Tensor[]>, params: readonly Tensor[]) {
   for (const [name, l] of Object.entries(lists)) {
     if (l.length !== params.length) throw new ShapeError(`${op}: expected ${params.length} ${name}, got ${l.length}`);
@@ -30,6 +32,13 @@ export interface AdamStep {
 /** One fused Adam/AdamW step over every tensor of the lists, in place. @internal */
 export function adamStep(params: readonly Tensor[], grads: readonly Tensor[], m: readonly Tensor[], v: readonly Tensor[], vmax: readonly Tensor[] | null, o: AdamStep): void {
   if (params.length === 0) return;
+  if (params.length > GROUP) {  // one call per GROUP tensors: each call's record fits a command buffer
+    for (let i = 0; i < params.length; i += GROUP) {
+      const s = (l: readonly Tensor[]) => l.slice(i, i + GROUP);
+      adamStep(s(params), s(grads), s(m), s(v), vmax && s(vmax), o);
+    }
+    return;
+  }
   checkLists('adam_', vmax ? { grads, m, v, vmax } : { grads, m, v }, params);
   const bc1 = 1 - Math.pow(o.beta1, o.step), bc2 = 1 - Math.pow(o.beta2, o.step);
   const outs = [...params, ...m, ...v, ...(vmax ?? [])];
@@ -50,6 +59,13 @@ export interface SgdStep {
 /** One fused SGD step, in place (momentum buffers only when momentum != 0). @internal */
 export function sgdStep(params: readonly Tensor[], grads: readonly Tensor[], bufs: readonly Tensor[], o: SgdStep): void {
   if (params.length === 0) return;
+  if (params.length > GROUP) {
+    for (let i = 0; i < params.length; i += GROUP) {
+      const s = (l: readonly Tensor[]) => l.slice(i, i + GROUP);
+      sgdStep(s(params), s(grads), o.momentum !== 0 ? s(bufs) : bufs, o);
+    }
+    return;
+  }
   checkLists('sgd_', o.momentum !== 0 ? { grads, bufs } : { grads }, params);
   launch('sgd_', params[0]!.dtype, grads, o.momentum !== 0 ? [...params, ...bufs] : params,
     [params.length, o.nesterov ? 1 : 0, o.firstStep ? 1 : 0, o.maximize ? 1 : 0], [o.lr, o.momentum, o.dampening, o.weightDecay]);

@@ -1,6 +1,9 @@
 import { DisposedError, ShapeError, ArgumentError, DTypeError } from '../errors.js';
 import { AnyTypedArray, DType, DTYPE_ID, DTYPE_SIZE, typedArrayCtor } from '../dtype.js';
-import { binding, scratch, opId, Handle, Device, DEVICE_ID, assertSupported } from '../native.js';
+import {
+  binding, opId, opNames, Handle, Device, DEVICE_ID, assertSupported, cmd, reserve, recorded, submit, newHandle, releaseHandle,
+  shareHandle, handleFromBytes, onSubmit, CMD_OP, CMD_FLAT, CMD_LEN,
+} from '../native.js';
 import { trackTensor, untrackTensor } from '../memory.js';
 import { Shape, contiguousStrides, fmt, normAxis, numelOf } from './shape.js';
 import * as ew from '../ops/elementwise.js';
@@ -9,11 +12,28 @@ import * as mm from '../ops/matmul.js';
 import * as view from '../ops/view.js';
 import * as engine from '../autograd/engine.js';
 
-// Tensors the program drops without dispose() are released when the GC collects them.
+// Tensors the program drops without dispose() are released when the GC collects them. A new tensor joins the
+// registry at the next submit (young, below), not at once: most tensors are disposed before that and never pay
+// for registering and unregistering.
 const registry = new FinalizationRegistry<Handle>((h) => {
-  binding.release(h);
+  releaseHandle(h);
   untrackTensor();
 });
+const YOUNG = 256;
+const young: (Tensor | null)[] = new Array<Tensor | null>(YOUNG).fill(null);
+let nYoung = 0;
+const registerYoung = () => {
+  for (let i = 0; i < nYoung; i++) {
+    const t = young[i]!;
+    young[i] = null;
+    if (t._h !== null) {
+      registry.register(t, t._h, t);
+      t._reg = true;
+    }
+  }
+  nYoung = 0;
+};
+onSubmit(registerYoung);
 
 /** Scalars accepted wherever a tensor operand is. */
 export type TensorLike = Tensor | number;
@@ -29,36 +49,52 @@ export type TensorLike = Tensor | number;
  * ```
  */
 export class Tensor {
-  /** @internal */ _h: Handle | null;
-  readonly shape: readonly number[];
-  readonly strides: readonly number[];
-  readonly offset: number;
-  readonly dtype: DType;
-  readonly device: Device;
-  readonly numel: number;
+  // (fields are declared, and set in the constructor in one order: one hidden class, no define-semantics pass)
+  /** @internal */ declare _h: Handle | null;
+  /** @internal whether the finalization registry holds this tensor */ declare _reg: boolean;
+  declare readonly shape: readonly number[];
+  /** @internal the strides, or null for contiguous ones not yet asked for */ declare _st: readonly number[] | null;
+  declare readonly offset: number;
+  declare readonly dtype: DType;
+  declare readonly device: Device;
+  declare readonly numel: number;
   /** Whether ops on this tensor record the graph for backward. Set it with requiresGrad_(). */
-  requiresGrad = false;
+  declare requiresGrad: boolean;
   /** The accumulated gradient of a leaf after backward(), or null. */
-  grad: Tensor | null = null;
+  declare grad: Tensor | null;
   /** The graph node that produced this tensor (null for leaves). @internal */
-  gradFn: engine.Node | null = null;
-  /** Version counter shared by the views of one storage; in-place updates bump it. @internal */
-  _vc: { v: number };
+  declare gradFn: engine.Node | null;
+  /** @internal the version counter (created when first needed) */ declare _vco: { v: number } | null;
 
   /** @internal use the creation functions (tensor, zeros, ...) */
   constructor(h: Handle, shape: readonly number[], dtype: DType, device: Device, strides?: readonly number[], offset = 0, vc?: { v: number }) {
     this._h = h;
-    this._vc = vc ?? { v: 0 };
+    this._reg = false;
     this.shape = shape;
-    this.strides = strides ?? contiguousStrides(shape);
+    this._st = strides ?? null;
     this.offset = offset;
     this.dtype = dtype;
     this.device = device;
     let n = 1;
-    for (const d of shape) n *= d;
+    for (let i = 0; i < shape.length; i++) n *= shape[i]!;
     this.numel = n;
-    registry.register(this, h, this);
+    this.requiresGrad = false;
+    this.grad = null;
+    this.gradFn = null;
+    this._vco = vc ?? null;
+    // (bounded: a long synchronous run of ops would otherwise keep every tensor it made alive until its submit)
+    young[nYoung++] = this;
+    if (nYoung === YOUNG) registerYoung();
     trackTensor(this);
+  }
+
+  /** Elements to step over per index of each dim. @example `x.t().strides` */
+  get strides(): readonly number[] {
+    return this._st ?? (this._st = contiguousStrides(this.shape));
+  }
+  /** Version counter shared by the views of one storage; in-place updates bump it. @internal */
+  get _vc(): { v: number } {
+    return this._vco ?? (this._vco = { v: 0 });
   }
 
   /** Number of dimensions. @example `x.ndim` */
@@ -84,10 +120,11 @@ export class Tensor {
 
   /** Frees this tensor's reference to its memory now. Safe to call twice. @example `x.dispose()` */
   dispose(): void {
-    if (this._h !== null) {
-      registry.unregister(this);
-      binding.release(this._h);
+    const h = this._h;
+    if (h !== null) {
       this._h = null;
+      if (this._reg) registry.unregister(this);
+      releaseHandle(h);
       untrackTensor();
     }
   }
@@ -98,6 +135,7 @@ export class Tensor {
 
   /** True when the elements are laid out row-major without gaps (no copy needed for kernels). @example `x.t().isContiguous() // false` */
   isContiguous(): boolean {
+    if (this._st === null) return true;
     let acc = 1;
     for (let i = this.ndim - 1; i >= 0; i--) {
       if (this.shape[i] !== 1 && this.strides[i] !== acc) return false;
@@ -156,7 +194,9 @@ export class Tensor {
     const src = this.contiguousForRead();
     const bytes = DTYPE_SIZE[this.dtype];
     try {
-      const buf = await binding.read(src.handle('data'), src.offset * bytes, this.numel * bytes);
+      const h = src.handle('data');
+      submit();
+      const buf = await binding.read(h, src.offset * bytes, this.numel * bytes);
       return new (typedArrayCtor(this.dtype))(buf as ArrayBuffer);
     } catch (e) {
       if (e instanceof Error && stack.stack) e.stack = `${e.name}: ${e.message}\n${stack.stack.split('\n').slice(1).join('\n')}`;
@@ -170,7 +210,9 @@ export class Tensor {
     const src = this.contiguousForRead();
     const bytes = DTYPE_SIZE[this.dtype];
     try {
-      const buf = binding.readSync(src.handle('dataSync'), src.offset * bytes, this.numel * bytes);
+      const h = src.handle('dataSync');
+      submit();
+      const buf = binding.readSync(h, src.offset * bytes, this.numel * bytes);
       return new (typedArrayCtor(this.dtype))(buf as ArrayBuffer);
     } finally {
       if (src !== this) src.dispose();
@@ -385,70 +427,147 @@ export function launch(
   dtype: DType,
   ins: readonly (Tensor | ViewArg)[],
   outs: readonly (NewOut | Tensor)[],
-  ip: readonly number[] = [],
-  fp: readonly number[] = [],
+  ip: readonly number[] = NONE,
+  fp: readonly number[] = NONE,
 ): Tensor[] {
   const device = ins.length ? deviceOf(ins[0]!) : 'cpu';
-  const handles: Handle[] = [];
-  const s = scratch;
-  let p = 0;
-  s[p++] = ins.length;
-  s[p++] = outs.length;
-  const putView = (t: Tensor, shape: readonly number[], strides: readonly number[], offset: number) => {
-    const h = t.handle(op);
-    let idx = handles.indexOf(h);
-    if (idx < 0) idx = handles.push(h) - 1;
-    s[p++] = idx;
-    s[p++] = offset;
-    s[p++] = DTYPE_ID[t.dtype];
-    s[p++] = shape.length;
-    for (const d of shape) s[p++] = d;
-    for (const d of strides) s[p++] = d;
-  };
-  for (const a of ins) {
-    if (a instanceof Tensor) putView(a, a.shape, a.strides, a.offset);
-    else putView(a.t, a.shape, a.strides, a.offset);
-  }
-  const created: NewOut[] = [];
-  for (const o of outs) {
-    if (o instanceof Tensor) {
-      putView(o, o.shape, o.strides, o.offset);
-    } else {
-      created.push(o);
-      const ks = o.kernelShape ?? o.shape;
-      s[p++] = -1;
-      s[p++] = 0;
-      s[p++] = DTYPE_ID[o.dtype];
-      s[p++] = ks.length;
-      for (const d of ks) s[p++] = d;
-      let acc = 1;
-      const base = p;
-      p += ks.length;
-      for (let i = ks.length - 1; i >= 0; i--) {
-        s[base + i] = acc;
-        acc *= ks[i]!;
-      }
-    }
-  }
-  s[p++] = ip.length;
-  for (const v of ip) s[p++] = v;
-  s[p++] = fp.length;
-  for (const v of fp) s[p++] = v;
   const id = opId(op);
   const dt = DTYPE_ID[dtype];
-  const key = (id * 4 + DEVICE_ID[device]) * 4 + dt;
-  let ok = supported[key];
-  if (ok === undefined) ok = supported[key] = binding.supports(id, DEVICE_ID[device], dt);
-  if (!ok) assertSupported(op, device, dtype, dt);
-  const r = binding.enqueue(id, dt, DEVICE_ID[device], ...handles);
-  for (const o of outs) if (o instanceof Tensor) o._vc.v++;  // in-place update: saved copies are now stale
-  if (created.length === 0) return [];
-  const hs = created.length === 1 ? [r as Handle] : (r as Handle[]);
-  return created.map((c, i) => new Tensor(hs[i]!, c.shape, c.dtype, device));
+  const dev = DEVICE_ID[device];
+  checkKernel(op, id, device, dev, dtype, dt);
+  // the record's size, then the record (layout in native/core/runtime.h)
+  let size = 8 + ip.length + fp.length;
+  for (let i = 0; i < ins.length; i++) size += 4 + 2 * ins[i]!.shape.length;
+  for (let i = 0; i < outs.length; i++) size += 4 + 2 * outs[i]!.shape.length;
+  if (size > CMD_LEN) throw new ArgumentError(`${op}: expected a call with at most ${CMD_LEN} words of arguments, got ${size}`);
+  for (let i = 0; i < ins.length; i++) liveArg(op, ins[i]!);  // a disposed input throws before anything is written
+  for (let i = 0; i < outs.length; i++) if (outs[i] instanceof Tensor) liveArg(op, outs[i] as Tensor);
+  const b = reserve(size);
+  let p = cmd.p;
+  b[p++] = CMD_OP;
+  b[p++] = id;
+  b[p++] = dt;
+  b[p++] = dev;
+  b[p++] = ins.length;
+  b[p++] = outs.length;
+  let work = 0;
+  for (let i = 0; i < ins.length; i++) {
+    const a = ins[i]!;
+    p = a instanceof Tensor ? putArg(b, p, a, a.shape, a._st, a.offset) : putArg(b, p, a.t, a.shape, a.strides, a.offset);
+    work += a instanceof Tensor ? a.numel : a.t.numel;
+  }
+  let created: Tensor[] = NO_TENSORS;
+  for (let i = 0; i < outs.length; i++) {
+    const o = outs[i]!;
+    if (o instanceof Tensor) {
+      p = putArg(b, p, o, o.shape, o._st, o.offset);
+      work += o.numel;
+      continue;
+    }
+    const ks = o.kernelShape ?? o.shape;
+    let n = 1;
+    for (let d = 0; d < ks.length; d++) n *= ks[d]!;
+    const h = newHandle(n * DTYPE_SIZE[o.dtype]);
+    b[p++] = -h;
+    b[p++] = DTYPE_ID[o.dtype];
+    b[p++] = ks.length;
+    for (let d = 0; d < ks.length; d++) b[p++] = ks[d]!;
+    work += n;
+    if (created === NO_TENSORS) created = [];
+    created.push(new Tensor(h, o.shape, o.dtype, device));
+  }
+  b[p++] = ip.length;
+  for (let i = 0; i < ip.length; i++) b[p++] = ip[i]!;
+  b[p++] = fp.length;
+  for (let i = 0; i < fp.length; i++) b[p++] = fp[i]!;
+  cmd.p = p;
+  for (let i = 0; i < outs.length; i++) {
+    const o = outs[i]!;
+    if (o instanceof Tensor) o._vc.v++;  // in-place update: saved copies are now stale
+  }
+  recorded(work);
+  return created;
+}
+const NONE: readonly number[] = [];
+const NO_TENSORS: Tensor[] = [];
+
+/**
+ * launch() for an elementwise op over one or two live, contiguous tensors of a's shape (b: same dtype, or null): the
+ * kernel sees flat rows. The hot path of small ops: it writes a compact FLAT record (native/core/runtime.h). @internal
+ */
+export function launchFlat(op: string, id: number, dtype: DType, outDtype: DType, a: Tensor, b: Tensor | null, fp: readonly number[]): Tensor {
+  const dt = DTYPE_ID[dtype];
+  const device = a.device;
+  const dev = DEVICE_ID[device];
+  if (supported[(id * 4 + dev) * 4 + dt] !== 1) checkKernel(op, id, device, dev, dtype, dt);
+  const ha = a._h, hb = b === null ? 0 : b._h;
+  if (ha === null) a.handle(op);  // throws DisposedError
+  if (hb === null) b!.handle(op);
+  const n = a.numel;
+  const h = newHandle(n * DTYPE_SIZE[outDtype]);
+  const nfp = fp.length;
+  const buf = reserve(14 + nfp);
+  let p = cmd.p;
+  buf[p] = CMD_FLAT;
+  buf[p + 1] = id;
+  buf[p + 2] = dt;
+  buf[p + 3] = dev;
+  buf[p + 4] = b === null ? 1 : 2;
+  buf[p + 5] = n;
+  buf[p + 6] = ha!;
+  buf[p + 7] = a.offset;
+  if (b !== null) {
+    buf[p + 8] = hb!;
+    buf[p + 9] = b.offset;
+    p += 10;
+  } else {
+    p += 8;
+  }
+  buf[p] = -h;
+  buf[p + 1] = DTYPE_ID[outDtype];
+  buf[p + 2] = nfp;
+  p += 3;
+  for (let i = 0; i < nfp; i++) buf[p++] = fp[i]!;
+  cmd.p = p;
+  const out = new Tensor(h, a.shape, outDtype, device);
+  recorded(b === null ? 2 * n : 3 * n);
+  return out;
 }
 
-// (op, device, dtype) -> has a kernel; every instruction set registers the same ops, so this never goes stale
-const supported: boolean[] = [];
+function liveArg(op: string, a: Tensor | ViewArg): void {
+  (a instanceof Tensor ? a : a.t).handle(op);
+}
+
+// [id, elemOffset, dtype, ndim, shape..., strides...]; null strides: contiguous
+function putArg(b: Float64Array, p: number, t: Tensor, shape: readonly number[], strides: readonly number[] | null, offset: number): number {
+  const nd = shape.length;
+  b[p++] = t._h!;
+  b[p++] = offset;
+  b[p++] = DTYPE_ID[t.dtype];
+  b[p++] = nd;
+  for (let d = 0; d < nd; d++) b[p++] = shape[d]!;
+  if (strides === null) {
+    let acc = 1;
+    for (let d = nd - 1; d >= 0; d--) {
+      b[p + d] = acc;
+      acc *= shape[d]!;
+    }
+    p += nd;
+  } else {
+    for (let d = 0; d < nd; d++) b[p++] = strides[d]!;
+  }
+  return p;
+}
+
+// (op, device, dtype) -> 0 not asked yet, 1 has a kernel, 2 has none; every instruction set registers the same ops,
+// so this never goes stale
+const supported = new Uint8Array(opNames.length * 16);
+function checkKernel(op: string, id: number, device: Device, dev: number, dtype: DType, dt: number): void {
+  const key = (id * 4 + dev) * 4 + dt;
+  let ok = supported[key]!;
+  if (ok === 0) ok = supported[key] = binding.supports(id, dev, dt) ? 1 : 2;
+  if (ok !== 1) assertSupported(op, device, dtype, dt);
+}
 
 /** A tensor seen through other geometry (a broadcast or folded view) for one launch. @internal */
 export interface ViewArg {
@@ -463,7 +582,7 @@ function deviceOf(a: Tensor | ViewArg): Device {
 
 /** @internal a new tensor sharing t's storage (and version counter) with other geometry; not in the graph */
 export function makeView(t: Tensor, shape: readonly number[], strides: readonly number[], offset: number): Tensor {
-  return new Tensor(binding.share(t.handle('view')), shape, t.dtype, t.device, strides, offset, t._vc);
+  return new Tensor(shareHandle(t.handle('view')), shape, t.dtype, t.device, strides, offset, t._vc);
 }
 
 /** @internal a new tensor holding a copy of a typed array */
@@ -473,5 +592,5 @@ export function fromTyped(arr: AnyTypedArray, shape: readonly number[], dtype: D
     throw new ShapeError(`tensor: expected ${n} values for shape ${fmt(shape)}, got ${arr.length}`);
   }
   if (device !== 'cpu') throw new ArgumentError(`tensor: expected device 'cpu', got '${device}'`);
-  return new Tensor(binding.fromBytes(DEVICE_ID[device], arr), shape, dtype, device);
+  return new Tensor(handleFromBytes(DEVICE_ID[device], arr), shape, dtype, device);
 }

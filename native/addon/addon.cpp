@@ -9,27 +9,21 @@ using namespace tensile;
 
 namespace {
 
-constexpr size_t kScratchLen = 8192;  // doubles; lib/native.ts writes each op's description here
-
-
 // Per-environment state (context-aware: each worker_thread gets its own stream and error classes).
 struct EnvData {
   std::unique_ptr<Stream> stream;
   Napi::FunctionReference errors[6];
-  Napi::Reference<Napi::Float64Array> scratch_ref;
-  double* scratch = nullptr;
+  // lib/'s command buffers (Float64Arrays it fills with records, runtime.h) and whether the worker still reads each
+  std::vector<Napi::Reference<Napi::Float64Array>> buf_refs;
+  std::vector<double*> bufs;
+  size_t buf_len = 0;
+  std::unique_ptr<std::atomic<int>[]> busy;
   Napi::ThreadSafeFunction tsfn;
   int pending = 0;
   bool initialised = false;
-  // Tensor handles are small integers indexing this table (JS releases them by dispose() or a FinalizationRegistry):
-  // far cheaper than one finalizer-tracked napi external per tensor.
-  std::vector<Storage*> handles{nullptr};  // id 0 is never used
-  std::vector<uint32_t> free_ids;
   int64_t unreported = 0;  // bytes not yet reported to V8 (reported in steps of 1 MiB)
   ~EnvData() {
-    stream.reset();  // drains and joins the worker before the TSFN goes away
-    for (Storage* s : handles)
-      if (s) storage_unref(s);
+    stream.reset();  // joins the worker before the buffers and the TSFN go away
     if (initialised) tsfn.Release();
   }
 };
@@ -55,14 +49,6 @@ Napi::Error make_error(Napi::Env env, int kind, const std::string& msg) {
     throw make_error(info.Env(), ERR_MEMORY, "out of memory"); \
   }
 
-Storage* handle_storage(EnvData& d, const Napi::Value& v, const char* what) {
-  const uint32_t id = v.IsNumber() ? v.As<Napi::Number>().Uint32Value() / 2 : 0;
-  if (id == 0 || id >= d.handles.size()) throw tensile::Error{ERR_NATIVE, std::string(what) + ": expected a tensor handle"};
-  Storage* s = d.handles[id];
-  if (!s) throw tensile::Error{ERR_NATIVE, std::string(what) + ": expected a live tensor, got a disposed one"};
-  return s;
-}
-
 void report(Napi::Env env, EnvData& d, int64_t delta) {
   d.unreported += delta;
   if (d.unreported >= (1 << 20) || d.unreported <= -(1 << 20)) {
@@ -71,26 +57,8 @@ void report(Napi::Env env, EnvData& d, int64_t delta) {
   }
 }
 
-// A new handle id owning one reference to s. counted: the storage's bytes are reported to V8 with this handle
-// (views share a storage without re-counting it).
-Napi::Value wrap_storage(Napi::Env env, Storage* s, bool counted = true) {
-  EnvData& d = env_data(env);
-  uint32_t id;
-  if (!d.free_ids.empty()) {
-    id = d.free_ids.back();
-    d.free_ids.pop_back();
-    d.handles[id] = s;
-  } else {
-    id = (uint32_t)d.handles.size();
-    d.handles.push_back(s);
-  }
-  if (counted) report(env, d, (int64_t)s->bytes);
-  // the JS number is id * 2 + counted, so that release() knows whether to un-report the bytes
-  return Napi::Number::New(env, (double)id * 2 + (counted ? 1 : 0));
-}
-
-// init({errors: [NativeError, ShapeError, DTypeError, IndexError, DeviceError, MemoryError], scratch: Float64Array,
-//       isa: string})
+// init({errors: [NativeError, ShapeError, DTypeError, IndexError, DeviceError, MemoryError],
+//       buffers: Float64Array[] (lib/'s command buffers, all of one length), isa: string})
 Napi::Value Init(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   TS_GUARD_BEGIN
@@ -98,10 +66,19 @@ Napi::Value Init(const Napi::CallbackInfo& info) {
   Napi::Object o = info[0].As<Napi::Object>();
   Napi::Array errs = o.Get("errors").As<Napi::Array>();
   for (uint32_t i = 0; i < 6 && i < errs.Length(); ++i) d.errors[i] = Napi::Persistent(errs.Get(i).As<Napi::Function>());
-  Napi::Float64Array sc = o.Get("scratch").As<Napi::Float64Array>();
-  if (sc.ElementLength() < kScratchLen) throw tensile::Error{ERR_NATIVE, "init: scratch too small"};
-  d.scratch_ref = Napi::Persistent(sc);
-  d.scratch = sc.Data();
+  if (d.initialised) throw tensile::Error{ERR_NATIVE, "init: expected one call per environment, got a second"};
+  Napi::Array bufs = o.Get("buffers").As<Napi::Array>();
+  if (bufs.Length() < 2) throw tensile::Error{ERR_NATIVE, "init: expected at least 2 command buffers"};
+  d.busy.reset(new std::atomic<int>[bufs.Length()]);
+  for (uint32_t i = 0; i < bufs.Length(); ++i) {
+    Napi::Float64Array b = bufs.Get(i).As<Napi::Float64Array>();
+    if (i == 0) d.buf_len = b.ElementLength();
+    if (b.ElementLength() != d.buf_len || d.buf_len < 1024)
+      throw tensile::Error{ERR_NATIVE, "init: expected command buffers of one length >= 1024"};
+    d.buf_refs.push_back(Napi::Persistent(b));
+    d.bufs.push_back(b.Data());
+    d.busy[i].store(0);
+  }
   std::string isa = o.Has("isa") && o.Get("isa").IsString() ? o.Get("isa").As<Napi::String>().Utf8Value() : "";
   static std::once_flag once;
   static std::string chosen_error;
@@ -113,17 +90,14 @@ Napi::Value Init(const Napi::CallbackInfo& info) {
       cpu_select_isa("");
     }
   });
-  if (!d.initialised) {
-    d.stream.reset(new Stream());
-    d.tsfn = Napi::ThreadSafeFunction::New(env, Napi::Function::New(env, [](const Napi::CallbackInfo&) {}),
-                                           "tensile-stream", 0, 1);
-    d.tsfn.Unref(env);
-    d.initialised = true;
-  }
+  d.stream.reset(new Stream());
+  d.tsfn = Napi::ThreadSafeFunction::New(env, Napi::Function::New(env, [](const Napi::CallbackInfo&) {}),
+                                         "tensile-stream", 0, 1);
+  d.tsfn.Unref(env);
+  d.initialised = true;
   Napi::Object r = Napi::Object::New(env);
   r.Set("isa", cpu_isa());
   r.Set("isaError", chosen_error);
-  r.Set("scratchLength", (double)kScratchLen);
   return r;
   TS_GUARD_END
 }
@@ -149,114 +123,65 @@ Napi::Value Supports(const Napi::CallbackInfo& info) {
   return Napi::Boolean::New(info.Env(), kernel_lookup(op, dev, dt) != nullptr);
 }
 
-// fromBytes(device, Uint8Array|ArrayBufferView) -> handle: a new storage holding a copy of the bytes.
+EnvData& ready(Napi::Env env) {
+  EnvData& d = env_data(env);
+  if (!d.initialised) throw tensile::Error{ERR_NATIVE, "tensile: expected init() before use"};
+  return d;
+}
+
+uint32_t handle_arg(const Napi::Value& v, const char* what) {
+  const double h = v.IsNumber() ? v.As<Napi::Number>().DoubleValue() : -1;
+  if (!(h >= 0 && h < 4294967296.0) || h != (double)(uint32_t)h)
+    throw tensile::Error{ERR_NATIVE, std::string(what) + ": expected a tensor handle"};
+  return (uint32_t)h;
+}
+
+// submit(buffer, length, memoryDelta): queues records [0, length) of command buffer `buffer` (lib/ then writes into
+// the next buffer, which this waits for if the worker still reads it), and reports memoryDelta bytes (the native
+// memory lib/'s new handles hold, less what its releases let go) to V8.
+Napi::Value Submit(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  TS_GUARD_BEGIN
+  EnvData& d = ready(env);
+  const uint32_t i = info[0].As<Napi::Number>().Uint32Value();
+  const double n = info[1].As<Napi::Number>().DoubleValue();
+  const size_t k = d.bufs.size();
+  if (i >= k || !(n >= 0 && n <= (double)d.buf_len)) throw tensile::Error{ERR_NATIVE, "submit: expected a buffer index and length"};
+  if (info.Length() > 2 && info[2].IsNumber()) report(env, d, info[2].As<Napi::Number>().Int64Value());
+  if (n > 0) {
+    d.stream->submit(d.bufs[i], (size_t)n, &d.busy[i]);
+    // backpressure: the worker is a whole ring of buffers behind
+    std::atomic<int>& next = d.busy[(i + 1) % k];
+    for (int spin = 0; next.load(std::memory_order_acquire); ++spin) {
+      if (spin < 64) {
+#if defined(__x86_64__)
+        __builtin_ia32_pause();
+#endif
+      } else {
+        std::this_thread::yield();
+      }
+    }
+  }
+  return env.Undefined();
+  TS_GUARD_END
+}
+
+// fromBytes(device, ArrayBufferView, handle): a new storage holding a copy of the bytes, bound to `handle` after
+// every record submitted so far (lib/ submits its pending records first).
 Napi::Value FromBytes(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   TS_GUARD_BEGIN
+  EnvData& d = ready(env);
   int dev = info[0].As<Napi::Number>().Int32Value();
   Napi::TypedArray ta = info[1].As<Napi::TypedArray>();
+  const uint32_t h = handle_arg(info[2], "fromBytes");
   size_t bytes = ta.ByteLength();
   const uint8_t* src = (const uint8_t*)ta.ArrayBuffer().Data() + ta.ByteOffset();
   Storage* s = storage_new(dev, bytes);
   if (bytes) std::memcpy(s->data, src, bytes);
-  return wrap_storage(env, s);
-  TS_GUARD_END
-}
-
-// enqueue(op, dtype, device, ...handles) with the op description in the scratch array:
-// [nin, nout, per arg: (handleIndex | -1 for a new output), elemOffset, dtype, ndim, shape..., strides...,
-//  nip, ip..., nfp, fp...]. Returns the new output handle (one) or an array of them (several) or undefined.
-Napi::Value Enqueue(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  TS_GUARD_BEGIN
-  EnvData& d = env_data(env);
-  const double* s = d.scratch;
-  const int op = info[0].As<Napi::Number>().Int32Value();
-  const int dtype = info[1].As<Napi::Number>().Int32Value();
-  const int dev = info[2].As<Napi::Number>().Int32Value();
-  KernelFn fn = kernel_lookup(op, dev, dtype);
-  if (!fn) throw tensile::Error{ERR_DEVICE, std::string(op_name(op)) + ": not implemented for this device and dtype"};
-  QueuedOp& q = d.stream->reserve();
-  q.fn = fn;
-  const int nin = (int)s[0], nout = (int)s[1];
-  const int nargs = nin + nout;
-  q.args.resize(nargs);
-  q.refs.reserve(nargs);
-  size_t p = 2;
-  Storage* created[16];
-  int ncreated = 0;
-  try {
-  for (int a = 0; a < nargs; ++a) {
-    const int hidx = (int)s[p++];
-    const int64_t off = (int64_t)s[p++];
-    TensorArg& t = q.args[a];
-    t.dtype = (int)s[p++];
-    t.ndim = (int)s[p++];
-    int64_t numel = 1;
-    for (int i = 0; i < t.ndim; ++i) numel *= (t.shape[i] = (int64_t)s[p++]);
-    for (int i = 0; i < t.ndim; ++i) t.strides[i] = (int64_t)s[p++];
-    Storage* st;
-    if (hidx < 0) {
-      if (ncreated == 16) throw tensile::Error{ERR_NATIVE, std::string(op_name(op)) + ": too many outputs"};
-      st = storage_new_lazy(dev, (size_t)numel * dtype_size(t.dtype));
-      created[ncreated++] = st;
-      storage_ref(st);  // one for JS (the wrap below), one for the queue
-    } else {
-      st = handle_storage(d, info[3 + hidx], op_name(op));
-      storage_ref(st);
-    }
-    q.refs.push_back(st);
-    t.data = (void*)(intptr_t)(off * (int64_t)dtype_size(t.dtype));  // rebased on the storage when the op runs
-  }
-  q.rebase = true;
-  } catch (...) {  // drop the references taken so far: nothing leaks on a bad call
-    for (Storage* r : q.refs) storage_unref(r);
-    for (int i = 0; i < ncreated; ++i) storage_unref(created[i]);
-    d.stream->abandon();
-    throw;
-  }
-  const int nip = (int)s[p++];
-  q.ip.resize(nip);
-  for (int i = 0; i < nip; ++i) q.ip[i] = (int64_t)s[p++];
-  const int nfp = (int)s[p++];
-  q.fp.resize(nfp);
-  for (int i = 0; i < nfp; ++i) q.fp[i] = s[p++];
-  q.call = OpCall{op, dtype, nin, nout, q.args.data(), q.args.data() + nin, nip, nfp, q.ip.data(), q.fp.data()};
-  Napi::Value result = env.Undefined();
-  if (ncreated == 1) {
-    result = wrap_storage(env, created[0]);
-  } else if (ncreated > 1) {
-    Napi::Array arr = Napi::Array::New(env, ncreated);
-    for (int i = 0; i < ncreated; ++i) arr.Set(i, wrap_storage(env, created[i]));
-    result = arr;
-  }
-  d.stream->commit();
-  return result;
-  TS_GUARD_END
-}
-
-// share(handle) -> a new handle to the same storage (a view holds its own reference).
-Napi::Value Share(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  TS_GUARD_BEGIN
-  Storage* s = handle_storage(env_data(env), info[0], "share");
-  storage_ref(s);
-  return wrap_storage(env, s, false);
-  TS_GUARD_END
-}
-
-Napi::Value Release(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  EnvData& d = env_data(env);
-  if (!info[0].IsNumber()) return env.Undefined();
-  const uint32_t raw = info[0].As<Napi::Number>().Uint32Value(), id = raw / 2;
-  if (id == 0 || id >= d.handles.size() || !d.handles[id]) return env.Undefined();
-  Storage* s = d.handles[id];
-  d.handles[id] = nullptr;
-  d.free_ids.push_back(id);
-  if (raw & 1) report(env, d, -(int64_t)s->bytes);
-  storage_unref(s);
+  d.stream->bind(h, s);
   return env.Undefined();
+  TS_GUARD_END
 }
 
 struct ReadCtx {
@@ -284,33 +209,31 @@ void settle(Napi::Env env, ReadCtx* c) {
   delete c;
 }
 
-// read(handle|null, byteOffset, byteLength) -> Promise<ArrayBuffer> (null handle: a fence, resolves undefined).
+// read(handle (0: none), byteOffset, byteLength) -> Promise<ArrayBuffer> (no handle: a fence, resolves undefined).
 // Rejects with the first error raised by an earlier op, named after that op.
 Napi::Value Read(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   TS_GUARD_BEGIN
-  EnvData& d = env_data(env);
-  Storage* st = info[0].IsNull() ? nullptr : handle_storage(d, info[0], "read");
+  EnvData& d = ready(env);
+  const uint32_t h = handle_arg(info[0], "read");
   const size_t off = (size_t)info[1].As<Napi::Number>().Int64Value();
   const size_t len = (size_t)info[2].As<Napi::Number>().Int64Value();
-  if (st && off + len > st->bytes) throw tensile::Error{ERR_NATIVE, "read: range outside the storage"};
   ReadCtx* c = new ReadCtx{Napi::Promise::Deferred::New(env)};
   Napi::Promise promise = c->deferred.Promise();
   if (d.pending++ == 0) d.tsfn.Ref(env);
-  QueuedOp& q = d.stream->reserve();
-  if (st) {
-    storage_ref(st);
-    q.refs.push_back(st);
-  }
   Napi::ThreadSafeFunction tsfn = d.tsfn;
-  q.fence = [c, st, off, len, tsfn](const tensile::Error* err) mutable {
+  d.stream->fence(h, [c, h, off, len, tsfn](const tensile::Error* err, Storage* st) mutable {
     if (err) {
       c->failed = true;
       c->kind = err->kind;
       c->msg = err->message;
-    } else if (st) {
+    } else if (h) {
       c->len = len;
-      if (len) {
+      if (off + len > st->bytes) {
+        c->failed = true;
+        c->kind = ERR_NATIVE;
+        c->msg = "read: expected a range inside the storage";
+      } else if (len) {
         c->buf = std::malloc(len);
         if (!c->buf) {
           c->failed = true;
@@ -332,38 +255,45 @@ Napi::Value Read(const Napi::CallbackInfo& info) {
       std::free(c->buf);
       delete c;
     }
-  };
-  d.stream->commit();
+  });
   return promise;
   TS_GUARD_END
 }
 
-// readSync(handle, byteOffset, byteLength) -> ArrayBuffer. Blocks the calling thread until the stream is idle.
+// readSync(handle (0: none), byteOffset, byteLength) -> ArrayBuffer. Blocks the calling thread until the stream is
+// idle.
 Napi::Value ReadSync(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   TS_GUARD_BEGIN
-  EnvData& d = env_data(env);
-  Storage* st = info[0].IsNull() ? nullptr : handle_storage(d, info[0], "readSync");
+  EnvData& d = ready(env);
+  const uint32_t h = handle_arg(info[0], "readSync");
   const size_t off = (size_t)info[1].As<Napi::Number>().Int64Value();
   const size_t len = (size_t)info[2].As<Napi::Number>().Int64Value();
-  if (st && off + len > st->bytes) throw tensile::Error{ERR_NATIVE, "readSync: range outside the storage"};
   d.stream->synchronize();
   tensile::Error err;
   if (d.stream->take_error(&err)) throw make_error(env, err.kind, err.message);
-  if (!st) return env.Undefined();
+  if (!h) return env.Undefined();
+  Storage* st = d.stream->idle_handle(h);
+  if (!st) throw tensile::Error{ERR_NATIVE, "readSync: expected a live tensor handle, got a released one"};
+  if (off + len > st->bytes) throw tensile::Error{ERR_NATIVE, "readSync: expected a range inside the storage"};
   Napi::ArrayBuffer ab = Napi::ArrayBuffer::New(env, len);
   if (len) std::memcpy(ab.Data(), (const char*)storage_data(st, true) + off, len);
   return ab;
   TS_GUARD_END
 }
 
+// memory(): live storages and bytes once the stream has run what was submitted (blocks until then), and pooled bytes.
 Napi::Value Memory(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
+  TS_GUARD_BEGIN
+  EnvData& d = ready(env);
+  d.stream->synchronize();
   Napi::Object o = Napi::Object::New(env);
-  o.Set("liveBytes", (double)live_storage_bytes(DEV_CPU));
-  o.Set("liveStorages", (double)live_storage_count(DEV_CPU));
+  o.Set("liveBytes", (double)d.stream->live_bytes(DEV_CPU));
+  o.Set("liveStorages", (double)d.stream->live_count(DEV_CPU));
   o.Set("pooledBytes", (double)cpu_allocator().pooled_bytes());
   return o;
+  TS_GUARD_END
 }
 
 Napi::Value Trim(const Napi::CallbackInfo& info) {
@@ -381,9 +311,7 @@ Napi::Object InitModule(Napi::Env env, Napi::Object exports) {
   exports.Set("opNames", Napi::Function::New(env, OpNames));
   exports.Set("supports", Napi::Function::New(env, Supports));
   exports.Set("fromBytes", Napi::Function::New(env, FromBytes));
-  exports.Set("enqueue", Napi::Function::New(env, Enqueue));
-  exports.Set("share", Napi::Function::New(env, Share));
-  exports.Set("release", Napi::Function::New(env, Release));
+  exports.Set("submit", Napi::Function::New(env, Submit));
   exports.Set("read", Napi::Function::New(env, Read));
   exports.Set("readSync", Napi::Function::New(env, ReadSync));
   exports.Set("memory", Napi::Function::New(env, Memory));

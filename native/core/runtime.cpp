@@ -91,6 +91,14 @@ class CpuAllocator : public Allocator {
   }
   void* alloc(size_t bytes) override {
     size_t sz = round(bytes);
+    TlsCache* c = sz <= kTlsMax ? tls() : nullptr;
+    if (c) {
+      const int k = TlsCache::cls(sz);
+      if (c->count[k] > 0) {
+        pooled_.fetch_sub(sz, std::memory_order_relaxed);
+        return c->blocks[k][--c->count[k]];
+      }
+    }
     bool full;
     {
       std::lock_guard<std::mutex> g(mu_);
@@ -98,10 +106,10 @@ class CpuAllocator : public Allocator {
       if (it != free_.end() && !it->second.empty()) {
         void* p = it->second.back();
         it->second.pop_back();
-        pooled_ -= sz;
+        pooled_.fetch_sub(sz, std::memory_order_relaxed);
         return p;
       }
-      full = pooled_ + sz > pool_cap() / 2;
+      full = pooled_.load(std::memory_order_relaxed) + sz > pool_cap() / 2;
     }
     if (full) trim();
     void* p = raw_alloc(sz);
@@ -114,35 +122,81 @@ class CpuAllocator : public Allocator {
   }
   void free(void* p, size_t bytes) override {
     size_t sz = round(bytes);
-    {
-      std::lock_guard<std::mutex> g(mu_);
-      if (pooled_ + sz <= pool_cap()) {
-        free_[sz].push_back(p);
-        pooled_ += sz;
+    TlsCache* c = sz <= kTlsMax ? tls() : nullptr;
+    if (c) {
+      const int k = TlsCache::cls(sz);
+      if (c->count[k] < TlsCache::kDepth) {
+        c->blocks[k][c->count[k]++] = p;
+        pooled_.fetch_add(sz, std::memory_order_relaxed);
         return;
       }
     }
-    raw_free(p, sz);
+    free_global(p, sz);
   }
-  size_t pooled_bytes() const override { return pooled_; }
+  size_t pooled_bytes() const override { return pooled_.load(std::memory_order_relaxed); }
+  // Returns the shared pool to the system (the per-thread caches of small blocks, at most 2 MiB a thread, stay).
   void trim() override {
     std::map<size_t, std::vector<void*>> drop;
+    size_t dropped = 0;
     {
       std::lock_guard<std::mutex> g(mu_);
       drop.swap(free_);
-      pooled_ = 0;
+      for (auto& kv : drop) dropped += kv.first * kv.second.size();
+      pooled_.fetch_sub(dropped, std::memory_order_relaxed);
     }
     for (auto& kv : drop)
       for (void* p : kv.second) raw_free(p, kv.first);
   }
 
  private:
+  // Small blocks freed and taken again by one thread (the stream's worker, nearly always) skip the lock: each thread
+  // keeps up to kDepth blocks per size class of 64 B .. 64 KiB.
+  static constexpr size_t kTlsMax = size_t(64) << 10;
+  // The cache is plain data (valid for the whole life of the thread); a separate object's destructor gives its
+  // blocks to the shared pool when the thread ends and turns the cache off for anything freed after that.
+  struct TlsCache {
+    static constexpr int kClasses = 11, kDepth = 16;
+    static int cls(size_t sz) { return __builtin_ctzll(sz) - 6; }
+    void* blocks[kClasses][kDepth];
+    int count[kClasses];
+    bool gone;
+  };
+  struct TlsFlush {
+    TlsCache* c;
+    ~TlsFlush() {
+      auto& a = static_cast<CpuAllocator&>(cpu_allocator());
+      for (int k = 0; k < TlsCache::kClasses; ++k) {
+        for (int i = 0; i < c->count[k]; ++i) {
+          const size_t sz = size_t(64) << k;
+          a.pooled_.fetch_sub(sz, std::memory_order_relaxed);
+          a.free_global(c->blocks[k][i], sz);
+        }
+        c->count[k] = 0;
+      }
+      c->gone = true;
+    }
+  };
+  static TlsCache* tls() {
+    static thread_local TlsCache c;  // zero-initialised
+    if (c.gone) return nullptr;
+    static thread_local TlsFlush f{&c};
+    return &c;
+  }
+  void free_global(void* p, size_t sz) {
+    {
+      std::lock_guard<std::mutex> g(mu_);
+      if (pooled_.load(std::memory_order_relaxed) + sz <= pool_cap()) {
+        free_[sz].push_back(p);
+        pooled_.fetch_add(sz, std::memory_order_relaxed);
+        return;
+      }
+    }
+    raw_free(p, sz);
+  }
   std::mutex mu_;
   std::map<size_t, std::vector<void*>> free_;
-  size_t pooled_ = 0;
+  std::atomic<size_t> pooled_{0};
 };
-std::atomic<int64_t> g_live_bytes[DEV_COUNT];
-std::atomic<int64_t> g_live_count[DEV_COUNT];
 }  // namespace
 
 Allocator& cpu_allocator() {
@@ -158,17 +212,11 @@ static Allocator& allocator_for(int device) {
 Storage* storage_new(int device, size_t bytes) {
   Allocator& a = allocator_for(device);
   void* p = a.alloc(bytes ? bytes : 1);
-  Storage* s = new Storage{p, bytes, device, {1}};
-  g_live_bytes[device] += (int64_t)bytes;
-  g_live_count[device] += 1;
-  return s;
+  return new Storage{p, bytes, device, {1}};
 }
 Storage* storage_new_lazy(int device, size_t bytes) {
   allocator_for(device);  // a device without an allocator fails now, on the caller's thread
-  Storage* s = new Storage{nullptr, bytes, device, {1}};
-  g_live_bytes[device] += (int64_t)bytes;
-  g_live_count[device] += 1;
-  return s;
+  return new Storage{nullptr, bytes, device, {1}};
 }
 void* storage_data(Storage* s, bool zero) {
   if (!s->data) {
@@ -177,17 +225,17 @@ void* storage_data(Storage* s, bool zero) {
   }
   return s->data;
 }
-void storage_ref(Storage* s) { s->refs.fetch_add(1, std::memory_order_relaxed); }
-void storage_unref(Storage* s) {
-  if (s->refs.fetch_sub(1, std::memory_order_acq_rel) == 1) {
-    if (s->data) allocator_for(s->device).free(s->data, s->bytes ? s->bytes : 1);
-    g_live_bytes[s->device] -= (int64_t)s->bytes;
-    g_live_count[s->device] -= 1;
-    delete s;
+void storage_ref(Storage* s) { s->refs.store(s->refs.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed); }
+bool storage_unref(Storage* s) {
+  const int r = s->refs.load(std::memory_order_relaxed) - 1;
+  if (r > 0) {
+    s->refs.store(r, std::memory_order_relaxed);
+    return false;
   }
+  if (s->data) allocator_for(s->device).free(s->data, s->bytes ? s->bytes : 1);
+  delete s;
+  return true;
 }
-int64_t live_storage_bytes(int device) { return g_live_bytes[device].load(); }
-int64_t live_storage_count(int device) { return g_live_count[device].load(); }
 
 // ---------------------------------------------------------------- kernel table
 static KernelFn g_table[OP_COUNT][DEV_COUNT][DT_COUNT];
@@ -203,18 +251,20 @@ Stream::~Stream() {
   {
     std::lock_guard<std::mutex> g(mu_);
     stop_ = true;
+    discard_.store(true);
   }
   cv_.notify_all();
   th_.join();
+  for (Storage* s : handles_)
+    if (s) drop(s);
+  for (Storage* s : spare_) delete s;
 }
 
-QueuedOp& Stream::reserve() {
+StreamItem& Stream::reserve() {
   const uint64_t t = tail_.load(std::memory_order_relaxed);
-  // full ring: the device is kSlots ops behind; wait for it (backpressure)
+  // full ring: the device is kSlots items behind; wait for it (backpressure)
   while (t - head_.load(std::memory_order_acquire) >= kSlots) std::this_thread::yield();
-  QueuedOp& op = ring_[t % kSlots];
-  op.clear();
-  return op;
+  return ring_[t % kSlots];
 }
 
 void Stream::commit() {
@@ -226,7 +276,31 @@ void Stream::commit() {
   }
 }
 
-void Stream::abandon() { ring_[tail_.load(std::memory_order_relaxed) % kSlots].clear(); }
+void Stream::submit(const double* buf, size_t n, std::atomic<int>* busy) {
+  busy->store(1, std::memory_order_relaxed);
+  StreamItem& it = reserve();
+  it.kind = StreamItem::BATCH;
+  it.batch = buf;
+  it.len = n;
+  it.busy = busy;
+  commit();
+}
+
+void Stream::bind(uint32_t handle, Storage* s) {
+  StreamItem& it = reserve();
+  it.kind = StreamItem::BIND;
+  it.handle = handle;
+  it.storage = s;
+  commit();
+}
+
+void Stream::fence(uint32_t handle, std::function<void(const Error*, Storage*)> fn) {
+  StreamItem& it = reserve();
+  it.kind = StreamItem::FENCE;
+  it.handle = handle;
+  it.fence = std::move(fn);
+  commit();
+}
 
 void Stream::synchronize() {
   const uint64_t target = tail_.load(std::memory_order_acquire);
@@ -239,10 +313,63 @@ void Stream::synchronize() {
 
 bool Stream::take_error(Error* out) {
   std::lock_guard<std::mutex> g(mu_);
-  if (!has_error_) return false;
+  if (!has_error_.load(std::memory_order_relaxed)) return false;
   *out = error_;
-  has_error_ = false;
+  has_error_.store(false, std::memory_order_relaxed);
   return true;
+}
+
+void Stream::set_error(const Error& e) {
+  std::lock_guard<std::mutex> g(mu_);
+  if (!has_error_.load(std::memory_order_relaxed)) {
+    error_ = e;
+    has_error_.store(true, std::memory_order_release);
+  }
+}
+
+Storage* Stream::lookup(uint32_t handle) const { return handle < handles_.size() ? handles_[handle] : nullptr; }
+Storage* Stream::idle_handle(uint32_t handle) const { return lookup(handle); }
+
+void Stream::set_handle(uint32_t handle, Storage* s) {
+  if (handle >= handles_.size()) handles_.resize(std::max<size_t>(handle + 1, handles_.size() * 2), nullptr);
+  if (handles_[handle]) drop(handles_[handle]);  // a well-formed stream released it first
+  handles_[handle] = s;
+}
+
+void Stream::count(const Storage* s, int sign) {
+  const int d = s->device;
+  live_bytes_[d].store(live_bytes_[d].load(std::memory_order_relaxed) + sign * (int64_t)s->bytes, std::memory_order_relaxed);
+  live_count_[d].store(live_count_[d].load(std::memory_order_relaxed) + sign, std::memory_order_relaxed);
+}
+
+// The last reference's storage gives its memory back and its record is kept for the next output.
+void Stream::drop(Storage* s) {
+  const int r = s->refs.load(std::memory_order_relaxed);
+  if (r > 1) {
+    s->refs.store(r - 1, std::memory_order_relaxed);
+    return;
+  }
+  count(s, -1);
+  if (s->data) allocator_for(s->device).free(s->data, s->bytes ? s->bytes : 1);
+  if (spare_.size() < 4096) spare_.push_back(s);
+  else delete s;
+}
+
+Storage* Stream::make_output(int device, size_t bytes, uint32_t handle) {
+  Storage* s;
+  if (spare_.empty() || device != DEV_CPU) {
+    s = storage_new_lazy(device, bytes);
+  } else {
+    s = spare_.back();
+    spare_.pop_back();
+    s->data = nullptr;
+    s->bytes = bytes;
+    s->device = device;
+    s->refs.store(1, std::memory_order_relaxed);
+  }
+  count(s, 1);
+  set_handle(handle, s);
+  return s;
 }
 
 // ---------------------------------------------------------------- profiler
@@ -295,64 +422,201 @@ struct Profile {
 Profile g_profile;
 }  // namespace
 
-void Stream::execute(QueuedOp& op) {
-  if (op.fence) {
-    // a fence (a read) takes the error: it is reported once, then work goes on
-    Error err;
-    bool had = false;
-    {
-      std::lock_guard<std::mutex> g(mu_);
-      if (has_error_) {
-        err = error_;
-        has_error_ = false;
-        had = true;
-      }
-    }
-    op.fence(had ? &err : nullptr);
-  } else {
-    bool skip;
-    {
-      // after an error, later ops are skipped until a read takes it: their inputs may be garbage
-      std::lock_guard<std::mutex> g(mu_);
-      skip = has_error_;
-    }
-    if (!skip) {
-      Error e{ERR_NATIVE, ""};
-      bool failed = true;
-      try {
-        if (op.rebase)
-          for (size_t i = 0; i < op.args.size(); ++i)
-            op.args[i].data = (char*)storage_data(op.refs[i]) + (intptr_t)op.args[i].data;
-        if (g_profile.on) {
-          const auto t0 = std::chrono::steady_clock::now();
-          op.fn(op.call);
-          const int64_t dt = std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - t0).count();
-          g_profile.ns[op.call.op] += dt;
-          g_profile.calls[op.call.op] += 1;
-          if (g_profile.shapes) g_profile.add_shape(op.call, dt);
-        } else {
-          op.fn(op.call);
-        }
-        failed = false;
-      } catch (const Error& ex) {
-        e = ex;
-      } catch (const std::bad_alloc&) {
-        e = Error{ERR_MEMORY, std::string(op_name(op.call.op)) + ": out of memory"};
-      } catch (...) {
-        e = Error{ERR_NATIVE, std::string(op_name(op.call.op)) + ": unknown native error"};
-      }
-      if (failed) {
-        std::lock_guard<std::mutex> g(mu_);
-        if (!has_error_) {
-          has_error_ = true;
-          error_ = e;
-        }
-      }
+// Decodes one OP record at b[p] (advancing p) and runs it. Returns false when the record is malformed: the rest of
+// the buffer is then dropped. Outputs are bound to their handles even when the op is skipped after an error, so
+// that the records that follow (releases, later ops) still find them.
+bool Stream::run_op(const double* b, size_t n, size_t& p) {
+  auto need = [&](size_t k) { return p + k <= n; };
+  if (!need(5)) return false;
+  const int op = (int)b[p], dtype = (int)b[p + 1], device = (int)b[p + 2], nin = (int)b[p + 3], nout = (int)b[p + 4];
+  p += 5;
+  if (nin < 0 || nout < 0 || nin + nout > 4096 || device < 0 || device >= DEV_COUNT) return false;
+  const size_t nargs = (size_t)(nin + nout);
+  if (args_.size() < nargs) {
+    args_.resize(nargs);
+    arg_st_.resize(nargs);
+    arg_off_.resize(nargs);
+  }
+  const char* bad = nullptr;
+  for (size_t a = 0; a < nargs; ++a) {
+    if (!need(3)) return false;
+    const double hid = b[p++];
+    TensorArg& t = args_[a];
+    if (hid < 0) {  // a new output: contiguous, its memory taken when the op runs
+      t.dtype = (int)b[p++];
+      t.ndim = (int)b[p++];
+      if (t.ndim < 0 || t.ndim > kMaxDims || t.dtype < 0 || t.dtype >= DT_COUNT || !need((size_t)t.ndim)) return false;
+      int64_t numel = 1;
+      for (int i = 0; i < t.ndim; ++i) numel *= (t.shape[i] = (int64_t)b[p++]);
+      for (int i = t.ndim - 1; i >= 0; --i) t.strides[i] = i == t.ndim - 1 ? 1 : t.strides[i + 1] * t.shape[i + 1];
+      arg_st_[a] = make_output(device, (size_t)numel * dtype_size(t.dtype), (uint32_t)-hid);
+      arg_off_[a] = 0;
+    } else {
+      const int64_t off = (int64_t)b[p++];
+      t.dtype = (int)b[p++];
+      t.ndim = (int)b[p++];
+      if (t.ndim < 0 || t.ndim > kMaxDims || t.dtype < 0 || t.dtype >= DT_COUNT || !need(2 * (size_t)t.ndim)) return false;
+      for (int i = 0; i < t.ndim; ++i) t.shape[i] = (int64_t)b[p++];
+      for (int i = 0; i < t.ndim; ++i) t.strides[i] = (int64_t)b[p++];
+      arg_st_[a] = lookup((uint32_t)hid);
+      arg_off_[a] = off * (int64_t)dtype_size(t.dtype);
+      if (!arg_st_[a]) bad = "expected a live tensor handle, got a released one";
     }
   }
-  for (Storage* s : op.refs) storage_unref(s);
-  op.refs.clear();
-  op.fence = nullptr;
+  if (!need(1)) return false;
+  const int nip = (int)b[p++];
+  if (nip < 0 || !need((size_t)nip + 1)) return false;
+  if (ip_.size() < (size_t)nip) ip_.resize(nip);
+  for (int i = 0; i < nip; ++i) ip_[i] = (int64_t)b[p++];
+  const int nfp = (int)b[p++];
+  if (nfp < 0 || !need((size_t)nfp)) return false;
+  const double* fp = b + p;
+  p += (size_t)nfp;
+  exec_op(op, dtype, device, nin, nout, nip, fp, nfp, bad);
+  return true;
+}
+
+// Decodes one FLAT record at b[p]: an elementwise op over one or two contiguous inputs of n elements.
+bool Stream::run_flat(const double* b, size_t n, size_t& p) {
+  if (p + 6 > n) return false;
+  const int op = (int)b[p], dtype = (int)b[p + 1], device = (int)b[p + 2], nin = (int)b[p + 3];
+  const int64_t len = (int64_t)b[p + 4];
+  p += 5;
+  if (nin < 1 || nin > 2 || device < 0 || device >= DEV_COUNT || dtype < 0 || dtype >= DT_COUNT || len < 0 ||
+      p + 2 * (size_t)nin + 3 > n)
+    return false;
+  if (args_.size() < 3) {
+    args_.resize(3);
+    arg_st_.resize(3);
+    arg_off_.resize(3);
+  }
+  const char* bad = nullptr;
+  for (int a = 0; a < nin; ++a) {
+    TensorArg& t = args_[a];
+    arg_st_[a] = lookup((uint32_t)b[p]);
+    t.dtype = dtype;
+    arg_off_[a] = (int64_t)b[p + 1] * (int64_t)dtype_size(dtype);
+    t.ndim = 1;
+    t.shape[0] = len;
+    t.strides[0] = 1;
+    if (!arg_st_[a]) bad = "expected a live tensor handle, got a released one";
+    p += 2;
+  }
+  const double hid = b[p];
+  const int odt = (int)b[p + 1];
+  const int nfp = (int)b[p + 2];
+  p += 3;
+  if (!(hid < 0) || odt < 0 || odt >= DT_COUNT || nfp < 0 || p + (size_t)nfp > n) return false;
+  TensorArg& o = args_[nin];
+  o.dtype = odt;
+  o.ndim = 1;
+  o.shape[0] = len;
+  o.strides[0] = 1;
+  arg_st_[nin] = make_output(device, (size_t)len * dtype_size(odt), (uint32_t)-hid);
+  arg_off_[nin] = 0;
+  const double* fp = b + p;
+  p += (size_t)nfp;
+  exec_op(op, dtype, device, nin, 1, 0, fp, nfp, bad);
+  return true;
+}
+
+// Runs a decoded op (args_, arg_st_, arg_off_, ip_[0, nip)); `bad` reports a released handle among its arguments.
+void Stream::exec_op(int op, int dtype, int device, int nin, int nout, int nip, const double* fp, int nfp, const char* bad) {
+  if (has_error_.load(std::memory_order_acquire)) return;  // skipped until a read takes the error
+  KernelFn fn = kernel_lookup(op, device, dtype);
+  if (bad || !fn) {
+    set_error(Error{bad ? ERR_NATIVE : ERR_DEVICE, std::string(op_name(op)) + ": " + (bad ? bad : "not implemented for this device and dtype")});
+    return;
+  }
+  const OpCall call{op, dtype, nin, nout, args_.data(), args_.data() + nin, nip, nfp, ip_.data(), fp};
+  try {
+    for (int a = 0; a < nin + nout; ++a) args_[a].data = (char*)storage_data(arg_st_[a]) + arg_off_[a];
+    if (g_profile.on) {
+      const auto t0 = std::chrono::steady_clock::now();
+      fn(call);
+      const int64_t dt = std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - t0).count();
+      g_profile.ns[op] += dt;
+      g_profile.calls[op] += 1;
+      if (g_profile.shapes) g_profile.add_shape(call, dt);
+    } else {
+      fn(call);
+    }
+  } catch (const Error& ex) {
+    set_error(ex);
+  } catch (const std::bad_alloc&) {
+    set_error(Error{ERR_MEMORY, std::string(op_name(op)) + ": out of memory"});
+  } catch (...) {
+    set_error(Error{ERR_NATIVE, std::string(op_name(op)) + ": unknown native error"});
+  }
+}
+
+void Stream::run_batch(const double* b, size_t n) {
+  size_t p = 0;
+  bool ok = true;
+  while (ok && p < n) {
+    switch ((int)b[p++]) {
+      case CMD_OP:
+        ok = run_op(b, n, p);
+        break;
+      case CMD_FLAT:
+        ok = run_flat(b, n, p);
+        break;
+      case CMD_RELEASE: {
+        ok = p + 1 <= n;
+        if (!ok) break;
+        const uint32_t h = (uint32_t)b[p++];
+        Storage* s = lookup(h);
+        if (s) {
+          handles_[h] = nullptr;
+          drop(s);
+        }
+        break;
+      }
+      case CMD_SHARE: {
+        ok = p + 2 <= n;
+        if (!ok) break;
+        const uint32_t src = (uint32_t)b[p], dst = (uint32_t)b[p + 1];
+        p += 2;
+        Storage* s = lookup(src);
+        if (s) {
+          storage_ref(s);
+          set_handle(dst, s);
+        } else {
+          set_error(Error{ERR_NATIVE, "view: expected a live tensor handle, got a released one"});
+        }
+        break;
+      }
+      default:
+        ok = false;
+    }
+  }
+  if (!ok) set_error(Error{ERR_NATIVE, "stream: malformed command buffer (records after the bad one were dropped)"});
+}
+
+void Stream::execute(StreamItem& it) {
+  switch (it.kind) {
+    case StreamItem::BATCH:
+      if (!discard_.load(std::memory_order_relaxed)) run_batch(it.batch, it.len);
+      it.busy->store(0, std::memory_order_release);
+      break;
+    case StreamItem::BIND:
+      count(it.storage, 1);
+      set_handle(it.handle, it.storage);
+      break;
+    case StreamItem::FENCE: {
+      // a fence (a read) takes the error: it is reported once, then work goes on
+      Error err;
+      bool had = take_error(&err);
+      Storage* s = it.handle ? lookup(it.handle) : nullptr;
+      if (!had && it.handle && !s) {
+        err = Error{ERR_NATIVE, "read: expected a live tensor handle, got a released one"};
+        had = true;
+      }
+      it.fence(had ? &err : nullptr, s);
+      it.fence = nullptr;
+      break;
+    }
+  }
 }
 
 void Stream::run() {

@@ -2,7 +2,6 @@
 #pragma once
 #include <atomic>
 #include <condition_variable>
-#include <deque>
 #include <functional>
 #include <mutex>
 #include <string>
@@ -28,10 +27,11 @@ struct Allocator {
 };
 Allocator& cpu_allocator();
 
-// Reference-counted storage. JS holds one reference per tensor handle; each queued op holds one per argument.
-// An op's outputs are created empty (data == nullptr) when the op is enqueued and get their memory when the op
-// runs: memory is then taken and given back in execution order, so a JS thread that runs far ahead of the worker
-// does not hold the memory of every op in flight, and freed blocks are reused at once.
+// Reference-counted storage: each tensor handle (and so each view) holds one reference. Ops hold none: the stream
+// runs them in order, before the releases recorded after them. An op's outputs are created empty (data == nullptr)
+// when the worker decodes the op and get their memory as it runs: memory is taken and given back in execution
+// order, so a JS thread that runs far ahead of the worker does not hold the memory of every op in flight, and freed
+// blocks are reused at once.
 struct Storage {
   void* data;
   size_t bytes;
@@ -43,10 +43,10 @@ Storage* storage_new_lazy(int device, size_t bytes);  // memory comes at first s
 // The storage's memory, allocated on first use (zero-filled when `zero`). Call it on the stream's worker, or on
 // the owning thread once the stream is idle.
 void* storage_data(Storage* s, bool zero = false);
+// References change on one thread at a time (the stream's worker, or its owner while the stream is idle), so they
+// are plain loads and stores: a locked instruction per op costs more than the op's bookkeeping.
 void storage_ref(Storage* s);
-void storage_unref(Storage* s);
-int64_t live_storage_bytes(int device);
-int64_t live_storage_count(int device);
+bool storage_unref(Storage* s);  // true when that was the last reference (the storage is freed)
 
 // ---------------------------------------------------------------- kernel table
 // table[op][device][dtype]; nullptr means "not implemented", which lib/ reports as a clear error.
@@ -58,43 +58,67 @@ const char* cpu_select_isa(const std::string& forced);
 const char* cpu_isa();
 
 // ---------------------------------------------------------------- stream
-// Ops and fences execute in order on one native worker thread per device and environment.
-struct QueuedOp {
-  OpCall call;
-  KernelFn fn = nullptr;
-  std::vector<TensorArg> args;      // in then out
-  std::vector<Storage*> refs;       // released after execution
-  bool rebase = false;              // args[i].data holds a byte offset into refs[i], resolved when the op runs
-  std::vector<int64_t> ip;
-  std::vector<double> fp;
-  std::function<void(const Error*)> fence;  // set for fences: runs on the worker after all earlier ops
-  void clear() {  // keeps the vectors' capacity: a reused slot allocates nothing
-    fn = nullptr;
-    args.clear();
-    refs.clear();
-    ip.clear();
-    fp.clear();
-    fence = nullptr;
-    rebase = false;
-  }
+// lib/ records what it asks of a device into command buffers (Float64Arrays it fills and submits a buffer at a
+// time), and the device's worker thread decodes and runs them in order. Tensor handles are small integers that lib/
+// assigns (it reuses an id once it has recorded its release); the worker's handle table maps them to storages.
+// Records (doubles):
+//   OP       [1, op, dtype, device, nin, nout, arg..., nip, ip..., nfp, fp...]
+//            arg, an existing handle: [id, elemOffset, dtype, ndim, shape..., strides...]
+//            arg, a new output:       [-id, dtype, ndim, shape...]  (contiguous; memory taken when the op runs)
+//   RELEASE  [2, id]                  (drops the handle's reference to its storage)
+//   SHARE    [3, src, dst]            (dst: a new handle to src's storage, for a view)
+//   FLAT     [4, op, dtype, device, nin, n, (id, elemOffset) per input, -outId, outDtype, nfp, fp...]
+//            (an elementwise op over 1 or 2 contiguous inputs of n elements of `dtype`, into a new output of n)
+enum Cmd : int { CMD_OP = 1, CMD_RELEASE = 2, CMD_SHARE = 3, CMD_FLAT = 4 };
+
+// One entry of the stream's queue: a submitted command buffer, a storage to bind to a handle, or a fence.
+struct StreamItem {
+  enum Kind { BATCH, BIND, FENCE } kind = BATCH;
+  const double* batch = nullptr;       // BATCH: the records, `len` doubles
+  size_t len = 0;
+  std::atomic<int>* busy = nullptr;    // BATCH: set to 0 once the worker is done with the buffer
+  uint32_t handle = 0;                 // BIND: the handle to set; FENCE: the handle to read (0: none)
+  Storage* storage = nullptr;          // BIND: the storage (its one reference passes to the handle)
+  // FENCE: runs on the worker after every earlier item, with the first error raised since the last fence (or
+  // null) and the storage of `handle` (null when 0); it reports a bad handle through the error.
+  std::function<void(const Error*, Storage*)> fence;
 };
 
-// A single-producer (the environment's JS thread) single-consumer (the worker) ring of reusable op slots: the
-// common path takes no lock and allocates nothing. The worker spins briefly when idle, then sleeps on a condvar.
+// A single-producer (the environment's JS thread) single-consumer (the worker) ring: the common path takes no lock
+// and allocates nothing. The worker spins briefly when idle, then sleeps on a condvar.
 class Stream {
  public:
   Stream();
-  ~Stream();
-  QueuedOp& reserve();                   // the next free slot (waits if the ring is full); fill it, then commit()
-  void commit();
-  void abandon();                        // drop a reserved slot (its refs must already be released)
-  void synchronize();                    // waits until every committed op has run (blocks the caller)
-  bool take_error(Error* out);           // the first error since the last take, if any
+  ~Stream();  // joins the worker (queued command buffers are dropped, binds and fences run), releases every handle
+  // Queues buf[0, n) (records above). *busy is set to 1 now and to 0 when the worker no longer reads buf.
+  void submit(const double* buf, size_t n, std::atomic<int>* busy);
+  void bind(uint32_t handle, Storage* s);  // queues handle <- s (s's reference passes to the handle)
+  void fence(uint32_t handle, std::function<void(const Error*, Storage*)> fn);
+  void synchronize();                      // waits until every queued item has run (blocks the caller)
+  bool take_error(Error* out);             // the first error since the last take, if any
+  // The storage of a live handle, for the JS thread once synchronize() has returned (the worker is idle); or null.
+  Storage* idle_handle(uint32_t handle) const;
+  // Live storages held by this stream's handles and their bytes (exact once synchronize() has returned).
+  int64_t live_bytes(int device) const { return live_bytes_[device].load(std::memory_order_relaxed); }
+  int64_t live_count(int device) const { return live_count_[device].load(std::memory_order_relaxed); }
+
  private:
+  StreamItem& reserve();                   // the next free slot (waits if the ring is full); fill it, then commit()
+  void commit();
   void run();
-  void execute(QueuedOp& op);
-  static constexpr size_t kSlots = 4096;
-  std::vector<QueuedOp> ring_;
+  void execute(StreamItem& it);
+  void run_batch(const double* b, size_t n);
+  bool run_op(const double* b, size_t n, size_t& p);
+  bool run_flat(const double* b, size_t n, size_t& p);
+  void exec_op(int op, int dtype, int device, int nin, int nout, int nip, const double* fp, int nfp, const char* bad);
+  void set_error(const Error& e);
+  Storage* lookup(uint32_t handle) const;
+  void set_handle(uint32_t handle, Storage* s);
+  Storage* make_output(int device, size_t bytes, uint32_t handle);  // a new lazy storage bound to handle, counted
+  void count(const Storage* s, int sign);
+  void drop(Storage* s);  // storage_unref, counted
+  static constexpr size_t kSlots = 1024;
+  std::vector<StreamItem> ring_;
   alignas(64) std::atomic<uint64_t> head_{0};  // next slot the worker runs
   alignas(64) std::atomic<uint64_t> tail_{0};  // next slot the producer fills
   std::atomic<bool> sleeping_{false};
@@ -102,8 +126,17 @@ class Stream {
   std::mutex mu_;
   std::condition_variable cv_, idle_cv_;
   bool stop_ = false;
-  bool has_error_ = false;
+  std::atomic<bool> discard_{false};  // set at shutdown: lib/'s buffers may be gone, so batches are not read
+  std::atomic<bool> has_error_{false};
   Error error_;
+  // worker-owned (the JS thread reads it only while the worker is idle)
+  std::atomic<int64_t> live_bytes_[DEV_COUNT] = {}, live_count_[DEV_COUNT] = {};  // one writer: plain stores
+  std::vector<Storage*> handles_;
+  std::vector<Storage*> spare_;     // records of freed storages, for reuse
+  std::vector<TensorArg> args_;     // one op's arguments, decoded
+  std::vector<Storage*> arg_st_;    // their storages
+  std::vector<int64_t> arg_off_;    // their byte offsets into those
+  std::vector<int64_t> ip_;
   std::thread th_;
 };
 
