@@ -56,18 +56,28 @@ const NBUF = 16;
 /** Doubles per command buffer: the largest record one op may write. */
 export const CMD_LEN = 32768;
 const buffers = Array.from({ length: NBUF }, () => new Float64Array(CMD_LEN));
-/** The buffer being filled and the next free position in it. @internal */
-export const cmd = { buf: buffers[0]!, p: 0 };
+const ints = buffers.map((b) => new Int32Array(b.buffer));
+/**
+ * The queue's state, in one object with a stable shape (its fields are plain loads and stores in optimised code):
+ * the buffer being filled (as doubles, and as int32 pairs over the same bytes) and the next free position in it, in
+ * doubles (every record starts with an int32 tag in its first double's low half); handle ids (a stack of free ids;
+ * bytes[id] is what a handle holds for V8's accounting, 0 for views); bytes not yet reported to V8; elements
+ * touched by the records not yet submitted. @internal
+ */
+export const cmd = {
+  buf: buffers[0]!,
+  i32: ints[0]!,
+  p: 0,
+  free: new Int32Array(1024),
+  nFree: 0,
+  nextId: 1,
+  bytes: new Float64Array(1024),
+  memoryDelta: 0,
+  pendingWork: 0,
+};
 let current = 0;
 /** Record tags (native/core/runtime.h). @internal */
 export const CMD_OP = 1, CMD_RELEASE = 2, CMD_SHARE = 3, CMD_FLAT = 4;
-
-// handle ids: a free list; bytes[id] is what the handle holds for V8's accounting (0 for views)
-const freeIds: number[] = [];
-let nextId = 1;
-const handleBytes: number[] = [0];
-let memoryDelta = 0;  // bytes not yet reported to V8
-let pendingWork = 0;  // elements touched by the records not yet submitted
 const WORK_NOW = 1 << 15;      // an op touching more elements than this is submitted at once
 const MEMORY_NOW = 16 << 20;   // so is a record that changes the native memory by this much
 
@@ -92,14 +102,15 @@ export function schedule(): void {
 /** Hands the pending records to the device's worker (at once; the worker runs them in order). @internal */
 export function submit(): void {
   const n = cmd.p;
-  const delta = memoryDelta;
-  memoryDelta = 0;
-  pendingWork = 0;
+  const delta = cmd.memoryDelta;
+  cmd.memoryDelta = 0;
+  cmd.pendingWork = 0;
   hook();
   if (n > 0 || delta !== 0) binding.submit(current, n, delta);
   if (n > 0) {
     current = (current + 1) % NBUF;
     cmd.buf = buffers[current]!;
+    cmd.i32 = ints[current]!;
     cmd.p = 0;
   }
 }
@@ -113,45 +124,52 @@ export function reserve(n: number): Float64Array {
 
 /** @internal after an op's record: submits at once when it has real work (so the worker starts on it) */
 export function recorded(work: number): void {
-  pendingWork += work;
-  if (pendingWork > WORK_NOW) submit();
+  if ((cmd.pendingWork += work) > WORK_NOW) submit();
 }
 
 /** @internal a new handle id for a storage of `bytes` (counted for V8) */
 export function newHandle(bytes: number): Handle {
-  let id: number;
-  if (freeIds.length > 0) {
-    id = freeIds.pop()!;
-    handleBytes[id] = bytes;
-  } else {
-    id = nextId++;
-    handleBytes.push(bytes);
-  }
-  memoryDelta += bytes;
-  if (bytes > MEMORY_NOW) pendingWork = WORK_NOW;  // the next recorded() submits
+  const c = cmd;
+  const id = c.nFree > 0 ? c.free[--c.nFree]! : c.nextId < c.bytes.length ? c.nextId++ : growIds();
+  c.bytes[id] = bytes;
+  c.memoryDelta += bytes;
+  if (bytes > MEMORY_NOW) c.pendingWork = WORK_NOW;  // the next recorded() submits
   return id as Handle;
+}
+function growIds(): number {
+  const bytes = new Float64Array(cmd.bytes.length * 2);
+  bytes.set(cmd.bytes);
+  cmd.bytes = bytes;
+  const free = new Int32Array(cmd.free.length * 2);
+  free.set(cmd.free);
+  cmd.free = free;
+  return cmd.nextId++;
 }
 
 /** @internal records the release of a handle; its id is free for reuse from now on */
 export function releaseHandle(h: Handle): void {
-  const b = reserve(2);
-  let p = cmd.p;
-  b[p++] = CMD_RELEASE;
-  b[p++] = h;
-  cmd.p = p;
-  memoryDelta -= handleBytes[h]!;
-  freeIds.push(h);
+  const c = cmd;
+  if (c.p + 1 > CMD_LEN) submit();
+  else if (c.p === 0) schedule();
+  const p = c.p;
+  c.i32[2 * p] = CMD_RELEASE;
+  c.i32[2 * p + 1] = h;
+  c.p = p + 1;
+  c.memoryDelta -= c.bytes[h]!;
+  c.free[c.nFree++] = h;
 }
 
 /** @internal a new handle to h's storage (for a view) */
 export function shareHandle(h: Handle): Handle {
   const dst = newHandle(0);
-  const b = reserve(3);
-  let p = cmd.p;
-  b[p++] = CMD_SHARE;
-  b[p++] = h;
-  b[p++] = dst;
-  cmd.p = p;
+  reserve(2);
+  const p = cmd.p;
+  const i32 = cmd.i32;
+  i32[2 * p] = CMD_SHARE;
+  i32[2 * p + 1] = h;
+  i32[2 * p + 2] = dst;
+  i32[2 * p + 3] = 0;
+  cmd.p = p + 2;
   return dst;
 }
 
@@ -162,9 +180,9 @@ export function handleFromBytes(device: number, bytes: ArrayBufferView): Handle 
   try {
     binding.fromBytes(device, bytes, h);
   } catch (e) {
-    memoryDelta -= bytes.byteLength;
-    handleBytes[h] = 0;
-    freeIds.push(h);
+    cmd.memoryDelta -= bytes.byteLength;
+    cmd.bytes[h] = 0;
+    cmd.free[cmd.nFree++] = h;
     throw e;
   }
   schedule();

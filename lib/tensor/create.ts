@@ -76,14 +76,19 @@ export function tensor(
 
 /** @internal a 0-d tensor holding v, for scalar operands */
 export function scalarLike(v: number, dtype: DType): Tensor {
-  return fromTyped(typedArrayCtor(dtype).of(v), [], dtype);
+  // a fill record rather than a copy from JS (which would submit the pending records); integer dtypes convert the
+  // value here first, with typed-array rules (wrap-around, NaN -> 0), so that the kernel's cast is exact
+  return launch('fill', dtype, [], [{ shape: [], dtype }], [], [fillValue(v, dtype)])[0]!;
+}
+function fillValue(v: number, dtype: DType): number {
+  return dtype === 'float32' || dtype === 'float64' ? v : typedArrayCtor(dtype).of(v)[0]!;
 }
 
 /** A tensor of `shape` filled with `value`. @example `full([2, 3], 7)` */
 export function full(shape: readonly number[], value: number, opts: CreateOptions = {}): Tensor {
   checkShapeArg('full', shape);
   const dtype = checkDType('full', opts.dtype ?? 'float32');
-  return launch('fill', dtype, [], [{ shape, dtype }], [], [value])[0]!;
+  return launch('fill', dtype, [], [{ shape, dtype }], [], [fillValue(value, dtype)])[0]!;
 }
 /** @example `zeros([2, 3])` */
 export function zeros(shape: readonly number[], opts: CreateOptions = {}): Tensor {

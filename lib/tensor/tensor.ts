@@ -13,27 +13,43 @@ import * as view from '../ops/view.js';
 import * as engine from '../autograd/engine.js';
 
 // Tensors the program drops without dispose() are released when the GC collects them. A new tensor joins the
-// registry at the next submit (young, below), not at once: most tensors are disposed before that and never pay
-// for registering and unregistering.
+// registry at the next submit, not at once: until then it waits in `young`, and dispose() takes it out again, so
+// the many tensors disposed soon after they are made never pay for registering and unregistering.
 const registry = new FinalizationRegistry<Handle>((h) => {
   releaseHandle(h);
   untrackTensor();
 });
+// (a fresh array per batch: it stays in V8's young generation like the tensors stored into it, so those stores
+// need no remembered-set entry; dispose() clears a young tensor's slot, so registering skips it without reading it)
 const YOUNG = 256;
-const young: (Tensor | null)[] = new Array<Tensor | null>(YOUNG).fill(null);
+let young: (Tensor | undefined)[] = new Array<Tensor | undefined>(YOUNG);
 let nYoung = 0;
 const registerYoung = () => {
-  for (let i = 0; i < nYoung; i++) {
-    const t = young[i]!;
-    young[i] = null;
-    if (t._h !== null) {
-      registry.register(t, t._h, t);
-      t._reg = true;
+  const list = young, n = nYoung;
+  young = new Array<Tensor | undefined>(YOUNG);
+  nYoung = 0;
+  for (let i = 0; i < n; i++) {
+    const t = list[i];
+    if (t !== undefined) {
+      t._yi = -1;
+      registry.register(t, t._h!, t);
     }
   }
-  nYoung = 0;
 };
 onSubmit(registerYoung);
+
+/** @internal a view's geometry (strides null: contiguous) and the version counter shared by one storage's views */
+interface ViewState {
+  strides: readonly number[] | null;
+  offset: number;
+  vc: { v: number } | null;
+}
+/** @internal */
+interface GradState {
+  requiresGrad: boolean;
+  grad: Tensor | null;
+  gradFn: engine.Node | null;
+}
 
 /** Scalars accepted wherever a tensor operand is. */
 export type TensorLike = Tensor | number;
@@ -49,52 +65,80 @@ export type TensorLike = Tensor | number;
  * ```
  */
 export class Tensor {
-  // (fields are declared, and set in the constructor in one order: one hidden class, no define-semantics pass)
+  // Eight fields, set in the constructor in one order (one hidden class, no define-semantics pass): a tensor is
+  // made per op, so its size is what the young-generation GC pays for. View geometry and autograd state live in
+  // side objects made only for the tensors that need them.
   /** @internal */ declare _h: Handle | null;
-  /** @internal whether the finalization registry holds this tensor */ declare _reg: boolean;
+  /** @internal its slot in the young list, or -1 once the finalization registry holds it */ declare _yi: number;
   declare readonly shape: readonly number[];
-  /** @internal the strides, or null for contiguous ones not yet asked for */ declare _st: readonly number[] | null;
-  declare readonly offset: number;
   declare readonly dtype: DType;
   declare readonly device: Device;
   declare readonly numel: number;
-  /** Whether ops on this tensor record the graph for backward. Set it with requiresGrad_(). */
-  declare requiresGrad: boolean;
-  /** The accumulated gradient of a leaf after backward(), or null. */
-  declare grad: Tensor | null;
-  /** The graph node that produced this tensor (null for leaves). @internal */
-  declare gradFn: engine.Node | null;
-  /** @internal the version counter (created when first needed) */ declare _vco: { v: number } | null;
+  /** @internal geometry and version of a view or an updated tensor; null: contiguous at offset 0, version 0 */
+  declare _v: ViewState | null;
+  /** @internal autograd state; null: no gradient wanted, none held */ declare _ag: GradState | null;
 
   /** @internal use the creation functions (tensor, zeros, ...) */
   constructor(h: Handle, shape: readonly number[], dtype: DType, device: Device, strides?: readonly number[], offset = 0, vc?: { v: number }) {
     this._h = h;
-    this._reg = false;
+    this._yi = -1;
     this.shape = shape;
-    this._st = strides ?? null;
-    this.offset = offset;
     this.dtype = dtype;
     this.device = device;
     let n = 1;
     for (let i = 0; i < shape.length; i++) n *= shape[i]!;
     this.numel = n;
-    this.requiresGrad = false;
-    this.grad = null;
-    this.gradFn = null;
-    this._vco = vc ?? null;
+    this._v = strides === undefined && offset === 0 && vc === undefined ? null : { strides: strides ?? null, offset, vc: vc ?? null };
+    this._ag = null;
     // (bounded: a long synchronous run of ops would otherwise keep every tensor it made alive until its submit)
-    young[nYoung++] = this;
     if (nYoung === YOUNG) registerYoung();
+    this._yi = nYoung;
+    young[nYoung++] = this;
     trackTensor(this);
   }
 
   /** Elements to step over per index of each dim. @example `x.t().strides` */
   get strides(): readonly number[] {
-    return this._st ?? (this._st = contiguousStrides(this.shape));
+    const v = this._v;
+    if (v === null) return contiguousStrides(this.shape);
+    return v.strides ?? (v.strides = contiguousStrides(this.shape));
+  }
+  /** @internal the strides when they are not the contiguous ones (null: contiguous at offset 0) */
+  get _st(): readonly number[] | null {
+    return this._v === null ? null : this._v.strides;
+  }
+  /** Element offset of the first element in the storage (nonzero for some views). @example `x.slice(0, 1).offset` */
+  get offset(): number {
+    return this._v === null ? 0 : this._v.offset;
   }
   /** Version counter shared by the views of one storage; in-place updates bump it. @internal */
   get _vc(): { v: number } {
-    return this._vco ?? (this._vco = { v: 0 });
+    if (this._v === null) this._v = { strides: null, offset: 0, vc: null };
+    return this._v.vc ?? (this._v.vc = { v: 0 });
+  }
+  /** Whether ops on this tensor record the graph for backward. Set it with requiresGrad_(). @example `w.requiresGrad // true for parameters` */
+  get requiresGrad(): boolean {
+    return this._ag !== null && this._ag.requiresGrad;
+  }
+  set requiresGrad(on: boolean) {
+    if (this._ag !== null) this._ag.requiresGrad = on;
+    else if (on) this._ag = { requiresGrad: true, grad: null, gradFn: null };
+  }
+  /** The accumulated gradient of a leaf after backward(), or null. @example `loss.backward(); w.grad` */
+  get grad(): Tensor | null {
+    return this._ag === null ? null : this._ag.grad;
+  }
+  set grad(g: Tensor | null) {
+    if (this._ag !== null) this._ag.grad = g;
+    else if (g !== null) this._ag = { requiresGrad: false, grad: g, gradFn: null };
+  }
+  /** The graph node that produced this tensor (null for leaves). @internal */
+  get gradFn(): engine.Node | null {
+    return this._ag === null ? null : this._ag.gradFn;
+  }
+  set gradFn(n: engine.Node | null) {
+    if (this._ag !== null) this._ag.gradFn = n;
+    else if (n !== null) this._ag = { requiresGrad: false, grad: null, gradFn: n };
   }
 
   /** Number of dimensions. @example `x.ndim` */
@@ -123,7 +167,12 @@ export class Tensor {
     const h = this._h;
     if (h !== null) {
       this._h = null;
-      if (this._reg) registry.unregister(this);
+      const i = this._yi;
+      if (i < 0) {
+        registry.unregister(this);
+      } else {
+        young[i] = undefined;  // still young: out of the list
+      }
       releaseHandle(h);
       untrackTensor();
     }
@@ -135,7 +184,7 @@ export class Tensor {
 
   /** True when the elements are laid out row-major without gaps (no copy needed for kernels). @example `x.t().isContiguous() // false` */
   isContiguous(): boolean {
-    if (this._st === null) return true;
+    if (this._v === null || this._v.strides === null) return true;
     let acc = 1;
     for (let i = this.ndim - 1; i >= 0; i--) {
       if (this.shape[i] !== 1 && this.strides[i] !== acc) return false;
@@ -444,7 +493,9 @@ export function launch(
   for (let i = 0; i < outs.length; i++) if (outs[i] instanceof Tensor) liveArg(op, outs[i] as Tensor);
   const b = reserve(size);
   let p = cmd.p;
-  b[p++] = CMD_OP;
+  cmd.i32[2 * p] = CMD_OP;
+  cmd.i32[2 * p + 1] = 0;
+  p++;
   b[p++] = id;
   b[p++] = dt;
   b[p++] = dev;
@@ -491,6 +542,13 @@ export function launch(
 const NONE: readonly number[] = [];
 const NO_TENSORS: Tensor[] = [];
 
+// the flat op through the general record (element counts or offsets past int32)
+function launchFlatWide(op: string, dtype: DType, outDtype: DType, a: Tensor, b: Tensor | null, fp: readonly number[]): Tensor {
+  const flat = [a.numel];
+  const arg = (t: Tensor): ViewArg => ({ t, shape: flat, strides: [1], offset: t.offset });
+  return launch(op, dtype, b === null ? [arg(a)] : [arg(a), arg(b)], [{ shape: a.shape, dtype: outDtype, kernelShape: flat }], NONE, fp)[0]!;
+}
+
 /**
  * launch() for an elementwise op over one or two live, contiguous tensors of a's shape (b: same dtype, or null): the
  * kernel sees flat rows. The hot path of small ops: it writes a compact FLAT record (native/core/runtime.h). @internal
@@ -504,31 +562,40 @@ export function launchFlat(op: string, id: number, dtype: DType, outDtype: DType
   if (ha === null) a.handle(op);  // throws DisposedError
   if (hb === null) b!.handle(op);
   const n = a.numel;
+  const off = a.offset + (b === null ? 0 : b.offset);
+  if (n > 0x7fffffff || off > 0x7fffffff) return launchFlatWide(op, dtype, outDtype, a, b, fp);  // past int32
   const h = newHandle(n * DTYPE_SIZE[outDtype]);
   const nfp = fp.length;
-  const buf = reserve(14 + nfp);
-  let p = cmd.p;
-  buf[p] = CMD_FLAT;
-  buf[p + 1] = id;
-  buf[p + 2] = dt;
-  buf[p + 3] = dev;
-  buf[p + 4] = b === null ? 1 : 2;
-  buf[p + 5] = n;
-  buf[p + 6] = ha!;
-  buf[p + 7] = a.offset;
+  const slots = (b === null ? 6 : 7) + nfp;
+  reserve(slots);
+  const p = cmd.p;
+  const i32 = cmd.i32;
+  let q = 2 * p;
+  i32[q] = CMD_FLAT;
+  i32[q + 1] = id;
+  i32[q + 2] = dt;
+  i32[q + 3] = dev;
+  i32[q + 4] = b === null ? 1 : 2;
+  i32[q + 5] = n;
+  i32[q + 6] = ha!;
+  i32[q + 7] = a.offset;
   if (b !== null) {
-    buf[p + 8] = hb!;
-    buf[p + 9] = b.offset;
-    p += 10;
+    i32[q + 8] = hb!;
+    i32[q + 9] = b.offset;
+    q += 10;
   } else {
-    p += 8;
+    q += 8;
   }
-  buf[p] = -h;
-  buf[p + 1] = DTYPE_ID[outDtype];
-  buf[p + 2] = nfp;
-  p += 3;
-  for (let i = 0; i < nfp; i++) buf[p++] = fp[i]!;
-  cmd.p = p;
+  i32[q] = h;
+  i32[q + 1] = DTYPE_ID[outDtype];
+  i32[q + 2] = nfp;
+  i32[q + 3] = 0;
+  if (nfp > 0) {
+    const f = cmd.buf;
+    let r = (q + 4) >> 1;
+    for (let i = 0; i < nfp; i++) f[r++] = fp[i]!;
+  }
+  cmd.p = p + slots;
   const out = new Tensor(h, a.shape, outDtype, device);
   recorded(b === null ? 2 * n : 3 * n);
   return out;

@@ -76,29 +76,22 @@ void raw_free(void* p, size_t sz) {
   else std::free(p);
 }
 
+}  // namespace
+
+// size classes: powers of two below 1 MiB, multiples of 1 MiB above (bounded waste, good reuse)
+size_t cpu_size_class(size_t b) {
+  if (b <= 64) return 64;
+  if (b < (1u << 20)) return size_t(1) << (64 - __builtin_clzll(b - 1));
+  return (b + (1u << 20) - 1) & ~size_t((1u << 20) - 1);
+}
+
+namespace {
 class CpuAllocator : public Allocator {
  public:
   ~CpuAllocator() override { trim(); }
-  static size_t round(size_t b) {
-    if (b <= 64) return 64;
-    // size classes: powers of two below 1 MiB, multiples of 1 MiB above (bounded waste, good reuse)
-    if (b < (1u << 20)) {
-      size_t r = 64;
-      while (r < b) r <<= 1;
-      return r;
-    }
-    return (b + (1u << 20) - 1) & ~size_t((1u << 20) - 1);
-  }
+  static size_t round(size_t b) { return cpu_size_class(b); }
   void* alloc(size_t bytes) override {
     size_t sz = round(bytes);
-    TlsCache* c = sz <= kTlsMax ? tls() : nullptr;
-    if (c) {
-      const int k = TlsCache::cls(sz);
-      if (c->count[k] > 0) {
-        pooled_.fetch_sub(sz, std::memory_order_relaxed);
-        return c->blocks[k][--c->count[k]];
-      }
-    }
     bool full;
     {
       std::lock_guard<std::mutex> g(mu_);
@@ -122,19 +115,10 @@ class CpuAllocator : public Allocator {
   }
   void free(void* p, size_t bytes) override {
     size_t sz = round(bytes);
-    TlsCache* c = sz <= kTlsMax ? tls() : nullptr;
-    if (c) {
-      const int k = TlsCache::cls(sz);
-      if (c->count[k] < TlsCache::kDepth) {
-        c->blocks[k][c->count[k]++] = p;
-        pooled_.fetch_add(sz, std::memory_order_relaxed);
-        return;
-      }
-    }
     free_global(p, sz);
   }
   size_t pooled_bytes() const override { return pooled_.load(std::memory_order_relaxed); }
-  // Returns the shared pool to the system (the per-thread caches of small blocks, at most 2 MiB a thread, stay).
+  // Returns the pool to the system (each stream's cache of small blocks, at most 1 MiB, stays).
   void trim() override {
     std::map<size_t, std::vector<void*>> drop;
     size_t dropped = 0;
@@ -149,39 +133,6 @@ class CpuAllocator : public Allocator {
   }
 
  private:
-  // Small blocks freed and taken again by one thread (the stream's worker, nearly always) skip the lock: each thread
-  // keeps up to kDepth blocks per size class of 64 B .. 64 KiB.
-  static constexpr size_t kTlsMax = size_t(64) << 10;
-  // The cache is plain data (valid for the whole life of the thread); a separate object's destructor gives its
-  // blocks to the shared pool when the thread ends and turns the cache off for anything freed after that.
-  struct TlsCache {
-    static constexpr int kClasses = 11, kDepth = 16;
-    static int cls(size_t sz) { return __builtin_ctzll(sz) - 6; }
-    void* blocks[kClasses][kDepth];
-    int count[kClasses];
-    bool gone;
-  };
-  struct TlsFlush {
-    TlsCache* c;
-    ~TlsFlush() {
-      auto& a = static_cast<CpuAllocator&>(cpu_allocator());
-      for (int k = 0; k < TlsCache::kClasses; ++k) {
-        for (int i = 0; i < c->count[k]; ++i) {
-          const size_t sz = size_t(64) << k;
-          a.pooled_.fetch_sub(sz, std::memory_order_relaxed);
-          a.free_global(c->blocks[k][i], sz);
-        }
-        c->count[k] = 0;
-      }
-      c->gone = true;
-    }
-  };
-  static TlsCache* tls() {
-    static thread_local TlsCache c;  // zero-initialised
-    if (c.gone) return nullptr;
-    static thread_local TlsFlush f{&c};
-    return &c;
-  }
   void free_global(void* p, size_t sz) {
     {
       std::lock_guard<std::mutex> g(mu_);
@@ -258,6 +209,8 @@ Stream::~Stream() {
   for (Storage* s : handles_)
     if (s) drop(s);
   for (Storage* s : spare_) delete s;
+  for (int k = 0; k < kSmallClasses; ++k)
+    for (int i = 0; i < small_n_[k]; ++i) cpu_allocator().free(small_[k][i], size_t(64) << k);
 }
 
 StreamItem& Stream::reserve() {
@@ -350,9 +303,27 @@ void Stream::drop(Storage* s) {
     return;
   }
   count(s, -1);
-  if (s->data) allocator_for(s->device).free(s->data, s->bytes ? s->bytes : 1);
+  if (s->data) {
+    const size_t sz = cpu_size_class(s->bytes ? s->bytes : 1);
+    const int k = sz <= kSmallMax && s->device == DEV_CPU ? __builtin_ctzll(sz) - 6 : -1;
+    if (k >= 0 && small_n_[k] < kSmallDepth) small_[k][small_n_[k]++] = s->data;
+    else allocator_for(s->device).free(s->data, s->bytes ? s->bytes : 1);
+  }
   if (spare_.size() < 4096) spare_.push_back(s);
   else delete s;
+}
+
+// The memory of an output, taken when its op runs: small CPU blocks come from the stream's own cache.
+void* Stream::data(Storage* s) {
+  if (s->data) return s->data;
+  if (s->device == DEV_CPU) {
+    const size_t sz = cpu_size_class(s->bytes ? s->bytes : 1);
+    if (sz <= kSmallMax) {
+      const int k = __builtin_ctzll(sz) - 6;
+      if (small_n_[k] > 0) return s->data = small_[k][--small_n_[k]];
+    }
+  }
+  return storage_data(s);
 }
 
 Storage* Stream::make_output(int device, size_t bytes, uint32_t handle) {
@@ -476,14 +447,14 @@ bool Stream::run_op(const double* b, size_t n, size_t& p) {
   return true;
 }
 
-// Decodes one FLAT record at b[p]: an elementwise op over one or two contiguous inputs of n elements.
+// Decodes one FLAT record whose tag slot is b[p] (advancing p past it) and runs it.
 bool Stream::run_flat(const double* b, size_t n, size_t& p) {
+  const int32_t* w = reinterpret_cast<const int32_t*>(b + p);
   if (p + 6 > n) return false;
-  const int op = (int)b[p], dtype = (int)b[p + 1], device = (int)b[p + 2], nin = (int)b[p + 3];
-  const int64_t len = (int64_t)b[p + 4];
-  p += 5;
+  const int op = w[1], dtype = w[2], device = w[3], nin = w[4];
+  const int64_t len = w[5];
   if (nin < 1 || nin > 2 || device < 0 || device >= DEV_COUNT || dtype < 0 || dtype >= DT_COUNT || len < 0 ||
-      p + 2 * (size_t)nin + 3 > n)
+      p + 5 + (size_t)nin > n)
     return false;
   if (args_.size() < 3) {
     args_.resize(3);
@@ -491,28 +462,26 @@ bool Stream::run_flat(const double* b, size_t n, size_t& p) {
     arg_off_.resize(3);
   }
   const char* bad = nullptr;
-  for (int a = 0; a < nin; ++a) {
+  int q = 6;
+  for (int a = 0; a < nin; ++a, q += 2) {
     TensorArg& t = args_[a];
-    arg_st_[a] = lookup((uint32_t)b[p]);
+    arg_st_[a] = w[q] > 0 ? lookup((uint32_t)w[q]) : nullptr;
     t.dtype = dtype;
-    arg_off_[a] = (int64_t)b[p + 1] * (int64_t)dtype_size(dtype);
+    arg_off_[a] = (int64_t)w[q + 1] * (int64_t)dtype_size(dtype);
     t.ndim = 1;
     t.shape[0] = len;
     t.strides[0] = 1;
     if (!arg_st_[a]) bad = "expected a live tensor handle, got a released one";
-    p += 2;
   }
-  const double hid = b[p];
-  const int odt = (int)b[p + 1];
-  const int nfp = (int)b[p + 2];
-  p += 3;
-  if (!(hid < 0) || odt < 0 || odt >= DT_COUNT || nfp < 0 || p + (size_t)nfp > n) return false;
+  const int32_t hid = w[q], odt = w[q + 1], nfp = w[q + 2];
+  p += (size_t)(q + 4) / 2;
+  if (hid <= 0 || odt < 0 || odt >= DT_COUNT || nfp < 0 || p + (size_t)nfp > n) return false;
   TensorArg& o = args_[nin];
   o.dtype = odt;
   o.ndim = 1;
   o.shape[0] = len;
   o.strides[0] = 1;
-  arg_st_[nin] = make_output(device, (size_t)len * dtype_size(odt), (uint32_t)-hid);
+  arg_st_[nin] = make_output(device, (size_t)len * dtype_size(odt), (uint32_t)hid);
   arg_off_[nin] = 0;
   const double* fp = b + p;
   p += (size_t)nfp;
@@ -530,7 +499,7 @@ void Stream::exec_op(int op, int dtype, int device, int nin, int nout, int nip, 
   }
   const OpCall call{op, dtype, nin, nout, args_.data(), args_.data() + nin, nip, nfp, ip_.data(), fp};
   try {
-    for (int a = 0; a < nin + nout; ++a) args_[a].data = (char*)storage_data(arg_st_[a]) + arg_off_[a];
+    for (int a = 0; a < nin + nout; ++a) args_[a].data = (char*)data(arg_st_[a]) + arg_off_[a];
     if (g_profile.on) {
       const auto t0 = std::chrono::steady_clock::now();
       fn(call);
@@ -554,17 +523,18 @@ void Stream::run_batch(const double* b, size_t n) {
   size_t p = 0;
   bool ok = true;
   while (ok && p < n) {
-    switch ((int)b[p++]) {
+    const int32_t* w = reinterpret_cast<const int32_t*>(b + p);
+    switch (w[0]) {
       case CMD_OP:
+        ++p;
         ok = run_op(b, n, p);
         break;
       case CMD_FLAT:
         ok = run_flat(b, n, p);
         break;
       case CMD_RELEASE: {
-        ok = p + 1 <= n;
-        if (!ok) break;
-        const uint32_t h = (uint32_t)b[p++];
+        ++p;
+        const uint32_t h = (uint32_t)w[1];
         Storage* s = lookup(h);
         if (s) {
           handles_[h] = nullptr;
@@ -575,12 +545,11 @@ void Stream::run_batch(const double* b, size_t n) {
       case CMD_SHARE: {
         ok = p + 2 <= n;
         if (!ok) break;
-        const uint32_t src = (uint32_t)b[p], dst = (uint32_t)b[p + 1];
         p += 2;
-        Storage* s = lookup(src);
+        Storage* s = lookup((uint32_t)w[1]);
         if (s) {
           storage_ref(s);
-          set_handle(dst, s);
+          set_handle((uint32_t)w[2], s);
         } else {
           set_error(Error{ERR_NATIVE, "view: expected a live tensor handle, got a released one"});
         }
@@ -627,13 +596,16 @@ void Stream::run() {
         std::lock_guard<std::mutex> g(mu_);
         idle_cv_.notify_all();
       }
-      // spin a little (tens of microseconds) before sleeping: bursts of small ops skip the futex round trip
+      // spin a while (up to 200 us) before sleeping: a JS thread that submits a buffer every hundred microseconds
+      // or so then never pays for waking the worker (a futex call per submit)
       bool got = false;
-      for (int i = 0; i < 512 && !got; ++i) {
+      const auto until = std::chrono::steady_clock::now() + std::chrono::microseconds(200);
+      for (int i = 0; !got; ++i) {
 #if defined(__x86_64__)
         __builtin_ia32_pause();
 #endif
         got = h != tail_.load(std::memory_order_acquire);
+        if ((i & 63) == 63 && std::chrono::steady_clock::now() > until) break;
       }
       if (!got) {
         std::unique_lock<std::mutex> lk(mu_);

@@ -26,6 +26,7 @@ struct Allocator {
   virtual void trim() = 0;
 };
 Allocator& cpu_allocator();
+size_t cpu_size_class(size_t bytes);  // the block size the CPU allocator gives for a request
 
 // Reference-counted storage: each tensor handle (and so each view) holds one reference. Ops hold none: the stream
 // runs them in order, before the releases recorded after them. An op's outputs are created empty (data == nullptr)
@@ -61,14 +62,14 @@ const char* cpu_isa();
 // lib/ records what it asks of a device into command buffers (Float64Arrays it fills and submits a buffer at a
 // time), and the device's worker thread decodes and runs them in order. Tensor handles are small integers that lib/
 // assigns (it reuses an id once it has recorded its release); the worker's handle table maps them to storages.
-// Records (doubles):
-//   OP       [1, op, dtype, device, nin, nout, arg..., nip, ip..., nfp, fp...]
-//            arg, an existing handle: [id, elemOffset, dtype, ndim, shape..., strides...]
-//            arg, a new output:       [-id, dtype, ndim, shape...]  (contiguous; memory taken when the op runs)
-//   RELEASE  [2, id]                  (drops the handle's reference to its storage)
-//   SHARE    [3, src, dst]            (dst: a new handle to src's storage, for a view)
-//   FLAT     [4, op, dtype, device, nin, n, (id, elemOffset) per input, -outId, outDtype, nfp, fp...]
-//            (an elementwise op over 1 or 2 contiguous inputs of n elements of `dtype`, into a new output of n)
+// Records are made of 8-byte slots; each starts with a slot whose low int32 is its tag:
+//   OP       [1, 0] then doubles: op, dtype, device, nin, nout, arg..., nip, ip..., nfp, fp...
+//            arg, an existing handle: id, elemOffset, dtype, ndim, shape..., strides...
+//            arg, a new output:       -id, dtype, ndim, shape...  (contiguous; memory taken when the op runs)
+//   RELEASE  [2, id]                               (drops the handle's reference to its storage)
+//   SHARE    [3, src] [dst, 0]                     (dst: a new handle to src's storage, for a view)
+//   FLAT     int32s: 4, op, dtype, device, nin, n, (id, elemOffset) per input, outId, outDtype, nfp, 0; then nfp
+//            doubles (an elementwise op over 1 or 2 contiguous inputs of n elements of `dtype` into a new output)
 enum Cmd : int { CMD_OP = 1, CMD_RELEASE = 2, CMD_SHARE = 3, CMD_FLAT = 4 };
 
 // One entry of the stream's queue: a submitted command buffer, a storage to bind to a handle, or a fence.
@@ -91,7 +92,7 @@ class Stream {
   Stream();
   ~Stream();  // joins the worker (queued command buffers are dropped, binds and fences run), releases every handle
   // Queues buf[0, n) (records above). *busy is set to 1 now and to 0 when the worker no longer reads buf.
-  void submit(const double* buf, size_t n, std::atomic<int>* busy);
+  void submit(const double* buf, size_t n, std::atomic<int>* busy);  // n: slots
   void bind(uint32_t handle, Storage* s);  // queues handle <- s (s's reference passes to the handle)
   void fence(uint32_t handle, std::function<void(const Error*, Storage*)> fn);
   void synchronize();                      // waits until every queued item has run (blocks the caller)
@@ -117,6 +118,12 @@ class Stream {
   Storage* make_output(int device, size_t bytes, uint32_t handle);  // a new lazy storage bound to handle, counted
   void count(const Storage* s, int sign);
   void drop(Storage* s);  // storage_unref, counted
+  void* data(Storage* s);  // storage_data, small blocks from the stream's cache
+  // small CPU blocks (64 B .. 16 KiB) freed by this stream's ops, kept for its next outputs (at most ~1 MiB)
+  static constexpr size_t kSmallMax = size_t(16) << 10;
+  static constexpr int kSmallClasses = 9, kSmallDepth = 32;
+  void* small_[kSmallClasses][kSmallDepth];
+  int small_n_[kSmallClasses] = {};
   static constexpr size_t kSlots = 1024;
   std::vector<StreamItem> ring_;
   alignas(64) std::atomic<uint64_t> head_{0};  // next slot the worker runs
