@@ -17,7 +17,7 @@ interface Binding {
   setIsa(name: string): string;
   opNames(): string[];
   supports(op: number, device: number, dtype: number): boolean;
-  submit(buffer: number, length: number, memoryDelta: number): void;
+  submit(buffer: number, start: number, end: number, memoryDelta: number, advance: boolean): void;
   fromBytes(device: number, bytes: ArrayBufferView, h: Handle): void;
   read(h: Handle | 0, byteOffset: number, byteLength: number): Promise<ArrayBuffer | undefined>;
   readSync(h: Handle | 0, byteOffset: number, byteLength: number): ArrayBuffer | undefined;
@@ -59,8 +59,9 @@ const buffers = Array.from({ length: NBUF }, () => new Float64Array(CMD_LEN));
 const ints = buffers.map((b) => new Int32Array(b.buffer));
 /**
  * The queue's state, in one object with a stable shape (its fields are plain loads and stores in optimised code):
- * the buffer being filled (as doubles, and as int32 pairs over the same bytes) and the next free position in it, in
- * doubles (every record starts with an int32 tag in its first double's low half); handle ids (a stack of free ids;
+ * the buffer being filled (as doubles, and as int32 pairs over the same bytes), the next free position in it and
+ * the first one not yet submitted, in 8-byte slots (every record starts with an int32 tag in its first slot's low
+ * half; a buffer is submitted in ranges, and left for the next one when full); handle ids (a stack of free ids;
  * bytes[id] is what a handle holds for V8's accounting, 0 for views); bytes not yet reported to V8; elements
  * touched by the records not yet submitted. @internal
  */
@@ -68,6 +69,8 @@ export const cmd = {
   buf: buffers[0]!,
   i32: ints[0]!,
   p: 0,
+  start: 0,  // records before this position are submitted
+
   free: new Int32Array(1024),
   nFree: 0,
   nextId: 1,
@@ -101,24 +104,30 @@ export function schedule(): void {
 
 /** Hands the pending records to the device's worker (at once; the worker runs them in order). @internal */
 export function submit(): void {
-  const n = cmd.p;
+  flush(false);
+}
+// advance: the buffer is full; go on in the next one (the native side waits until the worker is done with it)
+function flush(advance: boolean): void {
+  const start = cmd.start, end = cmd.p;
   const delta = cmd.memoryDelta;
   cmd.memoryDelta = 0;
   cmd.pendingWork = 0;
   hook();
-  if (n > 0 || delta !== 0) binding.submit(current, n, delta);
-  if (n > 0) {
+  if (end > start || delta !== 0 || advance) binding.submit(current, start, end, delta, advance);
+  cmd.start = end;
+  if (advance) {
     current = (current + 1) % NBUF;
     cmd.buf = buffers[current]!;
     cmd.i32 = ints[current]!;
     cmd.p = 0;
+    cmd.start = 0;
   }
 }
 
-/** @internal room for a record of n doubles in the current buffer (submits a full one) */
+/** @internal room for a record of n slots in the current buffer (moves to the next buffer when full) */
 export function reserve(n: number): Float64Array {
-  if (cmd.p + n > CMD_LEN) submit();
-  else if (cmd.p === 0) schedule();
+  if (cmd.p + n > CMD_LEN) flush(true);
+  else if (cmd.p === cmd.start) schedule();
   return cmd.buf;
 }
 
@@ -149,8 +158,8 @@ function growIds(): number {
 /** @internal records the release of a handle; its id is free for reuse from now on */
 export function releaseHandle(h: Handle): void {
   const c = cmd;
-  if (c.p + 1 > CMD_LEN) submit();
-  else if (c.p === 0) schedule();
+  if (c.p + 1 > CMD_LEN) flush(true);
+  else if (c.p === c.start) schedule();
   const p = c.p;
   c.i32[2 * p] = CMD_RELEASE;
   c.i32[2 * p + 1] = h;
@@ -175,7 +184,7 @@ export function shareHandle(h: Handle): Handle {
 
 /** @internal a new handle holding a copy of the bytes */
 export function handleFromBytes(device: number, bytes: ArrayBufferView): Handle {
-  if (cmd.p > 0) submit();  // the id may have been released by a pending record
+  if (cmd.p > cmd.start) submit();  // the id may have been released by a pending record
   const h = newHandle(bytes.byteLength);
   try {
     binding.fromBytes(device, bytes, h);

@@ -136,23 +136,24 @@ uint32_t handle_arg(const Napi::Value& v, const char* what) {
   return (uint32_t)h;
 }
 
-// submit(buffer, length, memoryDelta): queues records [0, length) of command buffer `buffer` (lib/ then writes into
-// the next buffer, which this waits for if the worker still reads it), and reports memoryDelta bytes (the native
-// memory lib/'s new handles hold, less what its releases let go) to V8.
+// submit(buffer, start, end, memoryDelta, advance): queues slots [start, end) of command buffer `buffer` (records,
+// runtime.h) and reports memoryDelta bytes (the native memory lib/'s new handles hold, less what its releases let
+// go) to V8. advance: lib/ goes on in the next buffer, so this waits until the worker no longer reads that one (it
+// is a whole ring of buffers behind: backpressure).
 Napi::Value Submit(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   TS_GUARD_BEGIN
   EnvData& d = ready(env);
   const uint32_t i = info[0].As<Napi::Number>().Uint32Value();
-  const double n = info[1].As<Napi::Number>().DoubleValue();
+  const double start = info[1].As<Napi::Number>().DoubleValue(), end = info[2].As<Napi::Number>().DoubleValue();
   const size_t k = d.bufs.size();
-  if (i >= k || !(n >= 0 && n <= (double)d.buf_len)) throw tensile::Error{ERR_NATIVE, "submit: expected a buffer index and length"};
-  if (info.Length() > 2 && info[2].IsNumber()) report(env, d, info[2].As<Napi::Number>().Int64Value());
-  if (n > 0) {
-    d.stream->submit(d.bufs[i], (size_t)n, &d.busy[i]);
-    // backpressure: the worker is a whole ring of buffers behind
+  if (i >= k || !(start >= 0 && start <= end && end <= (double)d.buf_len))
+    throw tensile::Error{ERR_NATIVE, "submit: expected a buffer index and a range inside it"};
+  report(env, d, info[3].As<Napi::Number>().Int64Value());
+  if (end > start) d.stream->submit(d.bufs[i] + (size_t)start, (size_t)(end - start), &d.busy[i]);
+  if (info[4].ToBoolean().Value()) {
     std::atomic<int>& next = d.busy[(i + 1) % k];
-    for (int spin = 0; next.load(std::memory_order_acquire); ++spin) {
+    for (int spin = 0; next.load(std::memory_order_acquire) != 0; ++spin) {
       if (spin < 64) {
 #if defined(__x86_64__)
         __builtin_ia32_pause();

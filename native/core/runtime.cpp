@@ -230,7 +230,7 @@ void Stream::commit() {
 }
 
 void Stream::submit(const double* buf, size_t n, std::atomic<int>* busy) {
-  busy->store(1, std::memory_order_relaxed);
+  busy->fetch_add(1, std::memory_order_relaxed);
   StreamItem& it = reserve();
   it.kind = StreamItem::BATCH;
   it.batch = buf;
@@ -566,7 +566,7 @@ void Stream::execute(StreamItem& it) {
   switch (it.kind) {
     case StreamItem::BATCH:
       if (!discard_.load(std::memory_order_relaxed)) run_batch(it.batch, it.len);
-      it.busy->store(0, std::memory_order_release);
+      it.busy->fetch_sub(1, std::memory_order_release);
       break;
     case StreamItem::BIND:
       count(it.storage, 1);
@@ -596,16 +596,14 @@ void Stream::run() {
         std::lock_guard<std::mutex> g(mu_);
         idle_cv_.notify_all();
       }
-      // spin a while (up to 200 us) before sleeping: a JS thread that submits a buffer every hundred microseconds
-      // or so then never pays for waking the worker (a futex call per submit)
+      // spin a little (tens of microseconds) before sleeping: bursts of small ops skip the futex round trip. Not
+      // longer: on a machine with few cores the JS thread needs this core while the worker has nothing to do
       bool got = false;
-      const auto until = std::chrono::steady_clock::now() + std::chrono::microseconds(200);
-      for (int i = 0; !got; ++i) {
+      for (int i = 0; i < 512 && !got; ++i) {
 #if defined(__x86_64__)
         __builtin_ia32_pause();
 #endif
         got = h != tail_.load(std::memory_order_acquire);
-        if ((i & 63) == 63 && std::chrono::steady_clock::now() > until) break;
       }
       if (!got) {
         std::unique_lock<std::mutex> lk(mu_);

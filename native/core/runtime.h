@@ -77,7 +77,7 @@ struct StreamItem {
   enum Kind { BATCH, BIND, FENCE } kind = BATCH;
   const double* batch = nullptr;       // BATCH: the records, `len` doubles
   size_t len = 0;
-  std::atomic<int>* busy = nullptr;    // BATCH: set to 0 once the worker is done with the buffer
+  std::atomic<int>* busy = nullptr;    // BATCH: the buffer's count of ranges in flight, less one when this is done
   uint32_t handle = 0;                 // BIND: the handle to set; FENCE: the handle to read (0: none)
   Storage* storage = nullptr;          // BIND: the storage (its one reference passes to the handle)
   // FENCE: runs on the worker after every earlier item, with the first error raised since the last fence (or
@@ -91,8 +91,9 @@ class Stream {
  public:
   Stream();
   ~Stream();  // joins the worker (queued command buffers are dropped, binds and fences run), releases every handle
-  // Queues buf[0, n) (records above). *busy is set to 1 now and to 0 when the worker no longer reads buf.
-  void submit(const double* buf, size_t n, std::atomic<int>* busy);  // n: slots
+  // Queues n slots of records from buf. *busy (the count of ranges of buf's buffer in flight) goes up by one now
+  // and down by one when the worker is done with them.
+  void submit(const double* buf, size_t n, std::atomic<int>* busy);
   void bind(uint32_t handle, Storage* s);  // queues handle <- s (s's reference passes to the handle)
   void fence(uint32_t handle, std::function<void(const Error*, Storage*)> fn);
   void synchronize();                      // waits until every queued item has run (blocks the caller)
