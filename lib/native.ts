@@ -17,7 +17,8 @@ interface Binding {
   setIsa(name: string): string;
   opNames(): string[];
   supports(op: number, device: number, dtype: number): boolean;
-  submit(buffer: number, start: number, end: number, memoryDelta: number, advance: boolean): void;
+  submit(buffer: number, start: number, end: number, seqEnd: number, memoryDelta: number, advance: boolean,
+    released: Int32Array, lastUse: Float64Array, nReleased: number): void;
   fromBytes(device: number, bytes: ArrayBufferView, h: Handle): void;
   read(h: Handle | 0, byteOffset: number, byteLength: number): Promise<ArrayBuffer | undefined>;
   readSync(h: Handle | 0, byteOffset: number, byteLength: number): ArrayBuffer | undefined;
@@ -56,6 +57,7 @@ const NBUF = 16;
 /** Doubles per command buffer: the largest record one op may write. */
 export const CMD_LEN = 32768;
 const buffers = Array.from({ length: NBUF }, () => new Float64Array(CMD_LEN));
+const REL_MAX = 4096;
 const ints = buffers.map((b) => new Int32Array(b.buffer));
 /**
  * The queue's state, in one object with a stable shape (its fields are plain loads and stores in optimised code):
@@ -77,10 +79,15 @@ export const cmd = {
   bytes: new Float64Array(1024),
   memoryDelta: 0,
   pendingWork: 0,
+  seq: 0,  // numbered records written so far: OP, FLAT, SHARE and binds (the worker counts them as it runs them)
+  lastUse: new Float64Array(1024),  // per handle id: the number of the last record that uses it
+  rel: new Int32Array(REL_MAX),  // releases not yet handed over, with each handle's last use
+  relAt: new Float64Array(REL_MAX),
+  nRel: 0,
 };
 let current = 0;
 /** Record tags (native/core/runtime.h). @internal */
-export const CMD_OP = 1, CMD_RELEASE = 2, CMD_SHARE = 3, CMD_FLAT = 4;
+export const CMD_OP = 1, CMD_SHARE = 3, CMD_FLAT = 4;
 const WORK_NOW = 1 << 15;      // an op touching more elements than this is submitted at once
 const MEMORY_NOW = 16 << 20;   // so is a record that changes the native memory by this much
 
@@ -113,7 +120,11 @@ function flush(advance: boolean): void {
   cmd.memoryDelta = 0;
   cmd.pendingWork = 0;
   hook();
-  if (end > start || delta !== 0 || advance) binding.submit(current, start, end, delta, advance);
+  const nr = cmd.nRel;
+  cmd.nRel = 0;
+  if (end > start || delta !== 0 || advance || nr > 0) {
+    binding.submit(current, start, end, cmd.seq, delta, advance, cmd.rel, cmd.relAt, nr);
+  }
   cmd.start = end;
   if (advance) {
     current = (current + 1) % NBUF;
@@ -149,28 +160,36 @@ function growIds(): number {
   const bytes = new Float64Array(cmd.bytes.length * 2);
   bytes.set(cmd.bytes);
   cmd.bytes = bytes;
+  const last = new Float64Array(cmd.lastUse.length * 2);
+  last.set(cmd.lastUse);
+  cmd.lastUse = last;
   const free = new Int32Array(cmd.free.length * 2);
   free.set(cmd.free);
   cmd.free = free;
   return cmd.nextId++;
 }
 
-/** @internal records the release of a handle; its id is free for reuse from now on */
+/**
+ * @internal releases a handle; its id is free for reuse from now on. The worker drops it as soon as it has run the
+ * last record that uses it (not later, where the queue is when lib/ lets go of it).
+ */
 export function releaseHandle(h: Handle): void {
   const c = cmd;
-  if (c.p + 1 > CMD_LEN) flush(true);
-  else if (c.p === c.start) schedule();
-  const p = c.p;
-  c.i32[2 * p] = CMD_RELEASE;
-  c.i32[2 * p + 1] = h;
-  c.p = p + 1;
   c.memoryDelta -= c.bytes[h]!;
   c.free[c.nFree++] = h;
+  const i = c.nRel++;
+  c.rel[i] = h;
+  c.relAt[i] = c.lastUse[h]!;
+  if (i + 1 === REL_MAX) flush(false);
+  else schedule();
 }
 
 /** @internal a new handle to h's storage (for a view) */
 export function shareHandle(h: Handle): Handle {
   const dst = newHandle(0);
+  const seq = ++cmd.seq;
+  cmd.lastUse[h] = seq;
+  cmd.lastUse[dst] = seq;
   reserve(2);
   const p = cmd.p;
   const i32 = cmd.i32;
@@ -186,6 +205,7 @@ export function shareHandle(h: Handle): Handle {
 export function handleFromBytes(device: number, bytes: ArrayBufferView): Handle {
   if (cmd.p > cmd.start) submit();  // the id may have been released by a pending record
   const h = newHandle(bytes.byteLength);
+  cmd.lastUse[h] = ++cmd.seq;  // the bind is numbered like a record
   try {
     binding.fromBytes(device, bytes, h);
   } catch (e) {

@@ -492,6 +492,7 @@ export function launch(
   for (let i = 0; i < ins.length; i++) liveArg(op, ins[i]!);  // a disposed input throws before anything is written
   for (let i = 0; i < outs.length; i++) if (outs[i] instanceof Tensor) liveArg(op, outs[i] as Tensor);
   const b = reserve(size);
+  const seq = ++cmd.seq;
   let p = cmd.p;
   cmd.i32[2 * p] = CMD_OP;
   cmd.i32[2 * p + 1] = 0;
@@ -505,6 +506,7 @@ export function launch(
   for (let i = 0; i < ins.length; i++) {
     const a = ins[i]!;
     p = a instanceof Tensor ? putArg(b, p, a, a.shape, a._st, a.offset) : putArg(b, p, a.t, a.shape, a.strides, a.offset);
+    cmd.lastUse[(a instanceof Tensor ? a : a.t)._h!] = seq;
     work += a instanceof Tensor ? a.numel : a.t.numel;
   }
   let created: Tensor[] = NO_TENSORS;
@@ -512,6 +514,7 @@ export function launch(
     const o = outs[i]!;
     if (o instanceof Tensor) {
       p = putArg(b, p, o, o.shape, o._st, o.offset);
+      cmd.lastUse[o._h!] = seq;
       work += o.numel;
       continue;
     }
@@ -519,6 +522,7 @@ export function launch(
     let n = 1;
     for (let d = 0; d < ks.length; d++) n *= ks[d]!;
     const h = newHandle(n * DTYPE_SIZE[o.dtype]);
+    cmd.lastUse[h] = seq;
     b[p++] = -h;
     b[p++] = DTYPE_ID[o.dtype];
     b[p++] = ks.length;
@@ -568,6 +572,12 @@ export function launchFlat(op: string, id: number, dtype: DType, outDtype: DType
   const nfp = fp.length;
   const slots = (b === null ? 6 : 7) + nfp;
   reserve(slots);
+  const c = cmd;
+  const seq = ++c.seq;
+  const last = c.lastUse;
+  last[ha!] = seq;
+  if (b !== null) last[hb!] = seq;
+  last[h] = seq;
   const p = cmd.p;
   const i32 = cmd.i32;
   let q = 2 * p;

@@ -136,8 +136,10 @@ uint32_t handle_arg(const Napi::Value& v, const char* what) {
   return (uint32_t)h;
 }
 
-// submit(buffer, start, end, memoryDelta, advance): queues slots [start, end) of command buffer `buffer` (records,
-// runtime.h) and reports memoryDelta bytes (the native memory lib/'s new handles hold, less what its releases let
+// submit(buffer, start, end, seqEnd, memoryDelta, advance, released: Int32Array, lastUse: Float64Array, nReleased):
+// hands the worker the releases released[0, nReleased) (with the number of each handle's last record,
+// Stream::release) and slots [start, end) of command buffer `buffer` (records, runtime.h; seqEnd: the number of
+// the last numbered record in them), and reports memoryDelta bytes (the native memory lib/'s new handles hold, less what its releases let
 // go) to V8. advance: lib/ goes on in the next buffer, so this waits until the worker no longer reads that one (it
 // is a whole ring of buffers behind: backpressure).
 Napi::Value Submit(const Napi::CallbackInfo& info) {
@@ -149,9 +151,18 @@ Napi::Value Submit(const Napi::CallbackInfo& info) {
   const size_t k = d.bufs.size();
   if (i >= k || !(start >= 0 && start <= end && end <= (double)d.buf_len))
     throw tensile::Error{ERR_NATIVE, "submit: expected a buffer index and a range inside it"};
-  report(env, d, info[3].As<Napi::Number>().Int64Value());
-  if (end > start) d.stream->submit(d.bufs[i] + (size_t)start, (size_t)(end - start), &d.busy[i]);
-  if (info[4].ToBoolean().Value()) {
+  const double seq_end = info[3].As<Napi::Number>().DoubleValue();
+  report(env, d, info[4].As<Napi::Number>().Int64Value());
+  if (info.Length() > 8 && info[6].IsTypedArray() && info[7].IsTypedArray()) {
+    Napi::Int32Array rel = info[6].As<Napi::Int32Array>();
+    Napi::Float64Array at = info[7].As<Napi::Float64Array>();
+    const size_t nr = (size_t)info[8].As<Napi::Number>().Uint32Value();
+    if (nr > rel.ElementLength() || nr > at.ElementLength())
+      throw tensile::Error{ERR_NATIVE, "submit: expected nReleased within the arrays"};
+    if (nr) d.stream->release(rel.Data(), at.Data(), nr, !(end > start));
+  }
+  if (end > start) d.stream->submit(d.bufs[i] + (size_t)start, (size_t)(end - start), &d.busy[i], seq_end);
+  if (info[5].ToBoolean().Value()) {
     std::atomic<int>& next = d.busy[(i + 1) % k];
     for (int spin = 0; next.load(std::memory_order_acquire) != 0; ++spin) {
       if (spin < 64) {

@@ -197,7 +197,7 @@ KernelFn kernel_lookup(int op, int device, int dtype) {
 void kernel_register(int op, int device, int dtype, KernelFn fn) { g_table[op][device][dtype] = fn; }
 
 // ---------------------------------------------------------------- stream
-Stream::Stream() : ring_(kSlots), th_([this] { run(); }) {}
+Stream::Stream() : ring_(kSlots), rel_ring_(kRelRing), th_([this] { run(); }) {}
 Stream::~Stream() {
   {
     std::lock_guard<std::mutex> g(mu_);
@@ -229,13 +229,14 @@ void Stream::commit() {
   }
 }
 
-void Stream::submit(const double* buf, size_t n, std::atomic<int>* busy) {
+void Stream::submit(const double* buf, size_t n, std::atomic<int>* busy, double seq_end) {
   busy->fetch_add(1, std::memory_order_relaxed);
   StreamItem& it = reserve();
   it.kind = StreamItem::BATCH;
   it.batch = buf;
   it.len = n;
   it.busy = busy;
+  it.seq_end = seq_end;
   commit();
 }
 
@@ -253,6 +254,68 @@ void Stream::fence(uint32_t handle, std::function<void(const Error*, Storage*)> 
   it.handle = handle;
   it.fence = std::move(fn);
   commit();
+}
+
+void Stream::release(const int32_t* handles, const double* last_use, size_t n, bool wake) {
+  uint64_t t = rel_tail_.load(std::memory_order_relaxed);
+  for (size_t i = 0; i < n; ++i, ++t) {
+    while (t - rel_head_.load(std::memory_order_acquire) >= kRelRing) {  // full: the worker is far behind
+      rel_tail_.store(t, std::memory_order_release);
+      std::this_thread::yield();
+    }
+    rel_ring_[t % kRelRing] = Release{last_use[i], handles[i]};
+  }
+  rel_tail_.store(t, std::memory_order_release);
+  if (wake) {
+    StreamItem& it = reserve();
+    it.kind = StreamItem::NOP;
+    commit();
+  }
+}
+
+void Stream::release_now(int32_t h) {
+  Storage* s = h > 0 ? lookup((uint32_t)h) : nullptr;
+  if (s) {
+    handles_[h] = nullptr;
+    drop(s);
+  }
+}
+
+// Moves the releases the JS thread handed over into the worker's queues, dropping those already due.
+void Stream::take_releases() {
+  const uint64_t t = rel_tail_.load(std::memory_order_acquire);
+  uint64_t h = rel_head_.load(std::memory_order_relaxed);
+  if (h == t) return;
+  for (; h != t; ++h) {
+    const Release r = rel_ring_[h % kRelRing];
+    if (r.at <= decoded_) {
+      release_now(r.handle);
+    } else if (rel_fifo_.empty() || rel_fifo_.back().at <= r.at) {
+      rel_fifo_.push_back(r);
+    } else {
+      rel_heap_.push_back(r);
+      std::push_heap(rel_heap_.begin(), rel_heap_.end(), std::greater<Release>());
+    }
+  }
+  rel_head_.store(t, std::memory_order_release);
+}
+
+// Drops the handles whose last use has now run.
+void Stream::release_due() {
+  while (!rel_fifo_.empty() && rel_fifo_.front().at <= decoded_) {
+    release_now(rel_fifo_.front().handle);
+    rel_fifo_.pop_front();
+  }
+  while (!rel_heap_.empty() && rel_heap_.front().at <= decoded_) {
+    std::pop_heap(rel_heap_.begin(), rel_heap_.end(), std::greater<Release>());
+    release_now(rel_heap_.back().handle);
+    rel_heap_.pop_back();
+  }
+}
+
+void Stream::decoded_one() {
+  decoded_ += 1;
+  if (!rel_fifo_.empty() || !rel_heap_.empty()) release_due();
 }
 
 void Stream::synchronize() {
@@ -523,25 +586,18 @@ void Stream::run_batch(const double* b, size_t n) {
   size_t p = 0;
   bool ok = true;
   while (ok && p < n) {
+    take_releases();
     const int32_t* w = reinterpret_cast<const int32_t*>(b + p);
     switch (w[0]) {
       case CMD_OP:
         ++p;
         ok = run_op(b, n, p);
+        if (ok) decoded_one();
         break;
       case CMD_FLAT:
         ok = run_flat(b, n, p);
+        if (ok) decoded_one();
         break;
-      case CMD_RELEASE: {
-        ++p;
-        const uint32_t h = (uint32_t)w[1];
-        Storage* s = lookup(h);
-        if (s) {
-          handles_[h] = nullptr;
-          drop(s);
-        }
-        break;
-      }
       case CMD_SHARE: {
         ok = p + 2 <= n;
         if (!ok) break;
@@ -553,6 +609,7 @@ void Stream::run_batch(const double* b, size_t n) {
         } else {
           set_error(Error{ERR_NATIVE, "view: expected a live tensor handle, got a released one"});
         }
+        decoded_one();
         break;
       }
       default:
@@ -563,14 +620,23 @@ void Stream::run_batch(const double* b, size_t n) {
 }
 
 void Stream::execute(StreamItem& it) {
+  take_releases();
   switch (it.kind) {
+    case StreamItem::NOP:
+      break;
     case StreamItem::BATCH:
       if (!discard_.load(std::memory_order_relaxed)) run_batch(it.batch, it.len);
+      // the count agrees with lib/'s unless records were dropped (a malformed buffer): then it catches up here
+      if (decoded_ < it.seq_end) {
+        decoded_ = it.seq_end;
+        release_due();
+      }
       it.busy->fetch_sub(1, std::memory_order_release);
       break;
     case StreamItem::BIND:
       count(it.storage, 1);
       set_handle(it.handle, it.storage);
+      decoded_one();  // binds are numbered like records
       break;
     case StreamItem::FENCE: {
       // a fence (a read) takes the error: it is reported once, then work goes on

@@ -2,6 +2,7 @@
 #pragma once
 #include <atomic>
 #include <condition_variable>
+#include <deque>
 #include <functional>
 #include <mutex>
 #include <string>
@@ -28,8 +29,8 @@ struct Allocator {
 Allocator& cpu_allocator();
 size_t cpu_size_class(size_t bytes);  // the block size the CPU allocator gives for a request
 
-// Reference-counted storage: each tensor handle (and so each view) holds one reference. Ops hold none: the stream
-// runs them in order, before the releases recorded after them. An op's outputs are created empty (data == nullptr)
+// Reference-counted storage: each tensor handle (and so each view) holds one reference. Ops hold none: the worker
+// drops a handle only once it has run the handle's last op (Stream::release). An op's outputs are created empty (data == nullptr)
 // when the worker decodes the op and get their memory as it runs: memory is taken and given back in execution
 // order, so a JS thread that runs far ahead of the worker does not hold the memory of every op in flight, and freed
 // blocks are reused at once.
@@ -59,24 +60,25 @@ const char* cpu_select_isa(const std::string& forced);
 const char* cpu_isa();
 
 // ---------------------------------------------------------------- stream
-// lib/ records what it asks of a device into command buffers (Float64Arrays it fills and submits a buffer at a
-// time), and the device's worker thread decodes and runs them in order. Tensor handles are small integers that lib/
-// assigns (it reuses an id once it has recorded its release); the worker's handle table maps them to storages.
+// lib/ records what it asks of a device into command buffers (Float64Arrays it fills and submits in ranges), and
+// the device's worker thread decodes and runs them in order. Tensor handles are small integers that lib/ assigns
+// (it reuses an id as soon as it has released it); the worker's handle table maps them to storages.
 // Records are made of 8-byte slots; each starts with a slot whose low int32 is its tag:
 //   OP       [1, 0] then doubles: op, dtype, device, nin, nout, arg..., nip, ip..., nfp, fp...
 //            arg, an existing handle: id, elemOffset, dtype, ndim, shape..., strides...
 //            arg, a new output:       -id, dtype, ndim, shape...  (contiguous; memory taken when the op runs)
-//   RELEASE  [2, id]                               (drops the handle's reference to its storage)
 //   SHARE    [3, src] [dst, 0]                     (dst: a new handle to src's storage, for a view)
 //   FLAT     int32s: 4, op, dtype, device, nin, n, (id, elemOffset) per input, outId, outDtype, nfp, 0; then nfp
 //            doubles (an elementwise op over 1 or 2 contiguous inputs of n elements of `dtype` into a new output)
-enum Cmd : int { CMD_OP = 1, CMD_RELEASE = 2, CMD_SHARE = 3, CMD_FLAT = 4 };
+// Releases of handles are not records: they go beside the buffers (Stream::release), with each handle's last use.
+enum Cmd : int { CMD_OP = 1, CMD_SHARE = 3, CMD_FLAT = 4 };
 
 // One entry of the stream's queue: a submitted command buffer, a storage to bind to a handle, or a fence.
 struct StreamItem {
-  enum Kind { BATCH, BIND, FENCE } kind = BATCH;
+  enum Kind { BATCH, BIND, FENCE, NOP } kind = BATCH;  // NOP: only wakes the worker (for releases)
   const double* batch = nullptr;       // BATCH: the records, `len` doubles
   size_t len = 0;
+  double seq_end = 0;                  // BATCH: the number of the last numbered record in it (Stream::release)
   std::atomic<int>* busy = nullptr;    // BATCH: the buffer's count of ranges in flight, less one when this is done
   uint32_t handle = 0;                 // BIND: the handle to set; FENCE: the handle to read (0: none)
   Storage* storage = nullptr;          // BIND: the storage (its one reference passes to the handle)
@@ -93,8 +95,16 @@ class Stream {
   ~Stream();  // joins the worker (queued command buffers are dropped, binds and fences run), releases every handle
   // Queues n slots of records from buf. *busy (the count of ranges of buf's buffer in flight) goes up by one now
   // and down by one when the worker is done with them.
-  void submit(const double* buf, size_t n, std::atomic<int>* busy);
+  void submit(const double* buf, size_t n, std::atomic<int>* busy, double seq_end);
   void bind(uint32_t handle, Storage* s);  // queues handle <- s (s's reference passes to the handle)
+  // Releases of handles, each with the sequence number of the last record that uses it (records that name handles
+  // are numbered 1, 2, ... in the order lib/ writes them: OP, FLAT, SHARE and binds). The worker drops each handle
+  // as soon as it has run that record: neither later, at the point in the queue where lib/ let go of the tensor,
+  // nor earlier. A record that reuses the id comes later in the numbering, so it always finds the id released.
+  // (Lock-free: the JS thread fills a ring the worker empties; waits only if the ring is full.) wake: also queue an
+  // item so that an idle worker wakes up for them (not needed when a batch is submitted right after).
+  void release(const int32_t* handles, const double* last_use, size_t n, bool wake);
+
   void fence(uint32_t handle, std::function<void(const Error*, Storage*)> fn);
   void synchronize();                      // waits until every queued item has run (blocks the caller)
   bool take_error(Error* out);             // the first error since the last take, if any
@@ -114,6 +124,10 @@ class Stream {
   bool run_flat(const double* b, size_t n, size_t& p);
   void exec_op(int op, int dtype, int device, int nin, int nout, int nip, const double* fp, int nfp, const char* bad);
   void set_error(const Error& e);
+  void take_releases();
+  void decoded_one();
+  void release_due();
+  void release_now(int32_t handle);
   Storage* lookup(uint32_t handle) const;
   void set_handle(uint32_t handle, Storage* s);
   Storage* make_output(int device, size_t bytes, uint32_t handle);  // a new lazy storage bound to handle, counted
@@ -137,6 +151,18 @@ class Stream {
   std::atomic<bool> discard_{false};  // set at shutdown: lib/'s buffers may be gone, so batches are not read
   std::atomic<bool> has_error_{false};
   Error error_;
+  struct Release {
+    double at;  // the handle's last use
+    int32_t handle;
+    bool operator>(const Release& o) const { return at > o.at; }
+  };
+  static constexpr size_t kRelRing = 1 << 16;
+  std::vector<Release> rel_ring_;           // from the JS thread: SPSC ring
+  alignas(64) std::atomic<uint64_t> rel_head_{0};  // next entry the worker takes
+  alignas(64) std::atomic<uint64_t> rel_tail_{0};  // next entry the JS thread fills
+  std::deque<Release> rel_fifo_;            // releases that came in order of last use (the common case)
+  std::vector<Release> rel_heap_;           // the others: a min-heap on `at`
+  double decoded_ = 0;                      // numbered records run
   // worker-owned (the JS thread reads it only while the worker is idle)
   std::atomic<int64_t> live_bytes_[DEV_COUNT] = {}, live_count_[DEV_COUNT] = {};  // one writer: plain stores
   std::vector<Storage*> handles_;
