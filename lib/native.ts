@@ -203,7 +203,7 @@ export function shareHandle(h: Handle): Handle {
 
 /** @internal a new handle holding a copy of the bytes */
 export function handleFromBytes(device: number, bytes: ArrayBufferView): Handle {
-  if (cmd.p > cmd.start) submit();  // the id may have been released by a pending record
+  if (cmd.p > cmd.start || cmd.nRel > 0) submit();  // the worker must see what came before the bind (the id may be a released one)
   const h = newHandle(bytes.byteLength);
   cmd.lastUse[h] = ++cmd.seq;  // the bind is numbered like a record
   try {

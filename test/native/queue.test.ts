@@ -23,6 +23,15 @@ describe('command queue', () => {
     expect(Array.from(await c.data())).toEqual([4, 5, 6]);
     expect((await x.data()).length).toBe(8);
   });
+  it('a copy from JS right after a dispose with nothing else pending (the release must reach the worker first)', async () => {
+    const x = zeros([4]);
+    await sync();
+    const id = x._h;
+    x.dispose();
+    const c = tensor([1, 2]);
+    expect(c._h).toBe(id);
+    expect(Array.from(await c.data())).toEqual([1, 2]);
+  });
   it('a long synchronous run of ops spans many buffers and runs in order', async () => {
     let acc = zeros([16]);
     const n = 3 * CMD_LEN;  // each step writes an op and a release: several buffers, with backpressure
