@@ -37,12 +37,13 @@ export function broadcastLaunch(op: string, dtype: DType, outDtype: DType, input
 const NO_FP: number[] = [];
 
 export function binary(op: string, a: TensorLike, b: TensorLike, fp: number[] = NO_FP): Tensor {
-  // fast path: two contiguous tensors of one shape and dtype, no gradient to record
-  if (a instanceof Tensor && b instanceof Tensor && a._st === null && b._st === null && a.dtype === b.dtype &&
-    !a.requiresGrad && !b.requiresGrad && a.device === b.device && shapesEqual(a.shape, b.shape)) {
+  // fast path: two fresh tensors (contiguous, no view or autograd state) of one shape and dtype
+  if (a instanceof Tensor && b instanceof Tensor && a._v === null && b._v === null && a._ag === null && b._ag === null &&
+    a.dtype === b.dtype && a.device === b.device && (a.shape === b.shape || shapesEqual(a.shape, b.shape))) {
     const id = opId(op);
     const cmp = IS_COMPARISON[id] === 1;
-    if (cmp || isFloat(a.dtype) || !FLOAT_ONLY.has(op)) return launchFlat(op, id, a.dtype, cmp ? 'uint8' : a.dtype, a, b, fp);
+    const dt = a.dtype;
+    if (cmp || dt === 'float32' || dt === 'float64' || !FLOAT_ONLY.has(op)) return launchFlat(op, id, dt, cmp ? 'uint8' : dt, a, b, fp);
   }
   const ta = a instanceof Tensor ? a : undefined;
   const tb = b instanceof Tensor ? b : undefined;
@@ -97,7 +98,7 @@ function recordBinary(op: string, out: Tensor, ta: Tensor | undefined, tb: Tenso
 const INT_UNARY = new Set(['neg', 'abs', 'sign', 'relu', 'clamp']);
 
 export function unary(op: string, x: Tensor, fp: number[] = NO_FP): Tensor {
-  if (x._st === null && !x.requiresGrad && isFloat(x.dtype)) return launchFlat(op, opId(op), x.dtype, x.dtype, x, null, fp);
+  if (x._v === null && x._ag === null && isFloat(x.dtype)) return launchFlat(op, opId(op), x.dtype, x.dtype, x, null, fp);
   let out: Tensor;
   if (isFloat(x.dtype) || (x.dtype === 'int32' && INT_UNARY.has(op))) {
     out = broadcastLaunch(op, x.dtype, x.dtype, [x], fp);
