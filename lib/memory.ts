@@ -4,7 +4,7 @@
  * disposes holds flat memory; scopes and dispose() free at once.
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
-import { binding, submit } from './native.js';
+import { binding, submit, liveHandles } from './native.js';
 
 interface Disposable_ {
   dispose(): void;
@@ -12,20 +12,14 @@ interface Disposable_ {
 }
 
 const store = new AsyncLocalStorage<Set<Disposable_>>();
-let liveTensors = 0;
 let openScopes = 0;  // scopes not yet finished (while none is open, new tensors skip the async-context lookup)
 
-/** @internal called by every new tensor */
+/** @internal called by every new tensor (live tensors are counted as live handles: one each) */
 export function trackTensor(t: Disposable_): void {
-  liveTensors++;
   if (openScopes > 0) {
     const s = store.getStore();
     if (s) s.add(t);
   }
-}
-/** @internal called when a tensor is disposed */
-export function untrackTensor(): void {
-  liveTensors--;
 }
 /** @internal keep a tensor out of the current scope's cleanup */
 export function keepTensor(t: Disposable_): void {
@@ -100,7 +94,7 @@ export function scope<T>(fn: () => T): T {
 export function memory(): { liveTensors: number; cpu: { bytes: number; storages: number; pooledBytes: number } } {
   submit();
   const m = binding.memory();
-  return { liveTensors, cpu: { bytes: m.liveBytes, storages: m.liveStorages, pooledBytes: m.pooledBytes } };
+  return { liveTensors: liveHandles(), cpu: { bytes: m.liveBytes, storages: m.liveStorages, pooledBytes: m.pooledBytes } };
 }
 
 /**

@@ -156,6 +156,10 @@ export function newHandle(bytes: number): Handle {
   if (bytes > MEMORY_NOW) c.pendingWork = WORK_NOW;  // the next recorded() submits
   return id as Handle;
 }
+/** @internal handles in use: one per live tensor */
+export function liveHandles(): number {
+  return cmd.nextId - 1 - cmd.nFree;
+}
 function growIds(): number {
   const bytes = new Float64Array(cmd.bytes.length * 2);
   bytes.set(cmd.bytes);

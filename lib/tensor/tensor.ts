@@ -4,7 +4,7 @@ import {
   binding, opId, opNames, Handle, Device, DEVICE_ID, assertSupported, cmd, reserve, recorded, submit, newHandle, releaseHandle,
   shareHandle, handleFromBytes, onSubmit, CMD_OP, CMD_FLAT, CMD_LEN,
 } from '../native.js';
-import { trackTensor, untrackTensor } from '../memory.js';
+import { trackTensor } from '../memory.js';
 import { Shape, contiguousStrides, fmt, normAxis, numelOf } from './shape.js';
 import * as ew from '../ops/elementwise.js';
 import * as red from '../ops/reduce.js';
@@ -17,7 +17,6 @@ import * as engine from '../autograd/engine.js';
 // the many tensors disposed soon after they are made never pay for registering and unregistering.
 const registry = new FinalizationRegistry<Handle>((h) => {
   releaseHandle(h);
-  untrackTensor();
 });
 // (a fresh array per batch: it stays in V8's young generation like the tensors stored into it, so those stores
 // need no remembered-set entry; dispose() clears a young tensor's slot, so registering skips it without reading it)
@@ -174,7 +173,6 @@ export class Tensor {
         young[i] = undefined;  // still young: out of the list
       }
       releaseHandle(h);
-      untrackTensor();
     }
   }
   /** `using x = randn([3])` disposes x at the end of the block. @example `using t = x.exp()` */
