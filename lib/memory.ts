@@ -4,7 +4,7 @@
  * disposes holds flat memory; scopes and dispose() free at once.
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
-import { binding, submit, liveHandles } from './native.js';
+import { binding, submit, liveHandles, readHandle } from './native.js';
 
 interface Disposable_ {
   dispose(): void;
@@ -103,8 +103,7 @@ export function memory(): { liveTensors: number; cpu: { bytes: number; storages:
  * @example `await sync()`
  */
 export async function sync(): Promise<void> {
-  submit();
-  await binding.read(0, 0, 0);
+  await readHandle(0, 0, 0);
 }
 
 /** Returns pooled, unused native memory to the system. @example `emptyCache()` */

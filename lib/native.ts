@@ -135,7 +135,11 @@ function flush(advance: boolean): void {
   }
 }
 
-/** @internal room for a record of n slots in the current buffer (moves to the next buffer when full) */
+/**
+ * @internal room for a record of n slots in the current buffer (moves to the next buffer when full). Call it before
+ * numbering the record (++cmd.seq): a submit here hands over the count so far, which must be that of the records
+ * written.
+ */
 export function reserve(n: number): Float64Array {
   if (cmd.p + n > CMD_LEN) flush(true);
   else if (cmd.p === cmd.start) schedule();
@@ -191,10 +195,10 @@ export function releaseHandle(h: Handle): void {
 /** @internal a new handle to h's storage (for a view) */
 export function shareHandle(h: Handle): Handle {
   const dst = newHandle(0);
+  reserve(2);  // first: it may submit the pending records, whose count must not include this one
   const seq = ++cmd.seq;
   cmd.lastUse[h] = seq;
   cmd.lastUse[dst] = seq;
-  reserve(2);
   const p = cmd.p;
   const i32 = cmd.i32;
   i32[2 * p] = CMD_SHARE;
@@ -203,6 +207,18 @@ export function shareHandle(h: Handle): Handle {
   i32[2 * p + 3] = 0;
   cmd.p = p + 2;
   return dst;
+}
+
+/**
+ * @internal reads bytes [off, off + len) of a handle's storage once every op queued before has run (h = 0: only
+ * waits). The read is numbered like a record and counts as a use of h, so a dispose() right after does not free
+ * the memory before it is read.
+ */
+export function readHandle(h: Handle | 0, off: number, len: number): Promise<ArrayBuffer | undefined> {
+  submit();
+  const seq = ++cmd.seq;
+  if (h !== 0) cmd.lastUse[h] = seq;
+  return binding.read(h, off, len);
 }
 
 /** @internal a new handle holding a copy of the bytes */

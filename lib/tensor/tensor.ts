@@ -2,7 +2,7 @@ import { DisposedError, ShapeError, ArgumentError, DTypeError } from '../errors.
 import { AnyTypedArray, DType, DTYPE_ID, DTYPE_SIZE, typedArrayCtor } from '../dtype.js';
 import {
   binding, opId, opNames, Handle, Device, DEVICE_ID, assertSupported, cmd, reserve, recorded, submit, newHandle, releaseHandle,
-  shareHandle, handleFromBytes, onSubmit, CMD_OP, CMD_FLAT, CMD_LEN,
+  shareHandle, handleFromBytes, onSubmit, readHandle, CMD_OP, CMD_FLAT, CMD_LEN,
 } from '../native.js';
 import { trackTensor } from '../memory.js';
 import { Shape, contiguousStrides, fmt, normAxis, numelOf } from './shape.js';
@@ -77,8 +77,8 @@ export class Tensor {
   declare _v: ViewState | null;
   /** @internal autograd state; null: no gradient wanted, none held */ declare _ag: GradState | null;
 
-  /** @internal use the creation functions (tensor, zeros, ...) */
-  constructor(h: Handle, shape: readonly number[], dtype: DType, device: Device, strides?: readonly number[], offset = 0, vc?: { v: number }) {
+  /** @internal use the creation functions (tensor, zeros, ...); a view sets `_v` after */
+  constructor(h: Handle, shape: readonly number[], dtype: DType, device: Device) {
     this._h = h;
     this._yi = -1;
     this.shape = shape;
@@ -87,7 +87,7 @@ export class Tensor {
     let n = 1;
     for (let i = 0; i < shape.length; i++) n *= shape[i]!;
     this.numel = n;
-    this._v = strides === undefined && offset === 0 && vc === undefined ? null : { strides: strides ?? null, offset, vc: vc ?? null };
+    this._v = null;
     this._ag = null;
     // (bounded: a long synchronous run of ops would otherwise keep every tensor it made alive until its submit)
     if (nYoung === YOUNG) registerYoung();
@@ -241,9 +241,7 @@ export class Tensor {
     const src = this.contiguousForRead();
     const bytes = DTYPE_SIZE[this.dtype];
     try {
-      const h = src.handle('data');
-      submit();
-      const buf = await binding.read(h, src.offset * bytes, this.numel * bytes);
+      const buf = await readHandle(src.handle('data'), src.offset * bytes, this.numel * bytes);
       return new (typedArrayCtor(this.dtype))(buf as ArrayBuffer);
     } catch (e) {
       if (e instanceof Error && stack.stack) e.stack = `${e.name}: ${e.message}\n${stack.stack.split('\n').slice(1).join('\n')}`;
@@ -544,69 +542,59 @@ export function launch(
 const NONE: readonly number[] = [];
 const NO_TENSORS: Tensor[] = [];
 
-// the flat op through the general record (element counts or offsets past int32)
-function launchFlatWide(op: string, dtype: DType, outDtype: DType, a: Tensor, b: Tensor | null, fp: readonly number[]): Tensor {
-  const flat = [a.numel];
-  const arg = (t: Tensor): ViewArg => ({ t, shape: flat, strides: [1], offset: t.offset });
-  return launch(op, dtype, b === null ? [arg(a)] : [arg(a), arg(b)], [{ shape: a.shape, dtype: outDtype, kernelShape: flat }], NONE, fp)[0]!;
-}
-
 /**
- * launch() for an elementwise op over one or two live, contiguous tensors of a's shape (b: same dtype, or null): the
- * kernel sees flat rows. The hot path of small ops: it writes a compact FLAT record (native/core/runtime.h). @internal
+ * launch() for an elementwise op over one or two fresh tensors (contiguous, offset 0: `_v === null`) of a's shape and
+ * one dtype (b: or null): the kernel sees flat rows. The hot path of small ops: it writes a compact FLAT record
+ * (native/core/runtime.h) and is kept small enough for V8 to inline into its callers. @internal
  */
 export function launchFlat(op: string, id: number, dtype: DType, outDtype: DType, a: Tensor, b: Tensor | null, fp: readonly number[]): Tensor {
   const dt = DTYPE_ID[dtype];
-  const device = a.device;
-  const dev = DEVICE_ID[device];
-  if (supported[(id * 4 + dev) * 4 + dt] !== 1) checkKernel(op, id, device, dev, dtype, dt);
+  const dev = DEVICE_ID[a.device];
   const ha = a._h, hb = b === null ? 0 : b._h;
-  if (ha === null) a.handle(op);  // throws DisposedError
-  if (hb === null) b!.handle(op);
   const n = a.numel;
-  const off = a.offset + (b === null ? 0 : b.offset);
-  if (n > 0x7fffffff || off > 0x7fffffff) return launchFlatWide(op, dtype, outDtype, a, b, fp);  // past int32
+  if (supported[(id * 4 + dev) * 4 + dt] !== 1 || ha === null || hb === null || n > 0x7fffffff || fp.length > 0) {
+    return launchFlatSlow(op, id, dtype, outDtype, a, b, fp);
+  }
   const h = newHandle(n * DTYPE_SIZE[outDtype]);
-  const nfp = fp.length;
-  const slots = (b === null ? 6 : 7) + nfp;
-  reserve(slots);
+  reserve(5);
   const c = cmd;
   const seq = ++c.seq;
   const last = c.lastUse;
-  last[ha!] = seq;
-  if (b !== null) last[hb!] = seq;
-  last[h] = seq;
-  const p = cmd.p;
-  const i32 = cmd.i32;
-  let q = 2 * p;
+  const i32 = c.i32;
+  const p = c.p;
+  const q = 2 * p;
   i32[q] = CMD_FLAT;
   i32[q + 1] = id;
   i32[q + 2] = dt;
   i32[q + 3] = dev;
-  i32[q + 4] = b === null ? 1 : 2;
-  i32[q + 5] = n;
-  i32[q + 6] = ha!;
-  i32[q + 7] = a.offset;
+  i32[q + 4] = n;
+  i32[q + 5] = ha;
+  last[ha] = seq;
   if (b !== null) {
-    i32[q + 8] = hb!;
-    i32[q + 9] = b.offset;
-    q += 10;
+    i32[q + 6] = hb;
+    last[hb] = seq;
   } else {
-    q += 8;
+    i32[q + 6] = 0;
   }
-  i32[q] = h;
-  i32[q + 1] = DTYPE_ID[outDtype];
-  i32[q + 2] = nfp;
-  i32[q + 3] = 0;
-  if (nfp > 0) {
-    const f = cmd.buf;
-    let r = (q + 4) >> 1;
-    for (let i = 0; i < nfp; i++) f[r++] = fp[i]!;
-  }
-  cmd.p = p + slots;
-  const out = new Tensor(h, a.shape, outDtype, device);
+  i32[q + 7] = h;
+  i32[q + 8] = DTYPE_ID[outDtype];
+  i32[q + 9] = 0;
+  last[h] = seq;
+  c.p = p + 5;
+  const out = new Tensor(h, a.shape, outDtype, a.device);
   recorded(b === null ? 2 * n : 3 * n);
   return out;
+}
+
+// launchFlat's other cases: an op not checked yet (or without a kernel), a disposed input, float params, or more
+// elements than an int32 counts (the general record)
+function launchFlatSlow(op: string, id: number, dtype: DType, outDtype: DType, a: Tensor, b: Tensor | null, fp: readonly number[]): Tensor {
+  checkKernel(op, id, a.device, DEVICE_ID[a.device], dtype, DTYPE_ID[dtype]);
+  a.handle(op);  // a disposed input throws DisposedError
+  b?.handle(op);
+  const flat = [a.numel];
+  const arg = (t: Tensor): ViewArg => ({ t, shape: flat, strides: [1], offset: 0 });
+  return launch(op, dtype, b === null ? [arg(a)] : [arg(a), arg(b)], [{ shape: a.shape, dtype: outDtype, kernelShape: flat }], NONE, fp)[0]!;
 }
 
 function liveArg(op: string, a: Tensor | ViewArg): void {
@@ -657,7 +645,9 @@ function deviceOf(a: Tensor | ViewArg): Device {
 
 /** @internal a new tensor sharing t's storage (and version counter) with other geometry; not in the graph */
 export function makeView(t: Tensor, shape: readonly number[], strides: readonly number[], offset: number): Tensor {
-  return new Tensor(shareHandle(t.handle('view')), shape, t.dtype, t.device, strides, offset, t._vc);
+  const v = new Tensor(shareHandle(t.handle('view')), shape, t.dtype, t.device);
+  v._v = { strides, offset, vc: t._vc };
+  return v;
 }
 
 /** @internal a new tensor holding a copy of a typed array */

@@ -512,12 +512,14 @@ bool Stream::run_op(const double* b, size_t n, size_t& p) {
 
 // Decodes one FLAT record whose tag slot is b[p] (advancing p past it) and runs it.
 bool Stream::run_flat(const double* b, size_t n, size_t& p) {
+  if (p + 5 > n) return false;
   const int32_t* w = reinterpret_cast<const int32_t*>(b + p);
-  if (p + 6 > n) return false;
-  const int op = w[1], dtype = w[2], device = w[3], nin = w[4];
-  const int64_t len = w[5];
-  if (nin < 1 || nin > 2 || device < 0 || device >= DEV_COUNT || dtype < 0 || dtype >= DT_COUNT || len < 0 ||
-      p + 5 + (size_t)nin > n)
+  p += 5;
+  const int op = w[1], dtype = w[2], device = w[3], odt = w[8];
+  const int64_t len = w[4];
+  const int nin = w[6] > 0 ? 2 : 1;
+  if (device < 0 || device >= DEV_COUNT || dtype < 0 || dtype >= DT_COUNT || odt < 0 || odt >= DT_COUNT || len < 0 ||
+      w[7] <= 0)
     return false;
   if (args_.size() < 3) {
     args_.resize(3);
@@ -525,30 +527,24 @@ bool Stream::run_flat(const double* b, size_t n, size_t& p) {
     arg_off_.resize(3);
   }
   const char* bad = nullptr;
-  int q = 6;
-  for (int a = 0; a < nin; ++a, q += 2) {
+  for (int a = 0; a < nin; ++a) {
     TensorArg& t = args_[a];
-    arg_st_[a] = w[q] > 0 ? lookup((uint32_t)w[q]) : nullptr;
+    arg_st_[a] = lookup((uint32_t)w[5 + a]);
+    arg_off_[a] = 0;
     t.dtype = dtype;
-    arg_off_[a] = (int64_t)w[q + 1] * (int64_t)dtype_size(dtype);
     t.ndim = 1;
     t.shape[0] = len;
     t.strides[0] = 1;
     if (!arg_st_[a]) bad = "expected a live tensor handle, got a released one";
   }
-  const int32_t hid = w[q], odt = w[q + 1], nfp = w[q + 2];
-  p += (size_t)(q + 4) / 2;
-  if (hid <= 0 || odt < 0 || odt >= DT_COUNT || nfp < 0 || p + (size_t)nfp > n) return false;
   TensorArg& o = args_[nin];
   o.dtype = odt;
   o.ndim = 1;
   o.shape[0] = len;
   o.strides[0] = 1;
-  arg_st_[nin] = make_output(device, (size_t)len * dtype_size(odt), (uint32_t)hid);
+  arg_st_[nin] = make_output(device, (size_t)len * dtype_size(odt), (uint32_t)w[7]);
   arg_off_[nin] = 0;
-  const double* fp = b + p;
-  p += (size_t)nfp;
-  exec_op(op, dtype, device, nin, 1, 0, fp, nfp, bad);
+  exec_op(op, dtype, device, nin, 1, 0, nullptr, 0, bad);
   return true;
 }
 
@@ -649,6 +645,7 @@ void Stream::execute(StreamItem& it) {
       }
       it.fence(had ? &err : nullptr, s);
       it.fence = nullptr;
+      decoded_one();  // reads are numbered like records (a read counts as a use of its handle)
       break;
     }
   }

@@ -68,8 +68,8 @@ const char* cpu_isa();
 //            arg, an existing handle: id, elemOffset, dtype, ndim, shape..., strides...
 //            arg, a new output:       -id, dtype, ndim, shape...  (contiguous; memory taken when the op runs)
 //   SHARE    [3, src] [dst, 0]                     (dst: a new handle to src's storage, for a view)
-//   FLAT     int32s: 4, op, dtype, device, nin, n, (id, elemOffset) per input, outId, outDtype, nfp, 0; then nfp
-//            doubles (an elementwise op over 1 or 2 contiguous inputs of n elements of `dtype` into a new output)
+//   FLAT     int32s: 4, op, dtype, device, n, inId, inId2 (0: none), outId, outDtype, 0 (an elementwise op with no
+//            params over 1 or 2 contiguous inputs of n elements of `dtype`, at offset 0, into a new output)
 // Releases of handles are not records: they go beside the buffers (Stream::release), with each handle's last use.
 enum Cmd : int { CMD_OP = 1, CMD_SHARE = 3, CMD_FLAT = 4 };
 
@@ -98,7 +98,7 @@ class Stream {
   void submit(const double* buf, size_t n, std::atomic<int>* busy, double seq_end);
   void bind(uint32_t handle, Storage* s);  // queues handle <- s (s's reference passes to the handle)
   // Releases of handles, each with the sequence number of the last record that uses it (records that name handles
-  // are numbered 1, 2, ... in the order lib/ writes them: OP, FLAT, SHARE and binds). The worker drops each handle
+  // are numbered 1, 2, ... in the order lib/ writes them: OP, FLAT, SHARE, binds and reads). The worker drops each handle
   // as soon as it has run that record: neither later, at the point in the queue where lib/ let go of the tensor,
   // nor earlier. A record that reuses the id comes later in the numbering, so it always finds the id released.
   // (Lock-free: the JS thread fills a ring the worker empties; waits only if the ring is full.) wake: also queue an
