@@ -9,7 +9,6 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as T from '../dist/index.js';
-import { binding } from '../dist/native.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const require = createRequire(import.meta.url);
@@ -267,34 +266,12 @@ async function benchCnn(tf) {
   row('train', 'CNN (ANCHORS) samples/s, batch 64, Adam', sps, tfSps, 'tfjs cpu', 'samples/s', '>= 5000 samples/s', `${gf.toFixed(0)} GFLOP/s = ${((100 * gf) / peak).toFixed(0)}% of the measured FMA peak ${peak.toFixed(0)} GFLOP/s`);
 }
 
-// The JS-thread cost of one tiny op (enqueue an add of two [16] tensors, then dispose the result), in passes of 100k
-// ops: 20 warm-up passes (V8 needs about a million of these ops before its code settles), then the median of 10.
-// The worker runs the ops meanwhile on the other core; the end-to-end time (until the last op has run) is in the
-// note. The bare call is timed the same way.
+// bench/dispatch.js, in a process of its own (see there)
 async function benchDispatch() {
-  const a = T.randn([16]), b = T.randn([16]);
-  await T.sync();
-  const count = 100_000;
-  const med = (v) => [...v].sort((x, y) => x - y)[v.length >> 1];
-  const enq = [], total = [], bare = [];
-  for (let r = 0; r < 30; r++) {
-    const t0 = performance.now();
-    for (let i = 0; i < count; i++) a.add(b).dispose();
-    const t1 = performance.now();
-    await T.sync();
-    const t2 = performance.now();
-    if (r >= 20) {
-      enq.push((t1 - t0) / count);
-      total.push((t2 - t0) / count);
-    }
-  }
-  for (let r = 0; r < 30; r++) {
-    const t0 = performance.now();
-    for (let i = 0; i < count; i++) binding.noop();
-    if (r >= 20) bare.push((performance.now() - t0) / count);
-  }
-  row('dispatch', 'enqueue add [16]+[16] + dispose (ns/op, ratio = ours/bare)', med(enq) * 1e6, med(bare) * 1e6, 'bare N-API call', 'ns', 'ours/bare <= 4',
-    `end to end (until the ops have run) ${(med(total) * 1e6).toFixed(0)} ns/op; passes ${enq.map((t) => (t * 1e6).toFixed(0)).join('/')} ns`);
+  const out = execFileSync(process.execPath, [join(here, 'dispatch.js')], { encoding: 'utf8' });
+  const r = JSON.parse(out.trim().split('\n').pop());
+  row('dispatch', 'enqueue add [16]+[16] + dispose (ns/op, ratio = ours/bare)', r.enqueueNs, r.bareNs, 'bare N-API call', 'ns', 'ours/bare <= 4',
+    `end to end (until the ops have run) ${r.endToEndNs.toFixed(0)} ns/op; passes ${r.passesNs.map((t) => t.toFixed(0)).join('/')} ns`);
 }
 
 const t0 = Date.now();
