@@ -282,9 +282,10 @@ const ort = await ortPeer();
 const onlyArg = process.argv.indexOf('--only');
 const only = onlyArg > 0 ? new Set(process.argv[onlyArg + 1].split(',')) : null;
 const want = (g) => !only || only.has(g);
-// the training benchmark first: onnxruntime's thread pool, once it has run, competes for the two cores
-if (want('train')) await benchCnn(tf);
+// dispatch first, while this process is quiet (it runs in a process of its own, but a busy heap's GC threads here
+// would take a core), then training: onnxruntime's thread pool, once it has run, competes for the two cores
 if (want('dispatch')) await benchDispatch();
+if (want('train')) await benchCnn(tf);
 if (want('sgemm')) await benchGemm();
 if (want('conv')) await benchConv(ort, tf);
 if (want('pool')) await benchPool(ort, tf);

@@ -88,8 +88,8 @@ export const cmd = {
 let current = 0;
 /** Record tags (native/core/runtime.h). @internal */
 export const CMD_OP = 1, CMD_SHARE = 3, CMD_FLAT = 4;
-const WORK_NOW = 1 << 15;      // an op touching more elements than this is submitted at once
-const MEMORY_NOW = 16 << 20;   // so is a record that changes the native memory by this much
+const WORK_NOW = 1 << 15;  // an op touching more elements than this is submitted at once (and so is the memory it
+                           // takes reported to V8)
 
 let hook: () => void = () => {};
 /** @internal runs at every submit (tensor.ts registers its young tensors with the finalization registry there) */
@@ -154,17 +154,20 @@ export function recorded(work: number): void {
 /** @internal a new handle id for a storage of `bytes` (counted for V8) */
 export function newHandle(bytes: number): Handle {
   const c = cmd;
-  const id = c.nFree > 0 ? c.free[--c.nFree]! : c.nextId < c.bytes.length ? c.nextId++ : growIds();
+  const id = c.nFree > 0 ? c.free[--c.nFree]! : freshId();
   c.bytes[id] = bytes;
   c.memoryDelta += bytes;
-  if (bytes > MEMORY_NOW) c.pendingWork = WORK_NOW;  // the next recorded() submits
   return id as Handle;
+}
+function freshId(): number {
+  if (cmd.nextId === cmd.bytes.length) growIds();
+  return cmd.nextId++;
 }
 /** @internal handles in use: one per live tensor */
 export function liveHandles(): number {
   return cmd.nextId - 1 - cmd.nFree;
 }
-function growIds(): number {
+function growIds(): void {
   const bytes = new Float64Array(cmd.bytes.length * 2);
   bytes.set(cmd.bytes);
   cmd.bytes = bytes;
@@ -174,7 +177,6 @@ function growIds(): number {
   const free = new Int32Array(cmd.free.length * 2);
   free.set(cmd.free);
   cmd.free = free;
-  return cmd.nextId++;
 }
 
 /**
