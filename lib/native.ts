@@ -1,8 +1,9 @@
 /**
  * The one place that loads the addon and speaks to it. Ops are recorded into command buffers (Float64Arrays the
- * addon reads; record layout in native/core/runtime.h) and a buffer is submitted to the device's worker at a time:
- * when it is full, when an op with real work is recorded, before a read, and at the end of the current job (a
- * microtask). Tensor handles are small integers assigned here; an id is reused once its release is recorded.
+ * addon reads; record layout in native/core/runtime.h) and the pending records are submitted to the device's worker
+ * in one native call: when an op with real work is recorded, when the buffer is full, before a read, and at the end
+ * of the current job (a microtask). Tensor handles are small integers assigned here, reused as soon as released;
+ * releases go to the worker with the same call, each with the number of the handle's last record.
  */
 import { createRequire } from 'node:module';
 import { dirname, resolve } from 'node:path';
@@ -54,7 +55,7 @@ export const binding: Binding = load();
 
 // ------------------------------------------------------------------------------------------ command buffers
 const NBUF = 16;
-/** Doubles per command buffer: the largest record one op may write. */
+/** 8-byte slots per command buffer: the largest record one op may write. */
 export const CMD_LEN = 32768;
 const buffers = Array.from({ length: NBUF }, () => new Float64Array(CMD_LEN));
 const REL_MAX = 4096;
@@ -65,21 +66,21 @@ const ints = buffers.map((b) => new Int32Array(b.buffer));
  * the first one not yet submitted, in 8-byte slots (every record starts with an int32 tag in its first slot's low
  * half; a buffer is submitted in ranges, and left for the next one when full); handle ids (a stack of free ids;
  * bytes[id] is what a handle holds for V8's accounting, 0 for views); bytes not yet reported to V8; elements
- * touched by the records not yet submitted. @internal
+ * touched by the records not yet submitted; the numbering of records and each handle's last use; releases not yet
+ * handed over. @internal
  */
 export const cmd = {
   buf: buffers[0]!,
   i32: ints[0]!,
   p: 0,
   start: 0,  // records before this position are submitted
-
   free: new Int32Array(1024),
   nFree: 0,
   nextId: 1,
   bytes: new Float64Array(1024),
   memoryDelta: 0,
   pendingWork: 0,
-  seq: 0,  // numbered records written so far: OP, FLAT, SHARE and binds (the worker counts them as it runs them)
+  seq: 0,  // numbered records so far: OP, FLAT, SHARE, binds and reads (the worker counts them as it runs them)
   lastUse: new Float64Array(1024),  // per handle id: the number of the last record that uses it
   rel: new Int32Array(REL_MAX),  // releases not yet handed over, with each handle's last use
   relAt: new Float64Array(REL_MAX),

@@ -177,16 +177,6 @@ void* storage_data(Storage* s, bool zero) {
   return s->data;
 }
 void storage_ref(Storage* s) { s->refs.store(s->refs.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed); }
-bool storage_unref(Storage* s) {
-  const int r = s->refs.load(std::memory_order_relaxed) - 1;
-  if (r > 0) {
-    s->refs.store(r, std::memory_order_relaxed);
-    return false;
-  }
-  if (s->data) allocator_for(s->device).free(s->data, s->bytes ? s->bytes : 1);
-  delete s;
-  return true;
-}
 
 // ---------------------------------------------------------------- kernel table
 static KernelFn g_table[OP_COUNT][DEV_COUNT][DT_COUNT];

@@ -45,10 +45,9 @@ Storage* storage_new_lazy(int device, size_t bytes);  // memory comes at first s
 // The storage's memory, allocated on first use (zero-filled when `zero`). Call it on the stream's worker, or on
 // the owning thread once the stream is idle.
 void* storage_data(Storage* s, bool zero = false);
-// References change on one thread at a time (the stream's worker, or its owner while the stream is idle), so they
-// are plain loads and stores: a locked instruction per op costs more than the op's bookkeeping.
+// References change on the stream's worker only (Stream::drop releases them), so they are plain loads and stores: a
+// locked instruction per op would cost more than the op's bookkeeping.
 void storage_ref(Storage* s);
-bool storage_unref(Storage* s);  // true when that was the last reference (the storage is freed)
 
 // ---------------------------------------------------------------- kernel table
 // table[op][device][dtype]; nullptr means "not implemented", which lib/ reports as a clear error.
@@ -132,7 +131,7 @@ class Stream {
   void set_handle(uint32_t handle, Storage* s);
   Storage* make_output(int device, size_t bytes, uint32_t handle);  // a new lazy storage bound to handle, counted
   void count(const Storage* s, int sign);
-  void drop(Storage* s);  // storage_unref, counted
+  void drop(Storage* s);  // drops one reference; the last frees the storage (counted)
   void* data(Storage* s);  // storage_data, small blocks from the stream's cache
   // small CPU blocks (64 B .. 16 KiB) freed by this stream's ops, kept for its next outputs (at most ~1 MiB)
   static constexpr size_t kSmallMax = size_t(16) << 10;
