@@ -2,15 +2,16 @@
  * The one place that loads the addon and speaks to it. Ops are recorded into command buffers (Float64Arrays the
  * addon reads; record layout in native/core/runtime.h) and the pending records are submitted to the device's worker
  * in one native call: when an op with real work is recorded, when the buffer is full, before a read, and at the end
- * of the current job (a microtask). Tensor handles are small integers assigned here, reused as soon as released;
- * releases go to the worker with the same call, each with the number of the handle's last record.
+ * of the current job (a microtask). Tensor handles are small integers assigned here, reused as soon as released: a
+ * dispose() is a record; a release by the GC goes to the worker with the same call, with the number of the handle's
+ * last record.
  */
 import { createRequire } from 'node:module';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { nativeErrorClasses, DeviceError, NativeError } from './errors.js';
 
-/** An opaque native handle (a small integer): one reference to a storage, released by releaseHandle(). */
+/** An opaque native handle (a small integer): one reference to a storage, released by releaseHandle() or releaseCollected(). */
 export type Handle = number & { readonly __handle: unique symbol };
 
 interface Binding {
@@ -88,9 +89,14 @@ export const cmd = {
 };
 let current = 0;
 /** Record tags (native/core/runtime.h). @internal */
-export const CMD_OP = 1, CMD_SHARE = 3, CMD_FLAT = 4;
-const WORK_NOW = 1 << 15;  // an op touching more elements than this is submitted at once (and so is the memory it
-                           // takes reported to V8)
+export const CMD_OP = 1, CMD_RELEASE = 2, CMD_SHARE = 3, CMD_FLAT = 4;
+// When to submit: an op touching more elements than WORK_NOW goes at once (the worker starts on it, and the memory it
+// takes is reported to V8); small ops wait until their estimated work (elements, plus OP_COST a record) passes
+// BATCH_WORK, a few hundred microseconds of the worker's time: a submit may have to wake the worker (a futex call
+// of several microseconds), which must stay small next to the work it hands over.
+const WORK_NOW = 1 << 15;
+const OP_COST = 512;
+const BATCH_WORK = 1 << 21;
 
 let hook: () => void = () => {};
 /** @internal runs at every submit (tensor.ts registers its young tensors with the finalization registry there) */
@@ -149,7 +155,7 @@ export function reserve(n: number): Float64Array {
 
 /** @internal after an op's record: submits at once when it has real work (so the worker starts on it) */
 export function recorded(work: number): void {
-  if ((cmd.pendingWork += work) > WORK_NOW) submit();
+  if (work > WORK_NOW || (cmd.pendingWork += work + OP_COST) > BATCH_WORK) submit();
 }
 
 /** @internal a new handle id for a storage of `bytes` (counted for V8) */
@@ -181,10 +187,27 @@ function growIds(): void {
 }
 
 /**
- * @internal releases a handle; its id is free for reuse from now on. The worker drops it as soon as it has run the
- * last record that uses it (not later, where the queue is when lib/ lets go of it).
+ * @internal releases a handle where the program is (dispose): a RELEASE record, run in order, so the memory comes
+ * back right after the ops recorded before it. The id is free for reuse from now on.
  */
 export function releaseHandle(h: Handle): void {
+  const c = cmd;
+  c.memoryDelta -= c.bytes[h]!;
+  c.free[c.nFree++] = h;
+  if (c.p + 1 > CMD_LEN) flush(true);
+  else if (c.p === c.start) schedule();
+  const q = 2 * c.p;
+  c.i32[q] = CMD_RELEASE;
+  c.i32[q + 1] = h;
+  c.p++;
+}
+
+/**
+ * @internal releases a handle the GC found dropped, however long after its last op: it goes to the worker beside
+ * the records, with the number of the handle's last record, and the worker drops it as soon as that has run (not
+ * where the queue is when the finalizer runs, possibly far behind). The id is free for reuse from now on.
+ */
+export function releaseCollected(h: Handle): void {
   const c = cmd;
   c.memoryDelta -= c.bytes[h]!;
   c.free[c.nFree++] = h;

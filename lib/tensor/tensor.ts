@@ -1,7 +1,7 @@
-import { DisposedError, ShapeError, ArgumentError, DTypeError } from '../errors.js';
+import { DisposedError, ShapeError, ArgumentError, DTypeError, NativeError } from '../errors.js';
 import { AnyTypedArray, DType, DTYPE_ID, DTYPE_SIZE, typedArrayCtor } from '../dtype.js';
 import {
-  binding, opId, opNames, Handle, Device, DEVICE_ID, assertSupported, cmd, reserve, recorded, submit, newHandle, releaseHandle,
+  binding, opId, opNames, Handle, Device, DEVICE_ID, assertSupported, cmd, reserve, recorded, submit, newHandle, releaseHandle, releaseCollected,
   shareHandle, handleFromBytes, onSubmit, readHandle, CMD_OP, CMD_FLAT, CMD_LEN,
 } from '../native.js';
 import { trackTensor } from '../memory.js';
@@ -16,7 +16,7 @@ import * as engine from '../autograd/engine.js';
 // registry at the next submit, not at once: until then it waits in `young`, and dispose() takes it out again, so
 // the many tensors disposed soon after they are made never pay for registering and unregistering.
 const registry = new FinalizationRegistry<Handle>((h) => {
-  releaseHandle(h);
+  releaseCollected(h);
 });
 // (a fresh array per batch: it stays in V8's young generation like the tensors stored into it, so those stores
 // need no remembered-set entry; dispose() clears a young tensor's slot, so registering skips it without reading it)
@@ -483,7 +483,10 @@ export function launch(
   // the record's size, then the record (layout in native/core/runtime.h)
   let size = 8 + ip.length + fp.length;
   for (let i = 0; i < ins.length; i++) size += 4 + 2 * ins[i]!.shape.length;
-  for (let i = 0; i < outs.length; i++) size += 4 + 2 * outs[i]!.shape.length;
+  for (let i = 0; i < outs.length; i++) {
+    const o = outs[i]!;
+    size += o instanceof Tensor ? 4 + 2 * o.shape.length : 3 + (o.kernelShape ?? o.shape).length;
+  }
   if (size > CMD_LEN) throw new ArgumentError(`${op}: expected a call with at most ${CMD_LEN} words of arguments, got ${size}`);
   for (let i = 0; i < ins.length; i++) liveArg(op, ins[i]!);  // a disposed input throws before anything is written
   for (let i = 0; i < outs.length; i++) if (outs[i] instanceof Tensor) liveArg(op, outs[i] as Tensor);
@@ -531,6 +534,7 @@ export function launch(
   for (let i = 0; i < ip.length; i++) b[p++] = ip[i]!;
   b[p++] = fp.length;
   for (let i = 0; i < fp.length; i++) b[p++] = fp[i]!;
+  if (p > CMD_LEN) throw new NativeError(`${op}: internal error: its record ran past the command buffer`);
   cmd.p = p;
   for (let i = 0; i < outs.length; i++) {
     const o = outs[i]!;

@@ -248,10 +248,12 @@ void Stream::fence(uint32_t handle, std::function<void(const Error*, Storage*)> 
 
 void Stream::release(const int32_t* handles, const double* last_use, size_t n, bool wake) {
   uint64_t t = rel_tail_.load(std::memory_order_relaxed);
+  uint64_t head = rel_head_.load(std::memory_order_acquire);  // read once (the worker writes it): not per entry
   for (size_t i = 0; i < n; ++i, ++t) {
-    while (t - rel_head_.load(std::memory_order_acquire) >= kRelRing) {  // full: the worker is far behind
+    while (t - head >= kRelRing) {  // full: the worker is far behind
       rel_tail_.store(t, std::memory_order_release);
       std::this_thread::yield();
+      head = rel_head_.load(std::memory_order_acquire);
     }
     rel_ring_[t % kRelRing] = Release{last_use[i], handles[i]};
   }
@@ -584,6 +586,10 @@ void Stream::run_batch(const double* b, size_t n) {
         ok = run_flat(b, n, p);
         if (ok) decoded_one();
         break;
+      case CMD_RELEASE:  // a dispose(): every record before it has run
+        ++p;
+        release_now(w[1]);
+        break;
       case CMD_SHARE: {
         ok = p + 2 <= n;
         if (!ok) break;
@@ -649,14 +655,21 @@ void Stream::run() {
         std::lock_guard<std::mutex> g(mu_);
         idle_cv_.notify_all();
       }
-      // spin a little (tens of microseconds) before sleeping: bursts of small ops skip the futex round trip. Not
-      // longer: on a machine with few cores the JS thread needs this core while the worker has nothing to do
+      // Spin a while (up to 300 us) before sleeping: waking a sleeping worker costs the JS thread a futex call, and
+      // on a virtual machine an interrupt to an idle vCPU (tens of microseconds), which a program that submits every
+      // few hundred microseconds would pay each time. The spin yields every few microseconds, so that a runnable
+      // thread (the JS thread, OpenMP's) that wants this core gets it.
       bool got = false;
-      for (int i = 0; i < 512 && !got; ++i) {
+      const auto until = std::chrono::steady_clock::now() + std::chrono::microseconds(300);
+      for (int i = 1; !got; ++i) {
 #if defined(__x86_64__)
         __builtin_ia32_pause();
 #endif
         got = h != tail_.load(std::memory_order_acquire);
+        if ((i & 127) == 0 && !got) {
+          if (std::chrono::steady_clock::now() > until) break;
+          std::this_thread::yield();
+        }
       }
       if (!got) {
         std::unique_lock<std::mutex> lk(mu_);

@@ -66,11 +66,12 @@ const char* cpu_isa();
 //   OP       [1, 0] then doubles: op, dtype, device, nin, nout, arg..., nip, ip..., nfp, fp...
 //            arg, an existing handle: id, elemOffset, dtype, ndim, shape..., strides...
 //            arg, a new output:       -id, dtype, ndim, shape...  (contiguous; memory taken when the op runs)
+//   RELEASE  [2, id]                               (a dispose(): drops the handle here, in order)
 //   SHARE    [3, src] [dst, 0]                     (dst: a new handle to src's storage, for a view)
 //   FLAT     int32s: 4, op, dtype, device, n, inId, inId2 (0: none), outId, outDtype, 0 (an elementwise op with no
 //            params over 1 or 2 contiguous inputs of n elements of `dtype`, at offset 0, into a new output)
-// Releases of handles are not records: they go beside the buffers (Stream::release), with each handle's last use.
-enum Cmd : int { CMD_OP = 1, CMD_SHARE = 3, CMD_FLAT = 4 };
+// Releases by the GC are not records: they go beside the buffers (Stream::release), with each handle's last use.
+enum Cmd : int { CMD_OP = 1, CMD_RELEASE = 2, CMD_SHARE = 3, CMD_FLAT = 4 };
 
 // One entry of the stream's queue: a submitted command buffer, a storage to bind to a handle, or a fence.
 struct StreamItem {

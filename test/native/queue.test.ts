@@ -73,6 +73,25 @@ describe('command queue', () => {
     }
     [a, b, c].forEach((t) => t.dispose());
   });
+  it('a record that ends one slot past a buffer\'s end goes to the next buffer (a reduction\'s record is longer than its output shape says)', async () => {
+    const x = tensor([[1, 2], [3, 4]]), one = tensor([1]);
+    await sync();
+    let p0 = cmd.p;
+    x.sum().dispose();
+    const size = cmd.p - p0 - 1;  // the sum's record, less the release after it
+    expect(size).toBeGreaterThan(5);
+    const target = CMD_LEN - size + 1;  // a bound one slot short would let the record run past the end here
+    const spare = Array.from({ length: 8 }, () => one.add(one));
+    while (cmd.p !== target) {
+      if (cmd.p > target || target - cmd.p >= 6) one.add(one).dispose();  // 6 slots
+      else spare.pop()!.dispose();  // 1 slot
+    }
+    p0 = cmd.p;
+    const s = x.sum();
+    expect(cmd.p).toBeLessThan(p0);  // it went to the next buffer
+    expect(await s.item()).toBe(10);
+    [s, x, one, ...spare].forEach((t) => t.dispose());
+  });
   it('views made and dropped between ops keep their storage alive until released', async () => {
     const before = memory().cpu.storages;
     const x = tensor([[1, 2], [3, 4]]);
