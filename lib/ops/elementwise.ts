@@ -43,7 +43,10 @@ export function binary(op: string, a: TensorLike, b: TensorLike, fp: number[] = 
     const id = opId(op);
     const cmp = IS_COMPARISON[id] === 1;
     const dt = a.dtype;
-    if (cmp || dt === 'float32' || dt === 'float64' || !FLOAT_ONLY.has(op)) return launchFlat(op, id, dt, cmp ? 'uint8' : dt, a, b, fp);
+    if (cmp || dt === 'float32' || dt === 'float64' || !FLOAT_ONLY.has(op)) {
+      const out = launchFlat(op, id, dt, cmp ? 'uint8' : dt, a, b, fp);
+      if (out !== null) return out;
+    }
   }
   const ta = a instanceof Tensor ? a : undefined;
   const tb = b instanceof Tensor ? b : undefined;
@@ -98,7 +101,10 @@ function recordBinary(op: string, out: Tensor, ta: Tensor | undefined, tb: Tenso
 const INT_UNARY = new Set(['neg', 'abs', 'sign', 'relu', 'clamp']);
 
 export function unary(op: string, x: Tensor, fp: number[] = NO_FP): Tensor {
-  if (x._v === null && x._ag === null && isFloat(x.dtype)) return launchFlat(op, opId(op), x.dtype, x.dtype, x, null, fp);
+  if (x._v === null && x._ag === null && isFloat(x.dtype)) {
+    const out = launchFlat(op, opId(op), x.dtype, x.dtype, x, null, fp);
+    if (out !== null) return out;
+  }
   let out: Tensor;
   if (isFloat(x.dtype) || (x.dtype === 'int32' && INT_UNARY.has(op))) {
     out = broadcastLaunch(op, x.dtype, x.dtype, [x], fp);

@@ -549,15 +549,17 @@ const NO_TENSORS: Tensor[] = [];
 /**
  * launch() for an elementwise op over one or two fresh tensors (contiguous, offset 0: `_v === null`) of a's shape and
  * one dtype (b: or null): the kernel sees flat rows. The hot path of small ops: it writes a compact FLAT record
- * (native/core/runtime.h) and is kept small enough for V8 to inline into its callers. @internal
+ * (native/core/runtime.h) and is kept small enough for V8 to inline into its callers. Returns null for the cases it
+ * leaves to the caller's general path. @internal
  */
-export function launchFlat(op: string, id: number, dtype: DType, outDtype: DType, a: Tensor, b: Tensor | null, fp: readonly number[]): Tensor {
+export function launchFlat(op: string, id: number, dtype: DType, outDtype: DType, a: Tensor, b: Tensor | null, fp: readonly number[]): Tensor | null {
   const dt = DTYPE_ID[dtype];
   const dev = DEVICE_ID[a.device];
   const ha = a._h, hb = b === null ? 0 : b._h;
   const n = a.numel;
   if (supported[(id * 4 + dev) * 4 + dt] !== 1 || ha === null || hb === null || n > 0x7fffffff || fp.length > 0) {
-    return launchFlatSlow(op, id, dtype, outDtype, a, b, fp);
+    return null;  // the caller's general path: an op not checked yet (or without a kernel), a disposed input, float
+                  // params, or more elements than an int32 counts
   }
   const h = newHandle(n * DTYPE_SIZE[outDtype]);
   reserve(5);
@@ -588,17 +590,6 @@ export function launchFlat(op: string, id: number, dtype: DType, outDtype: DType
   const out = new Tensor(h, a.shape, outDtype, a.device);
   recorded(b === null ? 2 * n : 3 * n);
   return out;
-}
-
-// launchFlat's other cases: an op not checked yet (or without a kernel), a disposed input, float params, or more
-// elements than an int32 counts (the general record)
-function launchFlatSlow(op: string, id: number, dtype: DType, outDtype: DType, a: Tensor, b: Tensor | null, fp: readonly number[]): Tensor {
-  checkKernel(op, id, a.device, DEVICE_ID[a.device], dtype, DTYPE_ID[dtype]);
-  a.handle(op);  // a disposed input throws DisposedError
-  b?.handle(op);
-  const flat = [a.numel];
-  const arg = (t: Tensor): ViewArg => ({ t, shape: flat, strides: [1], offset: 0 });
-  return launch(op, dtype, b === null ? [arg(a)] : [arg(a), arg(b)], [{ shape: a.shape, dtype: outDtype, kernelShape: flat }], NONE, fp)[0]!;
 }
 
 function liveArg(op: string, a: Tensor | ViewArg): void {

@@ -139,8 +139,8 @@ uint32_t handle_arg(const Napi::Value& v, const char* what) {
 // submit(buffer, start, end, seqEnd, memoryDelta, advance, released: Int32Array, lastUse: Float64Array, nReleased):
 // hands the worker the releases released[0, nReleased) (with the number of each handle's last record,
 // Stream::release) and slots [start, end) of command buffer `buffer` (records, runtime.h; seqEnd: the number of
-// the last numbered record in them), and reports memoryDelta bytes (the native memory lib/'s new handles hold, less what its releases let
-// go) to V8. advance: lib/ goes on in the next buffer, so this waits until the worker no longer reads that one (it
+// the last numbered record in them), and reports memoryDelta bytes (the native memory lib/'s new handles hold, less
+// what its releases let go) to V8. advance: lib/ goes on in the next buffer, so this waits until the worker no longer reads that one (it
 // is a whole ring of buffers behind: backpressure).
 Napi::Value Submit(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
