@@ -9,7 +9,7 @@
 import { createRequire } from 'node:module';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { nativeErrorClasses, DeviceError, NativeError } from './errors.js';
+import { nativeErrorClasses, ArgumentError, DeviceError, NativeError } from './errors.js';
 
 /** An opaque native handle (a small integer): one reference to a storage, released by releaseHandle() or releaseCollected(). */
 export type Handle = number & { readonly __handle: unique symbol };
@@ -290,6 +290,7 @@ export function isa(): string {
  * @example `setIsa('avx2')`
  */
 export function setIsa(name: 'avx512' | 'avx2' | 'scalar'): string {
+  if (typeof name !== 'string') throw new ArgumentError(`setIsa: expected 'avx512', 'avx2' or 'scalar', got ${typeof name}`);
   submit();
   info.isa = binding.setIsa(name);
   return info.isa;

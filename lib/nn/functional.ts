@@ -6,7 +6,7 @@ import { ArgumentError, DTypeError, ShapeError } from '../errors.js';
 import { Tensor } from '../tensor/tensor.js';
 import { matmul } from '../ops/matmul.js';
 import { reluBackward } from '../ops/elementwise.js';
-import { fmt } from '../tensor/shape.js';
+import { checkShapeArg, fmt } from '../tensor/shape.js';
 export { conv2d, convTranspose2d } from '../ops/conv.js';
 export { maxPool2d, avgPool2d, adaptiveAvgPool2d } from '../ops/pool.js';
 export { crossEntropy, batchNorm, dropout } from '../ops/nn.js';
@@ -14,6 +14,7 @@ import { maxPool2dWithIndices } from '../ops/pool.js';
 import type { Pool2dOptions } from '../ops/pool.js';
 import { indexSelect } from '../ops/index.js';
 import { noGrad, needsGrad, record } from '../autograd/engine.js';
+import { optTensorArg, optionsArg, tensorArg } from '../check.js';
 export { indexSelect, cat, stack } from '../ops/index.js';
 
 /**
@@ -21,6 +22,8 @@ export { indexSelect, cat, stack } from '../ops/index.js';
  * paddingIdx: that row receives no gradient. @example `embedding(tokens, table)`
  */
 export function embedding(idx: Tensor, weight: Tensor, paddingIdx?: number): Tensor {
+  tensorArg('embedding', 'indices', idx);
+  tensorArg('embedding', 'weight', weight);
   if (weight.ndim !== 2) throw new ShapeError(`embedding: expected a weight of rank 2 (num,dim), got shape ${fmt(weight.shape)}`);
   const flat = idx.reshape([idx.numel]);
   let rows = indexSelect(weight, 0, flat);
@@ -37,7 +40,11 @@ export function embedding(idx: Tensor, weight: Tensor, paddingIdx?: number): Ten
 }
 
 /** y = x W^T + b, with W [out, in] (PyTorch's layout). The bias add is fused into the GEMM. @example `linear(x, w, b)` */
-export function linear(x: Tensor, weight: Tensor, bias?: Tensor | null, o: { relu?: boolean } = {}): Tensor {
+export function linear(x: Tensor, weight: Tensor, bias?: Tensor | null, o?: { relu?: boolean }): Tensor {
+  tensorArg('linear', 'input', x);
+  tensorArg('linear', 'weight', weight);
+  optTensorArg('linear', 'bias', bias);
+  o = optionsArg('linear', o);
   if (weight.ndim !== 2) throw new ShapeError(`linear: expected weight of rank 2 (out,in), got shape ${fmt(weight.shape)}`);
   if (x.ndim < 1 || x.shape[x.ndim - 1] !== weight.shape[1]) {
     throw new ShapeError(`linear: expected input with last dim ${weight.shape[1]}, got shape ${fmt(x.shape)}`);
@@ -59,25 +66,25 @@ export function linear(x: Tensor, weight: Tensor, bias?: Tensor | null, o: { rel
   return y;
 }
 /** max(x, 0). @example `F.relu(x)` */
-export const relu = (x: Tensor) => x.relu();
+export const relu = (x: Tensor) => tensorArg('relu', 'input', x).relu();
 /** @example `F.leakyRelu(x, 0.2)` */
-export const leakyRelu = (x: Tensor, negativeSlope = 0.01) => x.leakyRelu(negativeSlope);
+export const leakyRelu = (x: Tensor, negativeSlope = 0.01) => tensorArg('leaky_relu', 'input', x).leakyRelu(negativeSlope);
 /** @example `F.elu(x)` */
-export const elu = (x: Tensor, alpha = 1) => x.elu(alpha);
+export const elu = (x: Tensor, alpha = 1) => tensorArg('elu', 'input', x).elu(alpha);
 /** @example `F.gelu(x)` */
-export const gelu = (x: Tensor) => x.gelu();
+export const gelu = (x: Tensor) => tensorArg('gelu', 'input', x).gelu();
 /** @example `F.silu(x)` */
-export const silu = (x: Tensor) => x.silu();
+export const silu = (x: Tensor) => tensorArg('silu', 'input', x).silu();
 /** @example `F.sigmoid(x)` */
-export const sigmoid = (x: Tensor) => x.sigmoid();
+export const sigmoid = (x: Tensor) => tensorArg('sigmoid', 'input', x).sigmoid();
 /** @example `F.tanh(x)` */
-export const tanh = (x: Tensor) => x.tanh();
+export const tanh = (x: Tensor) => tensorArg('tanh', 'input', x).tanh();
 /** @example `F.softplus(x)` */
-export const softplus = (x: Tensor) => x.softplus();
+export const softplus = (x: Tensor) => tensorArg('softplus', 'input', x).softplus();
 /** @example `F.softmax(logits, 1)` */
-export const softmax = (x: Tensor, axis = -1) => x.softmax(axis);
+export const softmax = (x: Tensor, axis = -1) => tensorArg('softmax', 'input', x).softmax(axis);
 /** @example `F.logSoftmax(logits, 1)` */
-export const logSoftmax = (x: Tensor, axis = -1) => x.logSoftmax(axis);
+export const logSoftmax = (x: Tensor, axis = -1) => tensorArg('log_softmax', 'input', x).logSoftmax(axis);
 /** Max pooling returning the argmax indices too. @example `const [y, idx] = maxPool2dWithIndices(x, { kernelSize: 2 })` */
 export function maxPool2dIndices(x: Tensor, o: Pool2dOptions): [Tensor, Tensor] {
   return maxPool2dWithIndices(x, o);
@@ -88,6 +95,10 @@ export function maxPool2dIndices(x: Tensor, o: Pool2dOptions): [Tensor, Tensor] 
  * @example `layerNorm(x, [64], w, b)`
  */
 export function layerNorm(x: Tensor, normalizedShape: readonly number[], weight?: Tensor | null, bias?: Tensor | null, eps = 1e-5): Tensor {
+  tensorArg('layer_norm', 'input', x);
+  checkShapeArg('layer_norm', normalizedShape);
+  optTensorArg('layer_norm', 'weight', weight);
+  optTensorArg('layer_norm', 'bias', bias);
   const k = normalizedShape.length;
   if (k === 0 || k > x.ndim || normalizedShape.some((d, i) => d !== x.shape[x.ndim - k + i])) {
     throw new ShapeError(`layer_norm: expected input ending in ${fmt(normalizedShape)}, got shape ${fmt(x.shape)}`);
@@ -110,24 +121,30 @@ function applyReduction(op: string, t: Tensor, r: Reduction = 'mean'): Tensor {
   throw new ArgumentError(`${op}: expected reduction 'mean', 'sum' or 'none', got ${JSON.stringify(r)}`);
 }
 function sameShape(op: string, a: Tensor, b: Tensor): void {
+  tensorArg(op, 'input', a);
+  tensorArg(op, 'target', b);
   if (a.shape.length !== b.shape.length || a.shape.some((d, i) => d !== b.shape[i])) {
     throw new ShapeError(`${op}: expected input and target of one shape, got ${fmt(a.shape)} and ${fmt(b.shape)}`);
   }
 }
 /** Mean squared error. @example `mseLoss(pred, target)` */
-export function mseLoss(input: Tensor, target: Tensor, o: { reduction?: Reduction } = {}): Tensor {
+export function mseLoss(input: Tensor, target: Tensor, o?: { reduction?: Reduction }): Tensor {
+  o = optionsArg('mse_loss', o);
   sameShape('mse_loss', input, target);
   const d = input.sub(target);
   return applyReduction('mse_loss', d.mul(d), o.reduction);
 }
 /** Mean absolute error. @example `l1Loss(pred, target)` */
-export function l1Loss(input: Tensor, target: Tensor, o: { reduction?: Reduction } = {}): Tensor {
+export function l1Loss(input: Tensor, target: Tensor, o?: { reduction?: Reduction }): Tensor {
+  o = optionsArg('l1_loss', o);
   sameShape('l1_loss', input, target);
   return applyReduction('l1_loss', input.sub(target).abs(), o.reduction);
 }
 export { nllLoss } from './nll.js';
 /** Binary cross-entropy on probabilities (log clamped at -100, as PyTorch). @example `binaryCrossEntropy(p, y)` */
-export function binaryCrossEntropy(input: Tensor, target: Tensor, o: { reduction?: Reduction; weight?: Tensor } = {}): Tensor {
+export function binaryCrossEntropy(input: Tensor, target: Tensor, o?: { reduction?: Reduction; weight?: Tensor }): Tensor {
+  o = optionsArg('binary_cross_entropy', o);
+  optTensorArg('binary_cross_entropy', 'weight', o.weight);
   sameShape('binary_cross_entropy', input, target);
   if (input.dtype !== 'float32' && input.dtype !== 'float64') throw new DTypeError(`binary_cross_entropy: expected float input, got ${input.dtype}`);
   const lp = input.log().clamp(-100, Infinity), lq = input.neg().add(1).log().clamp(-100, Infinity);
@@ -139,7 +156,10 @@ export function binaryCrossEntropy(input: Tensor, target: Tensor, o: { reduction
  * Binary cross-entropy on logits, stable form max(x,0) - x*y + log(1 + exp(-|x|)); posWeight scales positives.
  * @example `binaryCrossEntropyWithLogits(logits, y)`
  */
-export function binaryCrossEntropyWithLogits(input: Tensor, target: Tensor, o: { reduction?: Reduction; weight?: Tensor; posWeight?: Tensor } = {}): Tensor {
+export function binaryCrossEntropyWithLogits(input: Tensor, target: Tensor, o?: { reduction?: Reduction; weight?: Tensor; posWeight?: Tensor }): Tensor {
+  o = optionsArg('binary_cross_entropy_with_logits', o);
+  optTensorArg('binary_cross_entropy_with_logits', 'weight', o.weight);
+  optTensorArg('binary_cross_entropy_with_logits', 'posWeight', o.posWeight);
   sameShape('binary_cross_entropy_with_logits', input, target);
   // log(1 + exp(-x)) = softplus(-x); with posWeight p: (1 - y) * x + (1 + (p - 1) * y) * softplus(-x)
   const sp = input.neg().softplus();

@@ -1,4 +1,5 @@
-import { DTypeError, ShapeError } from '../errors.js';
+import { ArgumentError, DTypeError, ShapeError } from '../errors.js';
+import { describe, optTensorArg, optionsArg, tensorArg } from '../check.js';
 import { Tensor } from '../tensor/tensor.js';
 import { arange } from '../tensor/create.js';
 import { fmt } from '../tensor/shape.js';
@@ -9,7 +10,14 @@ import { fmt } from '../tensor/shape.js';
  * ops on a one-hot mask; labels outside [0, C) other than ignoreIndex select nothing (crossEntropy checks them).
  * @example `nllLoss(x.logSoftmax(1), labels)`
  */
-export function nllLoss(logProbs: Tensor, labels: Tensor, o: { weight?: Tensor; ignoreIndex?: number; reduction?: 'mean' | 'sum' | 'none' } = {}): Tensor {
+export function nllLoss(logProbs: Tensor, labels: Tensor, o?: { weight?: Tensor; ignoreIndex?: number; reduction?: 'mean' | 'sum' | 'none' }): Tensor {
+  const op = 'nll_loss';
+  tensorArg(op, 'input', logProbs);
+  tensorArg(op, 'labels', labels);
+  o = optionsArg(op, o);
+  optTensorArg(op, 'weight', o.weight);
+  const r = o.reduction ?? 'mean';
+  if (r !== 'mean' && r !== 'sum' && r !== 'none') throw new ArgumentError(`${op}: expected reduction 'mean', 'sum' or 'none', got ${describe(r)}`);
   if (logProbs.ndim !== 2) throw new ShapeError(`nll_loss: expected input of rank 2 (N,C), got shape ${fmt(logProbs.shape)}`);
   if (labels.dtype !== 'int32') throw new DTypeError(`nll_loss: expected int32 labels, got ${labels.dtype}`);
   if (labels.ndim !== 1 || labels.shape[0] !== logProbs.shape[0]) {
@@ -20,7 +28,6 @@ export function nllLoss(logProbs: Tensor, labels: Tensor, o: { weight?: Tensor; 
   let mask = labels.unsqueeze(1).eq(arange(C)).cast(logProbs.dtype).mul(valid.unsqueeze(1));
   if (o.weight) mask = mask.mul(o.weight);
   const per = logProbs.mul(mask).sum(1).neg();
-  const r = o.reduction ?? 'mean';
   if (r === 'none') return per;
   if (r === 'sum') return per.sum();
   return per.sum().div(mask.sum());

@@ -3,9 +3,10 @@
 import { DTypeError, ShapeError, ArgumentError } from '../errors.js';
 import { isFloat } from '../dtype.js';
 import { Tensor, launch } from '../tensor/tensor.js';
-import { fmt } from '../tensor/shape.js';
+import { checkShapeArg, fmt } from '../tensor/shape.js';
 import { needsGrad, record } from '../autograd/engine.js';
 import { reluBackward } from './elementwise.js';
+import { describe, optTensorArg, optionsArg, tensorArg } from '../check.js';
 
 export type Pair = number | readonly [number, number];
 export interface Conv2dOptions {
@@ -17,6 +18,9 @@ export interface Conv2dOptions {
 }
 
 export function pair(op: string, name: string, v: Pair | undefined, dflt: number, min: number): [number, number] {
+  if (v !== undefined && typeof v !== 'number' && !(Array.isArray(v) && v.length === 2)) {
+    throw new ArgumentError(`${op}: expected ${name} to be an integer or a pair of integers, got ${describe(v)}`);
+  }
   const p: [number, number] = v === undefined ? [dflt, dflt] : typeof v === 'number' ? [v, v] : [v[0], v[1]];
   if (!p.every((x) => Number.isInteger(x) && x >= min)) {
     throw new ArgumentError(`${op}: expected ${name} to be integers >= ${min}, got ${JSON.stringify(v)}`);
@@ -71,6 +75,18 @@ export function convGeometry(op: string, x: Tensor, w: Tensor, o: Conv2dOptions,
   return { N, C, H, W, K, kh, kw, OH, OW, ip: [sh, sw, ph, pw, dh, dw, groups] };
 }
 
+/**
+ * The (bias, options) of a call `f(x, w, bias?, options?)` or `f(x, w, options)`, checking what each argument is.
+ */
+function biasAndOptions<O extends object>(op: string, x: unknown, w: unknown, b: Tensor | null | O | undefined, o: O | undefined): [Tensor | null, O] {
+  tensorArg(op, 'input', x);
+  tensorArg(op, 'weight', w);
+  if (b !== null && b !== undefined && !(b instanceof Tensor) && typeof b === 'object' && !Array.isArray(b) && o === undefined) {
+    return [null, b];  // f(x, w, options)
+  }
+  return [optTensorArg(op, 'bias', b), optionsArg(op, o)];
+}
+
 /** Options that reproduce a validated geometry (explicit padding: 'same' is resolved by then). */
 function convOpts(ip: number[]): Conv2dOptions {
   return { stride: [ip[0]!, ip[1]!], padding: [ip[2]!, ip[3]!], dilation: [ip[4]!, ip[5]!], groups: ip[6]! };
@@ -87,7 +103,11 @@ function contig(t: Tensor, keep: Tensor[]): Tensor {
  * 2-D convolution (cross-correlation, as in PyTorch), NCHW. `relu` fuses a ReLU into the output.
  * @example `conv2d(x, w, b, { stride: 2, padding: 1 })`
  */
-export function conv2d(x: Tensor, w: Tensor, bias?: Tensor | null, o: Conv2dOptions & { relu?: boolean } = {}): Tensor {
+export function conv2d(x: Tensor, w: Tensor, o?: Conv2dOptions & { relu?: boolean }): Tensor;
+export function conv2d(x: Tensor, w: Tensor, bias: Tensor | null | undefined, o?: Conv2dOptions & { relu?: boolean }): Tensor;
+export function conv2d(x: Tensor, w: Tensor, biasOrOptions?: Tensor | null | (Conv2dOptions & { relu?: boolean }),
+  options?: Conv2dOptions & { relu?: boolean }): Tensor {
+  const [bias, o] = biasAndOptions('conv2d', x, w, biasOrOptions, options);
   const g = convGeometry('conv2d', x, w, o, bias);
   const tmp: Tensor[] = [];
   try {
@@ -118,8 +138,12 @@ export function conv2d(x: Tensor, w: Tensor, bias?: Tensor | null, o: Conv2dOpti
 }
 
 /** Gradient of conv2d with respect to its input, given dy and the weight. @example `conv2dBackwardInput(dy, w, x.shape)` */
-export function conv2dBackwardInput(dy: Tensor, w: Tensor, inputShape: readonly number[], o: Conv2dOptions = {}): Tensor {
+export function conv2dBackwardInput(dy: Tensor, w: Tensor, inputShape: readonly number[], o?: Conv2dOptions): Tensor {
   const op = 'conv2d_bwd_input';
+  tensorArg(op, 'dy', dy);
+  tensorArg(op, 'weight', w);
+  checkShapeArg(op, inputShape);
+  o = optionsArg(op, o);
   if (inputShape.length !== 4) throw new ShapeError(`${op}: expected an input shape of rank 4, got ${fmt(inputShape)}`);
   const probe = { shape: inputShape, ndim: 4, dtype: dy.dtype } as unknown as Tensor;
   const g = convGeometry(op, probe, w, o);
@@ -135,7 +159,7 @@ export function conv2dBackwardInput(dy: Tensor, w: Tensor, inputShape: readonly 
 }
 
 /** Gradient of conv2d with respect to its weight, given dy and the input. @example `conv2dBackwardWeight(dy, x, w.shape)` */
-export function conv2dBackwardWeight(dy: Tensor, x: Tensor, weightShape: readonly number[], o: Conv2dOptions = {}): Tensor {
+export function conv2dBackwardWeight(dy: Tensor, x: Tensor, weightShape: readonly number[], o?: Conv2dOptions): Tensor {
   return weightGrads(dy, x, weightShape, o, false)[0]!;
 }
 
@@ -143,12 +167,16 @@ export function conv2dBackwardWeight(dy: Tensor, x: Tensor, weightShape: readonl
  * Gradients of conv2d with respect to its weight and its bias (the sum of dy over N, H, W), from one kernel.
  * @example `const [gw, gb] = conv2dBackwardWeightBias(dy, x, w.shape, { padding: 1 })`
  */
-export function conv2dBackwardWeightBias(dy: Tensor, x: Tensor, weightShape: readonly number[], o: Conv2dOptions = {}): [Tensor, Tensor] {
+export function conv2dBackwardWeightBias(dy: Tensor, x: Tensor, weightShape: readonly number[], o?: Conv2dOptions): [Tensor, Tensor] {
   return weightGrads(dy, x, weightShape, o, true) as [Tensor, Tensor];
 }
 
-function weightGrads(dy: Tensor, x: Tensor, weightShape: readonly number[], o: Conv2dOptions, withBias: boolean): Tensor[] {
+function weightGrads(dy: Tensor, x: Tensor, weightShape: readonly number[], o: Conv2dOptions | undefined, withBias: boolean): Tensor[] {
   const op = 'conv2d_bwd_weight';
+  tensorArg(op, 'dy', dy);
+  tensorArg(op, 'input', x);
+  checkShapeArg(op, weightShape);
+  o = optionsArg(op, o);
   const probe = { shape: weightShape, ndim: weightShape.length, dtype: x.dtype } as unknown as Tensor;
   const g = convGeometry(op, x, probe, o);
   if (dy.ndim !== 4 || dy.shape[0] !== g.N || dy.shape[1] !== g.K || dy.shape[2] !== g.OH || dy.shape[3] !== g.OW) {
@@ -178,8 +206,12 @@ export interface ConvTranspose2dOptions {
  * as in PyTorch. Output size (H-1)*stride - 2*padding + dilation*(k-1) + outputPadding + 1.
  * @example `convTranspose2d(z, w, b, { stride: 2, padding: 1, outputPadding: 1 })`
  */
-export function convTranspose2d(x: Tensor, w: Tensor, bias?: Tensor | null, o: ConvTranspose2dOptions = {}): Tensor {
+export function convTranspose2d(x: Tensor, w: Tensor, o?: ConvTranspose2dOptions): Tensor;
+export function convTranspose2d(x: Tensor, w: Tensor, bias: Tensor | null | undefined, o?: ConvTranspose2dOptions): Tensor;
+export function convTranspose2d(x: Tensor, w: Tensor, biasOrOptions?: Tensor | null | ConvTranspose2dOptions,
+  options?: ConvTranspose2dOptions): Tensor {
   const op = 'conv_transpose2d';
+  const [bias, o] = biasAndOptions(op, x, w, biasOrOptions, options);
   if (x.ndim !== 4) throw new ShapeError(`${op}: expected input of rank 4 (N,C,H,W), got shape ${fmt(x.shape)}`);
   if (w.ndim !== 4) throw new ShapeError(`${op}: expected weight of rank 4 (C_in,C_out/groups,kh,kw), got shape ${fmt(w.shape)}`);
   const groups = o.groups ?? 1;

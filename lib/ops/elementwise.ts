@@ -7,6 +7,7 @@ import { broadcastShapes, broadcastStrides, coalesce, shapesEqual } from '../ten
 import { scalarLike } from '../tensor/create.js';
 import { needsGrad, record } from '../autograd/engine.js';
 import { sumToShape } from './reduce.js';
+import { operandArg, tensorArg } from '../check.js';
 
 const COMPARISONS = new Set(['eq', 'ne', 'lt', 'le', 'gt', 'ge']);
 // by op id, for the fast path (a typed-array read beats a Set lookup of the name)
@@ -48,6 +49,8 @@ export function binary(op: string, a: TensorLike, b: TensorLike, fp: number[] = 
       if (out !== null) return out;
     }
   }
+  operandArg(op, a);
+  operandArg(op, b);
   const ta = a instanceof Tensor ? a : undefined;
   const tb = b instanceof Tensor ? b : undefined;
   const ref = (ta ?? tb)!;
@@ -147,6 +150,9 @@ function unaryGrad(op: string, g: Tensor, x: Tensor, y: Tensor, fp: number[]): T
 
 /** Elementwise choice: cond ? a : b, broadcasting all three. @example `where(x.gt(0), x, 0)` */
 export function where(cond: Tensor, a: TensorLike, b: TensorLike): Tensor {
+  tensorArg('where', 'cond', cond);
+  operandArg('where', a);
+  operandArg('where', b);
   const ta = a instanceof Tensor ? a : undefined, tb = b instanceof Tensor ? b : undefined;
   const dtype = ta && tb ? promote(ta.dtype, tb.dtype) : (ta ?? tb)?.dtype ?? 'float32';
   const c = cond.cast('uint8');

@@ -3,6 +3,7 @@ import { DTypeError, ShapeError, ArgumentError } from '../errors.js';
 import { Tensor, launch, makeView } from '../tensor/tensor.js';
 import { contiguousStrides, fmt, normAxis } from '../tensor/shape.js';
 import { needsGrad, record } from '../autograd/engine.js';
+import { tensorArg, tensorsArg } from '../check.js';
 import { copyInto } from './view.js';
 import { isFloat } from '../dtype.js';
 
@@ -17,6 +18,8 @@ function ori(t: Tensor, d: number): [number, number, number] {
  */
 export function indexSelect(x: Tensor, dim: number, index: Tensor): Tensor {
   const op = 'index_select';
+  tensorArg(op, 'input', x);
+  tensorArg(op, 'index', index);
   if (index.dtype !== 'int32') throw new DTypeError(`${op}: expected int32 indices, got ${index.dtype}`);
   if (index.ndim !== 1) throw new ShapeError(`${op}: expected indices of rank 1, got shape ${fmt(index.shape)}`);
   const d = normAxis(op, dim, x.ndim);
@@ -48,7 +51,7 @@ export function indexSelect(x: Tensor, dim: number, index: Tensor): Tensor {
  */
 export function cat(tensors: readonly Tensor[], dim = 0): Tensor {
   const op = 'cat';
-  if (!tensors.length) throw new ArgumentError(`${op}: expected at least one tensor, got none`);
+  tensorsArg(op, 'tensors', tensors, 1);
   const first = tensors[0]!;
   const d = normAxis(op, dim, first.ndim);
   for (const t of tensors) {
@@ -78,7 +81,7 @@ export function cat(tensors: readonly Tensor[], dim = 0): Tensor {
 
 /** Stacks tensors of one shape along a new dim. @example `stack([a, b], 0)` */
 export function stack(tensors: readonly Tensor[], dim = 0): Tensor {
-  if (!tensors.length) throw new ArgumentError('stack: expected at least one tensor, got none');
+  tensorsArg('stack', 'tensors', tensors, 1);
   const d = normAxis('stack', dim, tensors[0]!.ndim + 1);
   return cat(tensors.map((t) => t.unsqueeze(d)), d);
 }

@@ -7,6 +7,7 @@ import { broadcastShapes, broadcastStrides, fmt } from '../tensor/shape.js';
 import { needsGrad, record } from '../autograd/engine.js';
 import { sumToShape } from './reduce.js';
 import { reluBackward } from './elementwise.js';
+import { optTensorArg, optionsArg, tensorArg } from '../check.js';
 
 // A [B, r, c] view of t broadcast to batch dims `batch`, or null if the batch dims cannot fold into one stride.
 function fold(t: Tensor, batch: number[]): ViewArg | null {
@@ -29,8 +30,12 @@ function fold(t: Tensor, batch: number[]): ViewArg | null {
  * `a @ b`. Optional fused epilogue for linear layers: `bias` [N] added to every row, then ReLU.
  * @example `matmul(x, w.t())`
  */
-export function matmul(a: Tensor, b: Tensor, opts: { bias?: Tensor; relu?: boolean } = {}): Tensor {
+export function matmul(a: Tensor, b: Tensor, opts?: { bias?: Tensor; relu?: boolean }): Tensor {
   const op = 'matmul';
+  tensorArg(op, 'a', a);
+  tensorArg(op, 'b', b);
+  opts = optionsArg(op, opts);
+  optTensorArg(op, 'bias', opts.bias);
   if (a.ndim === 0 || b.ndim === 0) throw new ShapeError(`${op}: expected tensors of rank >= 1, got shapes ${fmt(a.shape)} and ${fmt(b.shape)}`);
   if (a.dtype !== b.dtype) throw new DTypeError(`${op}: expected operands of one dtype, got ${a.dtype} and ${b.dtype}`);
   if (!isFloat(a.dtype)) throw new DTypeError(`${op}: expected float32 or float64, got ${a.dtype}`);

@@ -5,13 +5,15 @@ import { Tensor, launch } from '../tensor/tensor.js';
 import { fmt } from '../tensor/shape.js';
 import { nextRng } from '../tensor/random.js';
 import { needsGrad, record } from '../autograd/engine.js';
+import { describe, optTensorArg, optionsArg, tensorArg } from '../check.js';
 
 /**
  * Softmax cross-entropy between logits [N,C] and int32 class labels [N] (PyTorch's cross_entropy: ignoreIndex,
  * labelSmoothing, class weights; 'mean' divides by the summed weights of the non-ignored samples).
  * @example `const loss = crossEntropy(model.forward(x), y); loss.backward();`
  */
-export function crossEntropy(logits: Tensor, labels: Tensor, o: CrossEntropyOptions = {}): Tensor {
+export function crossEntropy(logits: Tensor, labels: Tensor, o?: CrossEntropyOptions): Tensor {
+  o = optionsArg('cross_entropy', o);
   const [per, lse, wy] = crossEntropyForward(logits, labels, o);
   const reduction = o.reduction ?? 'mean';
   if (reduction !== 'mean' && reduction !== 'sum' && reduction !== 'none') {
@@ -41,6 +43,7 @@ export function crossEntropy(logits: Tensor, labels: Tensor, o: CrossEntropyOpti
  * @example `batchNorm(x, runningMean, runningVar, weight, bias, { training: true })`
  */
 export function batchNorm(x: Tensor, runningMean: Tensor, runningVar: Tensor, weight: Tensor, bias: Tensor, o: BatchNormOptions): Tensor {
+  o = bnOptions('batch_norm', o);
   const [y, mean, invstd] = batchNormForward(x, weight, bias, runningMean, runningVar, o);
   if (needsGrad(x, weight, bias)) {
     record(y, [x, weight, bias], 'batch_norm', (g) => batchNormBackward(g, x, weight, mean, invstd, o.training), [x, weight]);
@@ -52,7 +55,9 @@ export function batchNorm(x: Tensor, runningMean: Tensor, runningVar: Tensor, we
  * Dropout: in training, zeroes each element with probability p and scales the rest by 1/(1-p); identity otherwise.
  * @example `dropout(x, { p: 0.4, training: true })`
  */
-export function dropout(x: Tensor, o: { p?: number; training?: boolean } = {}): Tensor {
+export function dropout(x: Tensor, o?: { p?: number; training?: boolean }): Tensor {
+  tensorArg('dropout', 'input', x);
+  o = optionsArg('dropout', o);
   const p = o.p ?? 0.5;
   if (!(o.training ?? true) || p === 0) return x;
   const [y, mask] = dropoutForward(x, p);
@@ -69,6 +74,9 @@ export interface CrossEntropyOptions {
 
 function ceCheck(logits: Tensor, labels: Tensor, o: CrossEntropyOptions) {
   const op = 'cross_entropy';
+  tensorArg(op, 'logits', logits);
+  tensorArg(op, 'labels', labels);
+  optTensorArg(op, 'weight', o.weight);
   if (logits.ndim !== 2) throw new ShapeError(`${op}: expected logits of rank 2 (N,C), got shape ${fmt(logits.shape)}`);
   if (!isFloat(logits.dtype)) throw new DTypeError(`${op}: expected float32 or float64 logits, got ${logits.dtype}`);
   if (labels.dtype !== 'int32') throw new DTypeError(`${op}: expected int32 labels, got ${labels.dtype}`);
@@ -89,7 +97,8 @@ function ceCheck(logits: Tensor, labels: Tensor, o: CrossEntropyOptions) {
  * Labels out of range (other than ignoreIndex) raise an IndexError at the next read.
  * @internal
  */
-export function crossEntropyForward(logits: Tensor, labels: Tensor, o: CrossEntropyOptions = {}): [Tensor, Tensor, Tensor] {
+export function crossEntropyForward(logits: Tensor, labels: Tensor, o?: CrossEntropyOptions): [Tensor, Tensor, Tensor] {
+  o = optionsArg('cross_entropy', o);
   const { ip, fp } = ceCheck(logits, labels, o);
   const x = logits.isContiguous() ? logits : logits.contiguous();
   try {
@@ -103,8 +112,16 @@ export function crossEntropyForward(logits: Tensor, labels: Tensor, o: CrossEntr
   }
 }
 /** @internal gradient of the per-sample losses with respect to the logits, given dloss [N] */
-export function crossEntropyBackward(logits: Tensor, labels: Tensor, lse: Tensor, dloss: Tensor, o: CrossEntropyOptions = {}): Tensor {
+export function crossEntropyBackward(logits: Tensor, labels: Tensor, lse: Tensor, dloss: Tensor, o?: CrossEntropyOptions): Tensor {
+  const op = 'cross_entropy_bwd';
+  o = optionsArg(op, o);
   const { ip, fp } = ceCheck(logits, labels, o);
+  const N = logits.shape[0]!;
+  for (const [name, t] of [['lse', lse], ['dloss', dloss]] as const) {
+    tensorArg(op, name, t);
+    if (t.ndim !== 1 || t.shape[0] !== N) throw new ShapeError(`${op}: expected ${name} of shape [${N}], got ${fmt(t.shape)}`);
+    if (t.dtype !== logits.dtype) throw new DTypeError(`${op}: expected ${name} of dtype ${logits.dtype}, got ${t.dtype}`);
+  }
   const x = logits.isContiguous() ? logits : logits.contiguous();
   const d = dloss.isContiguous() ? dloss : dloss.contiguous();
   try {
@@ -123,6 +140,22 @@ export interface BatchNormOptions {
   eps?: number;
 }
 
+function bnOptions(op: string, o: BatchNormOptions): BatchNormOptions {
+  o = optionsArg(op, o);
+  if (typeof o.training !== 'boolean') throw new ArgumentError(`${op}: expected options with training: true or false, got ${describe(o.training)}`);
+  return o;
+}
+// the per-channel tensors of a batch norm over x: [C], x's dtype
+function bnParams(op: string, x: Tensor, params: readonly (readonly [string, unknown])[]): void {
+  if (x.ndim < 2) throw new ShapeError(`${op}: expected input of rank >= 2 (N,C,...), got shape ${fmt(x.shape)}`);
+  const C = x.shape[1]!;
+  for (const [n, v] of params) {
+    const t = tensorArg(op, n, v);
+    if (t.ndim !== 1 || t.shape[0] !== C) throw new ShapeError(`${op}: expected ${n} of shape [${C}], got ${fmt(t.shape)}`);
+    if (t.dtype !== x.dtype) throw new DTypeError(`${op}: expected ${n} of dtype ${x.dtype}, got ${t.dtype}`);
+  }
+}
+
 function bnView(op: string, x: Tensor): Tensor {
   if (x.ndim < 2) throw new ShapeError(`${op}: expected input of rank >= 2 (N,C,...), got shape ${fmt(x.shape)}`);
   const S = x.shape.slice(2).reduce((a, b) => a * b, 1);
@@ -135,11 +168,11 @@ function bnView(op: string, x: Tensor): Tensor {
  */
 export function batchNormForward(x: Tensor, gamma: Tensor, beta: Tensor, runningMean: Tensor, runningVar: Tensor, o: BatchNormOptions): [Tensor, Tensor, Tensor] {
   const op = 'batch_norm';
+  o = bnOptions(op, o);
+  tensorArg(op, 'input', x);
+  if (!isFloat(x.dtype)) throw new DTypeError(`${op}: expected a float32 or float64 input, got ${x.dtype}`);
+  bnParams(op, x, [['weight', gamma], ['bias', beta], ['runningMean', runningMean], ['runningVar', runningVar]]);
   const C = x.shape[1]!;
-  for (const [n, t] of [['weight', gamma], ['bias', beta], ['runningMean', runningMean], ['runningVar', runningVar]] as const) {
-    if (t.ndim !== 1 || t.shape[0] !== C) throw new ShapeError(`${op}: expected ${n} of shape [${C}], got ${fmt(t.shape)}`);
-    if (t.dtype !== x.dtype) throw new DTypeError(`${op}: expected ${n} of dtype ${x.dtype}, got ${t.dtype}`);
-  }
   if (o.training && x.numel / Math.max(C, 1) <= 1) {
     throw new ShapeError(`${op}: expected more than 1 value per channel when training, got input shape ${fmt(x.shape)}`);
   }
@@ -156,6 +189,12 @@ export function batchNormForward(x: Tensor, gamma: Tensor, beta: Tensor, running
 /** @internal returns [dx, dgamma, dbeta] */
 export function batchNormBackward(dy: Tensor, x: Tensor, gamma: Tensor, saveMean: Tensor, saveInvstd: Tensor, training: boolean): [Tensor, Tensor, Tensor] {
   const op = 'batch_norm_bwd';
+  tensorArg(op, 'dy', dy);
+  tensorArg(op, 'input', x);
+  if (!isFloat(x.dtype)) throw new DTypeError(`${op}: expected a float32 or float64 input, got ${x.dtype}`);
+  if (dy.ndim !== x.ndim || dy.shape.some((d, i) => d !== x.shape[i])) throw new ShapeError(`${op}: expected dy of shape ${fmt(x.shape)}, got ${fmt(dy.shape)}`);
+  if (dy.dtype !== x.dtype) throw new DTypeError(`${op}: expected dy of dtype ${x.dtype}, got ${dy.dtype}`);
+  bnParams(op, x, [['weight', gamma], ['saveMean', saveMean], ['saveInvstd', saveInvstd]]);
   const v = bnView(op, x), d = bnView(op, dy);
   const C = x.shape[1]!;
   try {
@@ -170,6 +209,7 @@ export function batchNormBackward(dy: Tensor, x: Tensor, gamma: Tensor, saveMean
 
 /** Dropout with the seeded generator: returns [y, mask (uint8)]; y = x * mask / (1 - p). @internal */
 export function dropoutForward(x: Tensor, p: number): [Tensor, Tensor] {
+  tensorArg('dropout', 'input', x);
   if (!(p >= 0 && p <= 1)) throw new ArgumentError(`dropout: expected p in [0, 1], got ${p}`);
   if (!isFloat(x.dtype)) throw new DTypeError(`dropout: expected a float32 or float64 input, got ${x.dtype}`);
   const xc = x.isContiguous() ? x : x.contiguous();

@@ -3,9 +3,10 @@
 import { DTypeError, ShapeError, ArgumentError } from '../errors.js';
 import { isFloat } from '../dtype.js';
 import { Tensor, launch } from '../tensor/tensor.js';
-import { fmt } from '../tensor/shape.js';
+import { checkShapeArg, fmt } from '../tensor/shape.js';
 import { Pair, pair } from './conv.js';
 import { needsGrad, record } from '../autograd/engine.js';
+import { optionsArg, tensorArg } from '../check.js';
 
 export interface Pool2dOptions {
   kernelSize: Pair;
@@ -25,6 +26,13 @@ function outSize(op: string, n: number, k: number, s: number, p: number, d: numb
   return o;
 }
 
+// the options of a pooling call: an object with a kernelSize
+function poolOptions<O extends Pool2dOptions>(op: string, o: O): O {
+  o = optionsArg(op, o);
+  if (o.kernelSize === undefined) throw new ArgumentError(`${op}: expected options with a kernelSize, got none`);
+  return o;
+}
+
 function poolGeometry(op: string, x: Tensor, o: Pool2dOptions) {
   if (x.ndim !== 4) throw new ShapeError(`${op}: expected input of rank 4 (N,C,H,W), got shape ${fmt(x.shape)}`);
   if (!isFloat(x.dtype)) throw new DTypeError(`${op}: expected a float32 or float64 input, got ${x.dtype}`);
@@ -40,6 +48,8 @@ function poolGeometry(op: string, x: Tensor, o: Pool2dOptions) {
 
 /** Max pooling; returns the output and the argmax indices (int32, flat within each H*W plane). @example `maxPool2dWithIndices(x, {kernelSize: 2})` */
 export function maxPool2dWithIndices(x: Tensor, o: Pool2dOptions): [Tensor, Tensor] {
+  tensorArg('max_pool2d', 'input', x);
+  o = poolOptions('max_pool2d', o);
   const g = poolGeometry('max_pool2d', x, o);
   const xc = x.isContiguous() ? x : x.contiguous();
   try {
@@ -63,6 +73,10 @@ export function maxPool2d(x: Tensor, o: Pool2dOptions): Tensor {
  */
 export function maxPool2dBackward(dy: Tensor, indices: Tensor, inputShape: readonly number[], o?: Pool2dOptions): Tensor {
   const op = 'max_pool2d_bwd';
+  tensorArg(op, 'dy', dy);
+  tensorArg(op, 'indices', indices);
+  checkShapeArg(op, inputShape);
+  if (o !== undefined) o = poolOptions(op, o);
   if (!dy.isContiguous() || !indices.isContiguous()) {
     const d = dy.contiguous(), i = indices.contiguous();
     try { return maxPool2dBackward(d, i, inputShape, o); } finally { d.dispose(); i.dispose(); }
@@ -83,6 +97,8 @@ export function maxPool2dBackward(dy: Tensor, indices: Tensor, inputShape: reado
 
 /** @example `avgPool2d(x, { kernelSize: 3, stride: 1, padding: 1, countIncludePad: false })` */
 export function avgPool2d(x: Tensor, o: Pool2dOptions & { countIncludePad?: boolean }): Tensor {
+  tensorArg('avg_pool2d', 'input', x);
+  o = poolOptions('avg_pool2d', o);
   if (o.dilation !== undefined && o.dilation !== 1) throw new ArgumentError(`avg_pool2d: expected no dilation, got ${JSON.stringify(o.dilation)}`);
   const g = poolGeometry('avg_pool2d', x, o);
   const xc = x.isContiguous() ? x : x.contiguous();
@@ -96,8 +112,15 @@ export function avgPool2d(x: Tensor, o: Pool2dOptions & { countIncludePad?: bool
 }
 /** @internal gradient of avgPool2d */
 export function avgPool2dBackward(dy: Tensor, inputShape: readonly number[], o: Pool2dOptions & { countIncludePad?: boolean }): Tensor {
+  const op = 'avg_pool2d_bwd';
+  tensorArg(op, 'dy', dy);
+  checkShapeArg(op, inputShape);
+  o = poolOptions(op, o);
+  if (inputShape.length !== 4) throw new ShapeError(`${op}: expected an input shape of rank 4, got ${fmt(inputShape)}`);
   const probe = { ndim: 4, shape: inputShape, dtype: dy.dtype } as unknown as Tensor;
-  const g = poolGeometry('avg_pool2d_bwd', probe, o);
+  const g = poolGeometry(op, probe, o);
+  if (dy.ndim !== 4 || g.shape.some((d, i) => d !== dy.shape[i])) throw new ShapeError(`${op}: expected dy of shape ${fmt(g.shape)}, got ${fmt(dy.shape)}`);
+  if (dy.dtype !== probe.dtype || !isFloat(dy.dtype)) throw new DTypeError(`${op}: expected a float32 or float64 dy, got ${dy.dtype}`);
   const d = dy.isContiguous() ? dy : dy.contiguous();
   try {
     return launch('avg_pool2d_bwd', dy.dtype, [d], [{ shape: inputShape, dtype: dy.dtype }], [...g.ip, o.countIncludePad === false ? 0 : 1])[0]!;
@@ -109,6 +132,8 @@ export function avgPool2dBackward(dy: Tensor, inputShape: readonly number[], o: 
 /** Average pooling to a fixed output size ([1,1] = global average pooling). @example `adaptiveAvgPool2d(x, 1)` */
 export function adaptiveAvgPool2d(x: Tensor, outputSize: Pair): Tensor {
   const op = 'adaptive_avg_pool2d';
+  tensorArg(op, 'input', x);
+  if (outputSize === undefined) throw new ArgumentError(`${op}: expected an outputSize, got undefined`);
   if (x.ndim !== 4) throw new ShapeError(`${op}: expected input of rank 4 (N,C,H,W), got shape ${fmt(x.shape)}`);
   if (!isFloat(x.dtype)) throw new DTypeError(`${op}: expected a float32 or float64 input, got ${x.dtype}`);
   const [oh, ow] = pair(op, 'outputSize', outputSize, 1, 1);
@@ -123,6 +148,13 @@ export function adaptiveAvgPool2d(x: Tensor, outputSize: Pair): Tensor {
 }
 /** @internal gradient of adaptiveAvgPool2d */
 export function adaptiveAvgPool2dBackward(dy: Tensor, inputShape: readonly number[]): Tensor {
+  const op = 'adaptive_avg_pool2d_bwd';
+  tensorArg(op, 'dy', dy);
+  checkShapeArg(op, inputShape);
+  if (inputShape.length !== 4 || dy.ndim !== 4 || dy.shape[0] !== inputShape[0] || dy.shape[1] !== inputShape[1]) {
+    throw new ShapeError(`${op}: expected dy of shape [${inputShape[0]},${inputShape[1]},OH,OW] for an input of shape ${fmt(inputShape)}, got ${fmt(dy.shape)}`);
+  }
+  if (!isFloat(dy.dtype)) throw new DTypeError(`${op}: expected a float32 or float64 dy, got ${dy.dtype}`);
   const d = dy.isContiguous() ? dy : dy.contiguous();
   try {
     return launch('adaptive_avg_pool2d_bwd', dy.dtype, [d], [{ shape: inputShape, dtype: dy.dtype }])[0]!;

@@ -1,6 +1,7 @@
 // Reductions over any axes, and softmax/log_softmax. The kernels see a contiguous [outer, R, inner] view: reduced
 // axes that are already one contiguous block need no copy; others are permuted to the end first.
-import { DTypeError, ShapeError } from '../errors.js';
+import { ArgumentError, DTypeError, ShapeError } from '../errors.js';
+import { axesArg, describe, tensorArg } from '../check.js';
 import { isFloat } from '../dtype.js';
 import { Tensor, launch } from '../tensor/tensor.js';
 import { fmt, normAxis, shapesEqual } from '../tensor/shape.js';
@@ -21,6 +22,7 @@ export function sumToShape(g: Tensor, shape: readonly number[], dtype: DType): T
 }
 
 function axesOf(op: string, t: Tensor, axes: number | readonly number[] | undefined): number[] {
+  axes = axesArg(op, axes);
   if (axes === undefined) return [...Array(t.ndim).keys()];
   const list = typeof axes === 'number' ? [axes] : [...axes];
   const n = list.map((a) => normAxis(op, a, t.ndim));
@@ -142,6 +144,13 @@ export function softmax(op: 'softmax' | 'log_softmax', t: Tensor, axis: number):
 
 /** Backward of softmax/log_softmax given dy and the forward output y. @internal (autograd) */
 export function softmaxBackward(op: 'softmax_bwd' | 'log_softmax_bwd', dy: Tensor, y: Tensor, axis: number): Tensor {
+  if (op !== 'softmax_bwd' && op !== 'log_softmax_bwd') {
+    throw new ArgumentError(`softmax_bwd: expected 'softmax_bwd' or 'log_softmax_bwd', got ${describe(op)}`);
+  }
+  tensorArg(op, 'dy', dy);
+  tensorArg(op, 'y', y);
+  if (!shapesEqual(dy.shape, y.shape)) throw new ShapeError(`${op}: expected dy of shape ${fmt(y.shape)}, got ${fmt(dy.shape)}`);
+  if (dy.dtype !== y.dtype || !isFloat(y.dtype)) throw new DTypeError(`${op}: expected float dy and y of one dtype, got ${dy.dtype} and ${y.dtype}`);
   const a = normAxis(op, axis, y.ndim);
   const yc = toORI(op, y, [a]);
   const dc = toORI(op, dy, [a]);

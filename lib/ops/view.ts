@@ -7,6 +7,7 @@ import { Tensor, launch, makeView } from '../tensor/tensor.js';
 import { contiguousStrides, fmt, normAxis, numelOf } from '../tensor/shape.js';
 import { needsGrad, record } from '../autograd/engine.js';
 import { isFloat } from '../dtype.js';
+import { numbersArg } from '../check.js';
 
 /** @internal ones shaped like t */
 export function onesLike(t: Tensor): Tensor {
@@ -51,6 +52,7 @@ export function contiguous(t: Tensor): Tensor {
 }
 
 function inferShape(t: Tensor, shape: readonly number[]): number[] {
+  numbersArg('reshape', 'shape', shape);
   const out = [...shape];
   const neg = out.filter((d) => d === -1).length;
   if (neg > 1) throw new ShapeError(`reshape: expected at most one -1 in the shape, got ${fmt(shape)}`);
@@ -110,6 +112,7 @@ export function reshape(t: Tensor, shape: readonly number[]): Tensor {
 }
 
 export function permute(t: Tensor, dims: readonly number[]): Tensor {
+  numbersArg('permute', 'dims', dims);
   const n = t.ndim;
   const d = dims.map((x) => normAxis('permute', x, n));
   if (d.length !== n || new Set(d).size !== n) {
@@ -145,6 +148,7 @@ export function slice(t: Tensor, dim: number, start: number, end: number | undef
 }
 
 export function expand(t: Tensor, shape: readonly number[]): Tensor {
+  numbersArg('expand', 'shape', shape);
   if (shape.length < t.ndim) {
     throw new ShapeError(`expand: expected at least ${t.ndim} dims, got ${fmt(shape)} for a tensor of shape ${fmt(t.shape)}`);
   }

@@ -3,6 +3,7 @@ import { ArgumentError, ShapeError } from '../errors.js';
 import { AnyTypedArray, DType, checkDType, dtypeOfArray, typedArrayCtor } from '../dtype.js';
 import { Device } from '../native.js';
 import { Tensor, fromTyped, launch } from './tensor.js';
+import { optionsArg, tensorArg } from '../check.js';
 import { checkShapeArg, fmt } from './shape.js';
 
 export interface CreateOptions {
@@ -45,8 +46,9 @@ function flattenInto(v: unknown, shape: number[], d: number, out: number[], op: 
  */
 export function tensor(
   values: number | boolean | readonly unknown[] | AnyTypedArray,
-  opts: CreateOptions & { shape?: readonly number[] } = {},
+  opts?: CreateOptions & { shape?: readonly number[] },
 ): Tensor {
+  opts = optionsArg('tensor', opts);
   const op = 'tensor';
   const arrDtype = ArrayBuffer.isView(values) ? dtypeOfArray(values as AnyTypedArray) : undefined;
   if (ArrayBuffer.isView(values) && !arrDtype) {
@@ -100,14 +102,17 @@ export function ones(shape: readonly number[], opts: CreateOptions = {}): Tensor
 }
 /** A tensor shaped and typed like t, filled with value. @example `fullLike(x, 0)` */
 export function fullLike(t: Tensor, value: number): Tensor {
+  tensorArg('full_like', 'input', t);
   return full(t.shape, value, { dtype: t.dtype, device: t.device });
 }
 /** Zeros of the same shape, dtype and device. @example `zerosLike(x)` */
 export function zerosLike(t: Tensor): Tensor {
+  tensorArg('zeros_like', 'input', t);
   return fullLike(t, 0);
 }
 /** Ones of the same shape, dtype and device. @example `onesLike(x)` */
 export function onesLike(t: Tensor): Tensor {
+  tensorArg('ones_like', 'input', t);
   return fullLike(t, 1);
 }
 

@@ -26,6 +26,10 @@ export function getRngState(): RngState {
 }
 /** Restores the generator saved by getRngState() (checkpoints use it for exact resume). @example `setRngState(ckpt.rng)` */
 export function setRngState(s: RngState): void {
+  const ok = (v: unknown) => typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;
+  if (s === null || typeof s !== 'object' || !ok(s.seed) || !ok(s.offset)) {
+    throw new ArgumentError(`setRngState: expected { seed, offset } of non-negative integers (from getRngState), got ${s === null || typeof s !== 'object' ? String(s) : JSON.stringify(s)}`);
+  }
   gen.seed = s.seed;
   gen.offset = s.offset;
 }

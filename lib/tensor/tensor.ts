@@ -5,6 +5,7 @@ import {
   shareHandle, handleFromBytes, onSubmit, readHandle, CMD_OP, CMD_FLAT, CMD_LEN,
 } from '../native.js';
 import { trackTensor } from '../memory.js';
+import { describe, optionsArg } from '../check.js';
 import { Shape, contiguousStrides, fmt, normAxis, numelOf } from './shape.js';
 import * as ew from '../ops/elementwise.js';
 import * as red from '../ops/reduce.js';
@@ -421,11 +422,14 @@ export class Tensor {
   /** Index (int32) of the minimum along an axis, or of the flattened tensor. @example `x.argmin(1)` */
   argmin(axis?: number, keepdim = false): Tensor { return red.argReduce('argmin', this, axis, keepdim); }
   /** Variance with Bessel's correction by default. @example `x.var(0, {correction: 0})` */
-  var(axes?: number | readonly number[], opts: { correction?: number; keepdim?: boolean } = {}): Tensor {
-    return red.reduce('var', this, axes, opts.keepdim ?? false, [opts.correction ?? 1]);
+  var(axes?: number | readonly number[], opts?: { correction?: number; keepdim?: boolean }): Tensor {
+    opts = optionsArg('var', opts);
+    const c = opts.correction ?? 1;
+    if (typeof c !== 'number' || !Number.isFinite(c)) throw new ArgumentError(`var: expected a finite correction, got ${describe(c)}`);
+    return red.reduce('var', this, axes, opts.keepdim ?? false, [c]);
   }
   /** Standard deviation (Bessel's correction by default). @example `x.std(0)` */
-  std(axes?: number | readonly number[], opts: { correction?: number; keepdim?: boolean } = {}): Tensor {
+  std(axes?: number | readonly number[], opts?: { correction?: number; keepdim?: boolean }): Tensor {
     return this.var(axes, opts).sqrt();
   }
   /** log(sum(exp(x))) over axes, computed stably. @example `logits.logsumexp(1)` */

@@ -149,6 +149,15 @@ static void max_bwd(const OpCall& c) {
     }
     return;
   }
+  // the indices may come from the caller (maxPool2dBackward is public): each must point inside its plane
+  for (int64_t q = 0; q < planes * OHW; ++q) {
+    if (idx[q] < 0 || idx[q] >= HW) {
+      char msg[160];
+      snprintf(msg, sizeof msg, "expected indices in [0, %lld), got %lld at position %lld", (long long)HW,
+               (long long)idx[q], (long long)q);
+      fail(ERR_INDEX, op_name(c.op), msg);
+    }
+  }
 #pragma omp parallel for schedule(static) if (planes * HW >= 4096)
   for (int64_t p = 0; p < planes; ++p) {
     T* d = dx + p * HW;
