@@ -9,7 +9,8 @@ import { DType } from '../dtype.js';
 import { Module, Parameter } from './module.js';
 import * as init from './init.js';
 import * as F from './functional.js';
-import { Pair, Conv2dOptions } from '../ops/conv.js';
+import { Pair, Conv2dOptions, pair } from '../ops/conv.js';
+import { describe, optionsArg, tensorArg } from '../check.js';
 import { CrossEntropyOptions } from '../ops/nn.js';
 
 interface FactoryOptions {
@@ -25,17 +26,25 @@ function defaultInit(w: Tensor, b: Tensor | null): void {
   }
 }
 
+// a layer's kernel size: required, an integer or a pair of integers >= 1
+function kernelPair(layer: string, k: Pair): [number, number] {
+  if (k === undefined) throw new ArgumentError(`${layer}: expected a kernelSize, got undefined`);
+  return pair(layer, 'kernelSize', k, 1, 1);
+}
+
 /** y = x W^T + b. @example `const fc = new nn.Linear(784, 10); fc.forward(x)` */
 export class Linear extends Module {
   weight: Tensor;
   bias: Tensor | null;
   constructor(readonly inFeatures: number, readonly outFeatures: number, o: { bias?: boolean } & FactoryOptions = {}) {
     super();
+    optionsArg(this.constructor.name, o);
     this.weight = Parameter(zeros([outFeatures, inFeatures], { dtype: o.dtype }));
     this.bias = o.bias === false ? null : Parameter(zeros([outFeatures], { dtype: o.dtype }));
     defaultInit(this.weight, this.bias);
   }
   forward(x: Tensor): Tensor {
+    tensorArg(this.constructor.name, 'input', x);
     return F.linear(x, this.weight, this.bias);
   }
   /** forward followed by a ReLU, fused into the GEMM's epilogue (Sequential uses it for Linear, ReLU). @example `lin.forwardRelu(x)` */
@@ -54,7 +63,8 @@ export class Conv2d extends Module {
   readonly options: Conv2dOptions;
   constructor(readonly inChannels: number, readonly outChannels: number, readonly kernelSize: Pair, o: Conv2dOptions & { bias?: boolean } & FactoryOptions = {}) {
     super();
-    const [kh, kw] = typeof kernelSize === 'number' ? [kernelSize, kernelSize] : kernelSize;
+    optionsArg(this.constructor.name, o);
+    const [kh, kw] = kernelPair(this.constructor.name, kernelSize);
     const g = o.groups ?? 1;
     if (inChannels % g || outChannels % g) throw new ArgumentError(`Conv2d: expected channels divisible by groups, got ${inChannels}, ${outChannels} and groups=${g}`);
     this.weight = Parameter(zeros([outChannels, inChannels / g, kh, kw], { dtype: o.dtype }));
@@ -63,6 +73,7 @@ export class Conv2d extends Module {
     defaultInit(this.weight, this.bias);
   }
   forward(x: Tensor): Tensor {
+    tensorArg(this.constructor.name, 'input', x);
     return F.conv2d(x, this.weight, this.bias, this.options);
   }
   /** forward followed by a ReLU, fused into the convolution (Sequential uses it for Conv2d, ReLU). @example `conv.forwardRelu(x)` */
@@ -84,7 +95,8 @@ export class ConvTranspose2d extends Module {
   constructor(readonly inChannels: number, readonly outChannels: number, readonly kernelSize: Pair,
     readonly options: { stride?: Pair; padding?: Pair; outputPadding?: Pair; dilation?: Pair; groups?: number; bias?: boolean } & FactoryOptions = {}) {
     super();
-    const [kh, kw] = typeof kernelSize === 'number' ? [kernelSize, kernelSize] : kernelSize;
+    optionsArg(this.constructor.name, options);
+    const [kh, kw] = kernelPair(this.constructor.name, kernelSize);
     const g = options.groups ?? 1;
     this.weight = Parameter(zeros([inChannels, outChannels / g, kh, kw], { dtype: options.dtype }));
     this.bias = options.bias === false ? null : Parameter(zeros([outChannels], { dtype: options.dtype }));
@@ -92,6 +104,7 @@ export class ConvTranspose2d extends Module {
     defaultInit(this.weight, this.bias);
   }
   forward(x: Tensor): Tensor {
+    tensorArg(this.constructor.name, 'input', x);
     return F.convTranspose2d(x, this.weight, this.bias, this.options);
   }
   extraRepr(): string {
@@ -103,8 +116,10 @@ export class ConvTranspose2d extends Module {
 export class MaxPool2d extends Module {
   constructor(readonly kernelSize: Pair, readonly options: { stride?: Pair; padding?: Pair; dilation?: Pair; ceilMode?: boolean } = {}) {
     super();
+    optionsArg(this.constructor.name, options);
   }
   forward(x: Tensor): Tensor {
+    tensorArg(this.constructor.name, 'input', x);
     return F.maxPool2d(x, { kernelSize: this.kernelSize, ...this.options });
   }
   extraRepr(): string {
@@ -115,8 +130,10 @@ export class MaxPool2d extends Module {
 export class AvgPool2d extends Module {
   constructor(readonly kernelSize: Pair, readonly options: { stride?: Pair; padding?: Pair; ceilMode?: boolean; countIncludePad?: boolean } = {}) {
     super();
+    optionsArg(this.constructor.name, options);
   }
   forward(x: Tensor): Tensor {
+    tensorArg(this.constructor.name, 'input', x);
     return F.avgPool2d(x, { kernelSize: this.kernelSize, ...this.options });
   }
   extraRepr(): string {
@@ -129,6 +146,7 @@ export class AdaptiveAvgPool2d extends Module {
     super();
   }
   forward(x: Tensor): Tensor {
+    tensorArg(this.constructor.name, 'input', x);
     return F.adaptiveAvgPool2d(x, this.outputSize);
   }
   extraRepr(): string {
@@ -143,6 +161,7 @@ abstract class BatchNormBase extends Module {
   runningVar!: Tensor;
   constructor(readonly numFeatures: number, readonly options: { eps?: number; momentum?: number; affine?: boolean } & FactoryOptions = {}) {
     super();
+    optionsArg(this.constructor.name, options);
     const dtype = options.dtype;
     this.weight = options.affine === false ? null : Parameter(ones([numFeatures], { dtype }));
     this.bias = options.affine === false ? null : Parameter(zeros([numFeatures], { dtype }));
@@ -151,6 +170,7 @@ abstract class BatchNormBase extends Module {
   }
   protected abstract checkRank(x: Tensor): void;
   forward(x: Tensor): Tensor {
+    tensorArg(this.constructor.name, 'input', x);
     this.checkRank(x);
     const w = this.weight ?? ones([this.numFeatures], { dtype: x.dtype });
     const b = this.bias ?? zeros([this.numFeatures], { dtype: x.dtype });
@@ -179,12 +199,14 @@ export class LayerNorm extends Module {
   readonly normalizedShape: number[];
   constructor(normalizedShape: number | number[], readonly options: { eps?: number; elementwiseAffine?: boolean } & FactoryOptions = {}) {
     super();
+    optionsArg(this.constructor.name, options);
     this.normalizedShape = typeof normalizedShape === 'number' ? [normalizedShape] : normalizedShape;
     const affine = options.elementwiseAffine ?? true;
     this.weight = affine ? Parameter(ones(this.normalizedShape, { dtype: options.dtype })) : null;
     this.bias = affine ? Parameter(zeros(this.normalizedShape, { dtype: options.dtype })) : null;
   }
   forward(x: Tensor): Tensor {
+    tensorArg(this.constructor.name, 'input', x);
     return F.layerNorm(x, this.normalizedShape, this.weight, this.bias, this.options.eps ?? 1e-5);
   }
   extraRepr(): string {
@@ -210,52 +232,53 @@ export class Flatten extends Module {
     super();
   }
   forward(x: Tensor): Tensor {
+    tensorArg(this.constructor.name, 'input', x);
     return x.flatten(this.startDim, this.endDim);
   }
 }
 
 /** @example `new nn.ReLU()` */
 export class ReLU extends Module {
-  forward(x: Tensor): Tensor { return x.relu(); }
+  forward(x: Tensor): Tensor { return F.relu(x); }
 }
 /** @example `new nn.GELU()` (exact, erf-based) */
 export class GELU extends Module {
-  forward(x: Tensor): Tensor { return x.gelu(); }
+  forward(x: Tensor): Tensor { return F.gelu(x); }
 }
 /** @example `new nn.SiLU()` */
 export class SiLU extends Module {
-  forward(x: Tensor): Tensor { return x.silu(); }
+  forward(x: Tensor): Tensor { return F.silu(x); }
 }
 /** @example `new nn.Sigmoid()` */
 export class Sigmoid extends Module {
-  forward(x: Tensor): Tensor { return x.sigmoid(); }
+  forward(x: Tensor): Tensor { return F.sigmoid(x); }
 }
 /** @example `new nn.Tanh()` */
 export class Tanh extends Module {
-  forward(x: Tensor): Tensor { return x.tanh(); }
+  forward(x: Tensor): Tensor { return F.tanh(x); }
 }
 /** @example `new nn.LeakyReLU(0.2)` */
 export class LeakyReLU extends Module {
   constructor(readonly negativeSlope = 0.01) { super(); }
-  forward(x: Tensor): Tensor { return x.leakyRelu(this.negativeSlope); }
+  forward(x: Tensor): Tensor { return F.leakyRelu(x, this.negativeSlope); }
   extraRepr(): string { return `negativeSlope=${this.negativeSlope}`; }
 }
 /** @example `new nn.ELU(1.0)` */
 export class ELU extends Module {
   constructor(readonly alpha = 1) { super(); }
-  forward(x: Tensor): Tensor { return x.elu(this.alpha); }
+  forward(x: Tensor): Tensor { return F.elu(x, this.alpha); }
   extraRepr(): string { return `alpha=${this.alpha}`; }
 }
 /** @example `new nn.Softmax(1)` */
 export class Softmax extends Module {
   constructor(readonly dim = -1) { super(); }
-  forward(x: Tensor): Tensor { return x.softmax(this.dim); }
+  forward(x: Tensor): Tensor { return F.softmax(x, this.dim); }
   extraRepr(): string { return `dim=${this.dim}`; }
 }
 /** @example `new nn.LogSoftmax(1)` */
 export class LogSoftmax extends Module {
   constructor(readonly dim = -1) { super(); }
-  forward(x: Tensor): Tensor { return x.logSoftmax(this.dim); }
+  forward(x: Tensor): Tensor { return F.logSoftmax(x, this.dim); }
   extraRepr(): string { return `dim=${this.dim}`; }
 }
 
@@ -267,6 +290,7 @@ export class Embedding extends Module {
   weight: Tensor;
   constructor(readonly numEmbeddings: number, readonly embeddingDim: number, readonly options: { paddingIdx?: number } & FactoryOptions = {}) {
     super();
+    optionsArg(this.constructor.name, options);
     this.weight = Parameter(zeros([numEmbeddings, embeddingDim], { dtype: options.dtype }));
     init.normal_(this.weight);  // PyTorch: N(0, 1), padding row zero
     if (options.paddingIdx !== undefined) {
@@ -275,6 +299,7 @@ export class Embedding extends Module {
     }
   }
   forward(idx: Tensor): Tensor {
+    tensorArg(this.constructor.name, 'input', idx);
     return F.embedding(idx, this.weight, this.options.paddingIdx);
   }
   extraRepr(): string {
@@ -287,6 +312,9 @@ export class Sequential extends Module {
   layers: Module[];
   constructor(...layers: Module[]) {
     super();
+    layers.forEach((m, i) => {
+      if (!(m instanceof Module)) throw new ArgumentError(`Sequential: expected modules, got ${describe(m)} at position ${i}`);
+    });
     this.layers = layers;
   }
   forward(x: Tensor): Tensor {
@@ -331,31 +359,31 @@ export class ModuleList extends Module {
 
 /** @example `new nn.CrossEntropyLoss({ labelSmoothing: 0.1 }).forward(logits, labels)` */
 export class CrossEntropyLoss extends Module {
-  constructor(readonly options: CrossEntropyOptions = {}) { super(); }
+  constructor(readonly options: CrossEntropyOptions = {}) { super(); optionsArg(this.constructor.name, options); }
   forward(input: Tensor, target: Tensor): Tensor { return F.crossEntropy(input, target, this.options); }
 }
 /** @example `new nn.NLLLoss().forward(logits.logSoftmax(1), y)` */
 export class NLLLoss extends Module {
-  constructor(readonly options: { weight?: Tensor; ignoreIndex?: number; reduction?: 'mean' | 'sum' | 'none' } = {}) { super(); }
+  constructor(readonly options: { weight?: Tensor; ignoreIndex?: number; reduction?: 'mean' | 'sum' | 'none' } = {}) { super(); optionsArg(this.constructor.name, options); }
   forward(input: Tensor, target: Tensor): Tensor { return F.nllLoss(input, target, this.options); }
 }
 /** @example `new nn.MSELoss().forward(pred, target)` */
 export class MSELoss extends Module {
-  constructor(readonly options: { reduction?: 'mean' | 'sum' | 'none' } = {}) { super(); }
+  constructor(readonly options: { reduction?: 'mean' | 'sum' | 'none' } = {}) { super(); optionsArg(this.constructor.name, options); }
   forward(input: Tensor, target: Tensor): Tensor { return F.mseLoss(input, target, this.options); }
 }
 /** @example `new nn.L1Loss().forward(pred, target)` */
 export class L1Loss extends Module {
-  constructor(readonly options: { reduction?: 'mean' | 'sum' | 'none' } = {}) { super(); }
+  constructor(readonly options: { reduction?: 'mean' | 'sum' | 'none' } = {}) { super(); optionsArg(this.constructor.name, options); }
   forward(input: Tensor, target: Tensor): Tensor { return F.l1Loss(input, target, this.options); }
 }
 /** @example `new nn.BCELoss().forward(p, target)` */
 export class BCELoss extends Module {
-  constructor(readonly options: { reduction?: 'mean' | 'sum' | 'none'; weight?: Tensor } = {}) { super(); }
+  constructor(readonly options: { reduction?: 'mean' | 'sum' | 'none'; weight?: Tensor } = {}) { super(); optionsArg(this.constructor.name, options); }
   forward(input: Tensor, target: Tensor): Tensor { return F.binaryCrossEntropy(input, target, this.options); }
 }
 /** @example `new nn.BCEWithLogitsLoss().forward(logits, target)` */
 export class BCEWithLogitsLoss extends Module {
-  constructor(readonly options: { reduction?: 'mean' | 'sum' | 'none'; weight?: Tensor; posWeight?: Tensor } = {}) { super(); }
+  constructor(readonly options: { reduction?: 'mean' | 'sum' | 'none'; weight?: Tensor; posWeight?: Tensor } = {}) { super(); optionsArg(this.constructor.name, options); }
   forward(input: Tensor, target: Tensor): Tensor { return F.binaryCrossEntropyWithLogits(input, target, this.options); }
 }

@@ -6,6 +6,7 @@ import { ArgumentError, ShapeError } from '../errors.js';
 import { Tensor } from '../tensor/tensor.js';
 import { copyInto } from '../ops/view.js';
 import { noGrad } from '../autograd/engine.js';
+import { tensorArg } from '../check.js';
 
 const PARAM = Symbol('tensile.parameter');
 
@@ -14,6 +15,7 @@ const PARAM = Symbol('tensile.parameter');
  * @example `this.weight = Parameter(randn([10, 5]))`
  */
 export function Parameter(t: Tensor): Tensor {
+  tensorArg('Parameter', 'its argument', t);
   t.requiresGrad_(true);
   (t as unknown as Record<symbol, boolean>)[PARAM] = true;
   return t;

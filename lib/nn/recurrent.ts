@@ -11,6 +11,7 @@ import { Module, Parameter } from './module.js';
 import * as init from './init.js';
 import { linear } from './functional.js';
 import { stack } from '../ops/index.js';
+import { optionsArg, tensorArg } from '../check.js';
 
 export interface RNNOptions {
   numLayers?: number;
@@ -26,6 +27,7 @@ abstract class RNNBase extends Module {
   weights: Tensor[][] = [];  // per layer: [weightIh, weightHh, biasIh?, biasHh?]
   constructor(readonly inputSize: number, readonly hiddenSize: number, readonly gates: number, readonly options: RNNOptions) {
     super();
+    optionsArg(this.constructor.name, options);
     this.numLayers = options.numLayers ?? 1;
     this.batchFirst = options.batchFirst ?? false;
     if (!(this.numLayers >= 1) || !(hiddenSize >= 1)) throw new ArgumentError(`${this.constructor.name}: expected numLayers and hiddenSize >= 1, got ${this.numLayers} and ${hiddenSize}`);
@@ -90,6 +92,7 @@ export class RNN extends RNNBase {
   }
   /** The output of every time step (run() also returns the final state). @example `rnn.forward(x)` */
   forward(x: Tensor, h0?: Tensor): Tensor {
+    tensorArg(this.constructor.name, 'input', x);
     return this.run(x, h0)[0];
   }
 }
@@ -124,6 +127,7 @@ export class LSTM extends RNNBase {
   }
   /** The output of every time step (run() also returns the final states). @example `lstm.forward(x).slice(1, -1)  // the last time step (batchFirst)` */
   forward(x: Tensor): Tensor {
+    tensorArg(this.constructor.name, 'input', x);
     return this.run(x)[0];
   }
 }
@@ -158,6 +162,7 @@ export class GRU extends RNNBase {
   }
   /** The output of every time step (run() also returns the final state). @example `gru.forward(x)` */
   forward(x: Tensor, h0?: Tensor): Tensor {
+    tensorArg(this.constructor.name, 'input', x);
     return this.run(x, h0)[0];
   }
 }

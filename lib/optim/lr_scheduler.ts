@@ -4,14 +4,20 @@
  */
 import { ArgumentError } from '../errors.js';
 import { Optimizer } from './optimizer.js';
+import { describe, numbersArg, optionsArg } from '../check.js';
 
 type Opt = Optimizer<{ lr: number }>;
+
+function optimizerArg(name: string, o: unknown): void {
+  if (!(o instanceof Optimizer)) throw new ArgumentError(`${name}: expected an optimizer, got ${describe(o)}`);
+}
 
 /** Base class of the epoch-based schedulers: step() once per epoch sets each group's lr from lrAt(epoch). @example `const s = new optim.StepLR(opt, { stepSize: 10 }); for (...) { train(); s.step(); }` */
 export abstract class LRScheduler {
   lastEpoch = 0;
   readonly baseLrs: number[];
   constructor(readonly optimizer: Opt) {
+    optimizerArg(this.constructor.name, optimizer);
     this.baseLrs = optimizer.paramGroups.map((g) => g.lr);
   }
   protected abstract lrAt(epoch: number, base: number, i: number): number;
@@ -39,6 +45,7 @@ export abstract class LRScheduler {
 export class StepLR extends LRScheduler {
   constructor(opt: Opt, readonly o: { stepSize: number; gamma?: number }) {
     super(opt);
+    optionsArg(this.constructor.name, o);
     if (!(o.stepSize > 0)) throw new ArgumentError(`StepLR: expected stepSize > 0, got ${o.stepSize}`);
   }
   protected lrAt(e: number, base: number): number {
@@ -49,6 +56,8 @@ export class StepLR extends LRScheduler {
 export class MultiStepLR extends LRScheduler {
   constructor(opt: Opt, readonly o: { milestones: number[]; gamma?: number }) {
     super(opt);
+    optionsArg(this.constructor.name, o);
+    numbersArg('MultiStepLR', 'milestones', o.milestones);
   }
   protected lrAt(e: number, base: number): number {
     return base * Math.pow(this.o.gamma ?? 0.1, this.o.milestones.filter((m) => m <= e).length);
@@ -58,6 +67,7 @@ export class MultiStepLR extends LRScheduler {
 export class ExponentialLR extends LRScheduler {
   constructor(opt: Opt, readonly o: { gamma: number }) {
     super(opt);
+    optionsArg(this.constructor.name, o);
   }
   protected lrAt(e: number, base: number): number {
     return base * Math.pow(this.o.gamma, e);
@@ -67,6 +77,7 @@ export class ExponentialLR extends LRScheduler {
 export class CosineAnnealingLR extends LRScheduler {
   constructor(opt: Opt, readonly o: { tMax: number; etaMin?: number }) {
     super(opt);
+    optionsArg(this.constructor.name, o);
   }
   protected lrAt(e: number, base: number): number {
     const m = this.o.etaMin ?? 0;
@@ -77,6 +88,7 @@ export class CosineAnnealingLR extends LRScheduler {
 export class LinearLR extends LRScheduler {
   constructor(opt: Opt, readonly o: { startFactor?: number; endFactor?: number; totalIters?: number }) {
     super(opt);
+    optionsArg(this.constructor.name, o);
     opt.paramGroups.forEach((g, i) => (g.lr = this.baseLrs[i]! * (o.startFactor ?? 1 / 3)));
   }
   protected lrAt(e: number, base: number): number {
@@ -92,6 +104,7 @@ export class LinearLR extends LRScheduler {
 export class OneCycleLR extends LRScheduler {
   constructor(opt: Opt, readonly o: { maxLr: number; totalSteps: number; pctStart?: number; divFactor?: number; finalDivFactor?: number }) {
     super(opt);
+    optionsArg(this.constructor.name, o);
     opt.paramGroups.forEach((g) => (g.lr = o.maxLr / (o.divFactor ?? 25)));
   }
   protected lrAt(e: number): number {
@@ -113,6 +126,8 @@ export class ReduceLROnPlateau {
   badEpochs = 0;
   cooldownLeft = 0;
   constructor(readonly optimizer: Opt, readonly o: { mode?: 'min' | 'max'; factor?: number; patience?: number; threshold?: number; cooldown?: number; minLr?: number } = {}) {
+    optimizerArg('ReduceLROnPlateau', optimizer);
+    optionsArg('ReduceLROnPlateau', o);
     if ((o.factor ?? 0.1) >= 1) throw new ArgumentError(`ReduceLROnPlateau: expected factor < 1, got ${o.factor}`);
     this.best = o.mode === 'max' ? -Infinity : Infinity;
   }

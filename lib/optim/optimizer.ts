@@ -1,6 +1,7 @@
 /** Optimizer base: parameter groups with their own options, per-parameter state, stateDict/loadStateDict. */
 import { ArgumentError } from '../errors.js';
 import { Tensor } from '../tensor/tensor.js';
+import { describe, optionsArg } from '../check.js';
 
 export type ParamGroupSpec<O> = { params: Tensor[] } & Partial<O>;
 export type ParamGroup<O> = { params: Tensor[] } & O;
@@ -18,12 +19,20 @@ export abstract class Optimizer<O extends { lr: number }> {
   state = new Map<Tensor, OptimizerState>();
 
   constructor(params: Tensor[] | ParamGroupSpec<O>[], readonly defaults: O) {
+    const name = this.constructor.name;
+    if (!Array.isArray(params)) throw new ArgumentError(`${name}: expected an array of parameters or parameter groups, got ${describe(params)}`);
     const specs: ParamGroupSpec<O>[] = params.length && params[0] instanceof Tensor ? [{ params: params as Tensor[] } as ParamGroupSpec<O>] : (params as ParamGroupSpec<O>[]);
-    if (!specs.length || specs.every((g) => !g.params.length)) throw new ArgumentError(`${this.constructor.name}: expected a non-empty list of parameters, got none`);
+    specs.forEach((g, i) => {
+      if (g === null || typeof g !== 'object' || !Array.isArray(g.params)) {
+        throw new ArgumentError(`${name}: expected parameter group ${i} to be { params: Tensor[], ... }, got ${describe(g)}`);
+      }
+    });
+    optionsArg(name, defaults);
+    if (!specs.length || specs.every((g) => !g.params.length)) throw new ArgumentError(`${name}: expected a non-empty list of parameters, got none`);
     const seen = new Set<Tensor>();
     this.paramGroups = specs.map((g) => {
       for (const p of g.params) {
-        if (!(p instanceof Tensor)) throw new ArgumentError(`${this.constructor.name}: expected tensors in params, got ${typeof p}`);
+        if (!(p instanceof Tensor)) throw new ArgumentError(`${name}: expected tensors in params, got ${describe(p)}`);
         if (seen.has(p)) throw new ArgumentError(`${this.constructor.name}: expected each parameter in one group only, got one twice`);
         seen.add(p);
       }

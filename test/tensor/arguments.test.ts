@@ -103,3 +103,52 @@ describe('gradient functions check that their tensors fit together', () => {
     await expect(T.maxPool2dBackward(T.randn([1, 1, 2, 2]), neg, [1, 1, 5, 5]).data()).rejects.toThrow(T.IndexError);
   });
 });
+
+// Layers, optimizers and schedulers: their constructors and forward() answer bad arguments with named errors too.
+describe('modules, optimizers and schedulers with arguments of the wrong kind', () => {
+  const bad: unknown[] = [undefined, null, 'a', {}, -1, 1.5];
+  const classes = Object.entries(T.nn).filter(([k, v]) => typeof v === 'function' && /^[A-Z]/.test(k)) as [string, new (...a: unknown[]) => unknown][];
+  it.each(classes)('nn.%s', (_name, C) => {
+    const strays: string[] = [];
+    for (let pos = 0; pos < 3; pos++) {
+      for (const b of bad) {
+        const args: unknown[] = [4, 4, 3];
+        args[pos] = b;
+        try {
+          const m = new C(...args) as { forward?: (x: unknown) => unknown };
+          if (typeof m.forward === 'function') {
+            try {
+              m.forward(undefined);
+            } catch (e) {
+              if (!(e instanceof T.TensileError)) strays.push(`forward(undefined): ${(e as Error).message}`);
+            }
+          }
+        } catch (e) {
+          if (!(e instanceof T.TensileError)) strays.push(`arg ${pos} = ${String(b)}: ${(e as Error).message}`);
+        }
+      }
+    }
+    expect(strays).toEqual([]);
+  });
+  const opts = Object.entries(T.optim).filter(([k, v]) => typeof v === 'function' && /^[A-Z]/.test(k)) as [string, new (...a: unknown[]) => unknown][];
+  it.each(opts)('optim.%s', (_name, C) => {
+    const strays: string[] = [];
+    for (const b of [undefined, null, 'a', {}, [1], [{ lr: 1 }]]) {
+      for (const o of [b, undefined]) {
+        try {
+          new C(b, o);
+        } catch (e) {
+          if (!(e instanceof T.TensileError)) strays.push(`${JSON.stringify(b)}: ${(e as Error).message}`);
+        }
+      }
+    }
+    expect(strays).toEqual([]);
+  });
+  it('says what it got', () => {
+    expect(() => new T.nn.Sequential(new T.nn.ReLU(), 3 as never)).toThrow('Sequential: expected modules, got the number 3 at position 1');
+    expect(() => new T.nn.Conv2d(1, 2, undefined as never)).toThrow('Conv2d: expected a kernelSize, got undefined');
+    expect(() => new T.nn.ReLU().forward(undefined as never)).toThrow('relu: expected input to be a Tensor, got undefined');
+    expect(() => new T.optim.SGD('a' as never, { lr: 0.1 })).toThrow('SGD: expected an array of parameters or parameter groups, got the string');
+    expect(() => new T.optim.StepLR({} as never, { stepSize: 1 })).toThrow('StepLR: expected an optimizer, got an object');
+  });
+});
