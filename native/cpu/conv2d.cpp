@@ -290,24 +290,29 @@ static void direct_rows(const Geo& G, const Padded& P, const float* xp, const fl
 // one per FMA). The backward-input pass of a first layer (one output channel, K*kh*kw taps) runs here.
 // RAW (AVX-512): xp is the unpadded image x itself; rows outside it and columns outside [0, W) read as zeros by
 // masks, so the image is never copied.
-template <int KH, int NV, bool RAW = false>
+template <int KH, int NV, bool RAW = false, int RB = 4>
 static void slide_rows(const Geo& G, const Padded& P, const float* xp, const float* w, const float* bias, bool relu,
                        float* yk, int64_t oh0, int64_t v0) {
   using vf = Vec<float>::type;
-  constexpr int VL = Vec<float>::N, RB = 4;
+  constexpr int VL = Vec<float>::N;
   vf acc[RB][NV];
+  TS_UNROLL
   for (int r = 0; r < RB; ++r)
+    TS_UNROLL
     for (int u = 0; u < NV; ++u) acc[r][u] = bias ? bcast(bias[0]) : vf{};
   for (int64_t c = 0; c < G.C; ++c)
     for (int64_t j = 0; j < G.kw; ++j) {
       vf wv[KH];
+      TS_UNROLL
       for (int i = 0; i < KH; ++i) wv[i] = bcast(w[(c * KH + i) * G.kw + j]);
 #if TS_ISA_ID == 2
       __mmask16 cm[NV];  // RAW: the lanes whose input column is inside the image
       const int64_t col0 = v0 * VL + j * G.dw - G.pw;
+      TS_UNROLL
       for (int u = 0; u < NV; ++u) cm[u] = lanes(-(col0 + u * VL), G.W - (col0 + u * VL));
 #endif
       const float* base = RAW ? nullptr : xp + (c * P.Hp + oh0) * P.Wp + j * G.dw + v0 * VL;
+      TS_UNROLL
       for (int r = 0; r < RB + KH - 1; ++r) {
         vf xv[NV];
 #if TS_ISA_ID == 2
@@ -315,20 +320,26 @@ static void slide_rows(const Geo& G, const Padded& P, const float* xp, const flo
           const int64_t ih = oh0 + r - G.ph;
           const bool in = ih >= 0 && ih < G.H;
           const float* row = xp + (c * G.H + (in ? ih : 0)) * G.W;
+          TS_UNROLL
           for (int u = 0; u < NV; ++u)
             xv[u] = (vf)_mm512_maskz_loadu_ps(in ? cm[u] : (__mmask16)0,
                                               (const float*)((uintptr_t)row + (intptr_t)(col0 + u * VL) * (intptr_t)sizeof(float)));
         } else
 #endif
+          TS_UNROLL
           for (int u = 0; u < NV; ++u) memcpy(&xv[u], base + r * P.Wp + u * VL, sizeof(vf));
+        TS_UNROLL
         for (int i = 0; i < KH; ++i) {
           const int row = r - i;  // the output row (in the block) that input row r reaches through tap row i
           if (row < 0 || row >= RB) continue;  // resolved at compile time once unrolled
+          TS_UNROLL
           for (int u = 0; u < NV; ++u) acc[row][u] += wv[i] * xv[u];
         }
       }
     }
+  TS_UNROLL
   for (int r = 0; r < RB; ++r)
+    TS_UNROLL
     for (int u = 0; u < NV; ++u) {
       const int64_t col = (v0 + u) * VL;
       store_out(yk + (oh0 + r) * G.OW + col, acc[r][u], G.OW - col, relu);
@@ -340,6 +351,13 @@ template <int KH, bool RAW>
 static void slide_channel(const Geo& G, const Padded& P, const float* xp, const float* w, const float* bias, bool relu,
                           float* yk) {
   int64_t oh = 0;
+  // blocks of 12 rows x 2 vectors (24 accumulators: each takes KH dependent FMAs per tap column, and 24 chains keep
+  // both FMA ports busy where 8 left them waiting on latency: 1.3x on a first layer's backward input), then of 4
+  for (; oh + 12 <= G.OH; oh += 12) {
+    int64_t v = 0;
+    for (; v + 2 <= P.nv; v += 2) slide_rows<KH, 2, RAW, 12>(G, P, xp, w, bias, relu, yk, oh, v);
+    if (v < P.nv) slide_rows<KH, 1, RAW, 12>(G, P, xp, w, bias, relu, yk, oh, v);
+  }
   for (; oh + 4 <= G.OH; oh += 4) {
     int64_t v = 0;
     for (; v + 2 <= P.nv; v += 2) slide_rows<KH, 2, RAW>(G, P, xp, w, bias, relu, yk, oh, v);
@@ -495,19 +513,25 @@ static inline void slide_bwdw_block(const Geo& G, const Padded& P, const float* 
 #if TS_ISA_ID == 2
   if constexpr (RAW) {
     const __mmask16 m = lanes(0, G.OW - v * VL);
+    TS_UNROLL
     for (int r = 0; r < RB; ++r)
       d[r] = r < ROWS ? (vf)_mm512_maskz_loadu_ps(m, dyp + (oh0 + r) * G.OW + v * VL) : vf{};
   } else
 #endif
+    TS_UNROLL
     for (int r = 0; r < RB; ++r) memcpy(&d[r], dyp + (oh0 + r) * P.nv * VL + v * VL, sizeof(vf));
   if (bs)
+    TS_UNROLL
     for (int r = 0; r < RB; ++r) *bs += d[r];
   const float* base = xc + oh0 * P.Wp + v * VL;
+  TS_UNROLL
   for (int r = 0; r < RB + KH - 1; ++r)
+    TS_UNROLL
     for (int j = 0; j < KW; ++j) {
       vf xv;
       memcpy(&xv, base + r * P.Wp + j * G.dw, sizeof(vf));
       if constexpr (TAIL) xv = keep(xv, last);
+      TS_UNROLL
       for (int i = 0; i < KH; ++i) {
         const int row = r - i;
         if (row < 0 || row >= ROWS) continue;  // compile time once unrolled
@@ -548,8 +572,11 @@ static void slide_bwdw(const Geo& G, const Padded& P, const float* xp, const flo
 }
 
 // dw[k][t] = sum over images and outputs of dy[n][k][oh][ow] * xp[n][oh*sh + tap row][ow + tap col]; db[k] = sum dy.
-// Each thread takes an equal share of the images, pads them all once, then for each output channel accumulates
-// vectors over its images and reduces them once; the threads' partial sums (double) are added in thread order.
+// Each thread takes an equal share of the images and walks them in order, image by image and channel by channel:
+// dy is then read front to back, one plane after the next (a stream the prefetchers follow; channel-major order
+// jumped a whole image ahead at each plane). Each (channel, tap) keeps a vector of partial sums in memory between
+// images (K*(ckk+1) vectors: L1-sized for the first layers this serves); they are reduced once at the end, and the
+// threads' partial sums (double) added in thread order.
 static void direct_bwd_weight(const Geo& G, const float* dy, const float* x, float* dw, float* db) {
   using vf = Vec<float>::type;
   constexpr int VL = Vec<float>::N;
@@ -563,26 +590,27 @@ static void direct_bwd_weight(const Geo& G, const float* dy, const float* x, flo
   const bool slide3 = G.kh == 3 && G.kw == 3 && G.sh == 1 && G.dh == 1;
   const int64_t plane = G.C * P.Hp * P.Wp;
   const int64_t ohp = (G.OH + RB - 1) / RB * RB;  // dy rows padded to whole blocks
+  const int64_t stride = G.ckk + 1;               // partial-sum vectors per output channel: taps, then the bias
 #pragma omp parallel num_threads(used)
   {
     const int th = omp_get_thread_num();
     double* acc_w = partial + th * wsz;
-    for (int64_t i = 0; i < wsz; ++i) acc_w[i] = 0;
     const int64_t n0 = th * G.N / used, n1 = (th + 1) * G.N / used;
-    // this thread's images, padded, then RB zero rows that the last partial row block may read (times zero dy)
-    float* xp = (float*)workspace(5, sizeof(float) * (size_t)((n1 - n0) * plane + RB * P.Wp));
-    for (int64_t n = n0; n < n1; ++n) pad_image(G, P, x + n * G.C * G.H * G.W, xp + (n - n0) * plane);
-    memset(xp + (n1 - n0) * plane, 0, sizeof(float) * (size_t)(RB * P.Wp));
+    // one padded image, then RB zero rows that the last partial row block may read (times zero dy)
+    float* xp = (float*)workspace(5, sizeof(float) * (size_t)(plane + RB * P.Wp));
+    memset(xp + plane, 0, sizeof(float) * (size_t)(RB * P.Wp));
     float* dyp = (float*)workspace(6, sizeof(float) * (size_t)(ohp * P.nv * VL));
     for (int64_t q = G.OH * P.nv * VL; q < ohp * P.nv * VL; ++q) dyp[q] = 0.f;
-    vf* accv = (vf*)workspace(7, sizeof(vf) * (size_t)(G.ckk + 1));
-    for (int64_t k = 0; k < G.K; ++k) {
-      for (int64_t t = 0; t <= G.ckk; ++t) accv[t] = vf{};
-      for (int64_t n = n0; n < n1; ++n) {
+    vf* accv = (vf*)workspace(7, sizeof(vf) * (size_t)(G.K * stride));
+    for (int64_t t = 0; t < G.K * stride; ++t) accv[t] = vf{};
+    for (int64_t n = n0; n < n1; ++n) {
+      pad_image(G, P, x + n * G.C * G.H * G.W, xp);
+      for (int64_t k = 0; k < G.K; ++k) {
+        vf* acc = accv + k * stride;
         const float* dyk = dy + (n * G.K + k) * G.ohw;
 #if TS_ISA_ID == 2
         if (slide3) {  // dy read in place, masked
-          slide_bwdw<3, 3, true>(G, P, xp + (n - n0) * plane, dyk, accv, accv + G.ckk);
+          slide_bwdw<3, 3, true>(G, P, xp, dyk, acc, acc + G.ckk);
           continue;
         }
 #endif
@@ -592,26 +620,26 @@ static void direct_bwd_weight(const Geo& G, const float* dy, const float* x, flo
           run_copy(d, dyk + oh * G.OW, G.OW);
           for (int64_t q = G.OW; q < P.nv * VL; ++q) d[q] = 0.f;
         }
-        const float* xn = xp + (n - n0) * plane;
         if (slide3) {
-          slide_bwdw<3, 3>(G, P, xn, dyp, accv, accv + G.ckk);
+          slide_bwdw<3, 3>(G, P, xp, dyp, acc, acc + G.ckk);
           continue;
         }
         for (int64_t t0 = 0; t0 < G.ckk; t0 += kTapGroup) {
           const int tn = (int)(G.ckk - t0 < kTapGroup ? G.ckk - t0 : kTapGroup);
           // the first tap group also sums dy (the bias gradient) from the vectors it loads anyway
-          bwdw_fn(tn)(G, P, xn, dyp, P.off + t0, accv + t0, t0 == 0 ? accv + G.ckk : nullptr);
+          bwdw_fn(tn)(G, P, xp, dyp, P.off + t0, acc + t0, t0 == 0 ? acc + G.ckk : nullptr);
         }
       }
+    }
+    for (int64_t k = 0; k < G.K; ++k)
       for (int64_t t = 0; t <= G.ckk; ++t) {
         alignas(64) float l[VL];
-        memcpy(l, &accv[t], sizeof(vf));
+        memcpy(l, &accv[k * stride + t], sizeof(vf));
         double s = 0;
         for (int q = 0; q < VL; ++q) s += l[q];
-        if (t < G.ckk) acc_w[k * G.ckk + t] += s;
-        else acc_w[G.K * G.ckk + k] += s;
+        if (t < G.ckk) acc_w[k * G.ckk + t] = s;
+        else acc_w[G.K * G.ckk + k] = s;
       }
-    }
   }
   const int64_t nw = G.K * G.ckk;
   for (int64_t i = 0; i < (db ? wsz : nw); ++i) {  // dw, then db: the partials' layout

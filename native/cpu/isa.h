@@ -25,6 +25,10 @@
 #error "TS_ISA_ID must be 0, 1 or 2"
 #endif
 
+// Fully unrolls a loop with a compile-time trip count (register-blocked kernels: their accumulator arrays stay in
+// registers only if every index is a constant; g++ 12 leaves loops of a few iterations rolled without it).
+#define TS_UNROLL _Pragma("GCC unroll 16")
+
 #define TS_CPU_BEGIN namespace tensile { namespace cpu { namespace TS_ISA_NS {
 #define TS_CPU_END } } }
 

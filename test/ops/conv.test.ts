@@ -22,6 +22,10 @@ const CASES: Case[] = [
   { x: [2, 3, 13, 11], w: [4, 3, 3, 3], p: P(2, 1, 2, 1, 1, 2, 2) },
   { x: [1, 2, 6, 40], w: [9, 2, 3, 5], p: P(1, 1, 1, 1, 1, 2, 1), bias: true },
   { x: [2, 2, 11, 13], w: [3, 2, 3, 3], p: P(1, 2, 2) },  // dilation 2, padding 2 (its backward input is direct too)
+  // row blocks of 12 and 4 and a partial last block: a backward input with one output channel (31 rows), a forward
+  // with two (30 rows, three input channels)
+  { x: [2, 1, 31, 20], w: [4, 1, 3, 3], p: P(1, 1), bias: true },
+  { x: [2, 3, 30, 17], w: [2, 3, 3, 3], p: P(1, 1) },
   { x: [2, 8, 6, 5], w: [130, 8, 3, 3], p: P(1, 1), bias: true },  // many output channels: dw = dy x col^T
   // large maps: the forward runs in bands of output rows (a partial last band; a row stride of 2)
   { x: [1, 8, 40, 36], w: [4, 8, 3, 3], p: P(1, 1), bias: true },
