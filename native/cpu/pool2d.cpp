@@ -150,7 +150,10 @@ static void max_bwd(const OpCall& c) {
     return;
   }
   // the indices may come from the caller (maxPool2dBackward is public): each must point inside its plane
-  for (int64_t q = 0; q < planes * OHW; ++q) {
+  uint32_t bad = 0;  // (one pass without an early exit, so that it vectorises; the culprit is found after)
+  const uint32_t lim = HW > 0x7fffffff ? 0x80000000u : (uint32_t)HW;  // (a negative index is >= 2^31 unsigned)
+  for (int64_t q = 0; q < planes * OHW; ++q) bad |= (uint32_t)idx[q] >= lim;
+  for (int64_t q = 0; bad && q < planes * OHW; ++q) {
     if (idx[q] < 0 || idx[q] >= HW) {
       char msg[160];
       snprintf(msg, sizeof msg, "expected indices in [0, %lld), got %lld at position %lld", (long long)HW,
