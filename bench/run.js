@@ -2,7 +2,8 @@
 // Usage: npm run build && (cd bench && npm run setup) && node bench/run.js [--quick]
 // Writes bench/RESULTS.md. Timings use the `benchmark` package (deferred for asynchronous ops).
 import Benchmark from 'benchmark';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
+import { createInterface } from 'node:readline';
 import { mkdirSync, writeFileSync, existsSync, readFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { createRequire } from 'node:module';
@@ -52,17 +53,26 @@ const row = (group, what, ours, peer, peerName, unit, bar, note = '', lowerIsBet
 };
 
 // ------------------------------------------------------------------ peers
-function numpyGemm(shapes) {
+// numpy's OpenBLAS in a Python process of its own, serving one timed sample per request (bench/peers/gemm.py)
+function numpyPeer() {
   const env = { ...process.env };
   delete env.OPENBLAS_CORETYPE;
   delete env.OPENBLAS_L2_SIZE;
-  try {
-    const out = execFileSync('python3', [join(here, 'peers/gemm.py'), ...shapes.map((s) => s.join(','))], { env, encoding: 'utf8' });
-    return Object.fromEntries(out.trim().split('\n').map((l) => l.split(' ')).map(([k, v]) => [k, Number(v)]));
-  } catch (e) {
-    log('numpy unavailable:', e.message.split('\n')[0]);
-    return {};
-  }
+  const p = spawn('python3', [join(here, 'peers/gemm.py')], { env, stdio: ['pipe', 'pipe', 'pipe'] });
+  let err = '';
+  p.stderr.on('data', (d) => (err += d));
+  p.on('error', (e) => (err += e.message));
+  const lines = createInterface({ input: p.stdout })[Symbol.asyncIterator]();
+  return {
+    /** GFLOP/s of one sample of `reps` products */
+    async sample(M, K, N, reps) {
+      p.stdin.write(`${M},${K},${N},${reps}\n`);
+      const { value, done } = await lines.next();
+      if (done) throw new Error(err.trim().split('\n').pop() || 'python3 exited');
+      return Number(value);
+    },
+    close: () => p.stdin.end(),
+  };
 }
 function triadGBs() {
   const dir = join(here, '.cache');
@@ -119,21 +129,47 @@ async function tfPeer() {
 // ------------------------------------------------------------------ benchmarks
 const gflops = (flop, s) => flop / s / 1e9;
 
+// Ours and numpy's samples alternate (9 rounds after 2 of warm-up, about 0.1 s each), and each side's median is
+// reported: both see the same machine, and both figures come from the same estimator.
+const SETTLE_MS = Number(process.env.SETTLE_MS ?? 200);
 async function benchGemm() {
   const sq = quick ? [256, 1024] : [256, 512, 1024, 2048];
   const shapes = [...sq.map((n) => [n, n, n]), [64, 288, 10816], [784, 800, 64]];
-  const np = numpyGemm(shapes);
+  let np = numpyPeer();
+  const rounds = quick ? 5 : 9;
   for (const [M, K, N] of shapes) {
     const a = T.randn([M, K]), b = T.randn([K, N]);
     await T.sync();
-    const reps = Math.max(1, Math.round(2e9 / (2 * M * K * N)));
-    const s = (await measure(async () => {
+    const flop = 2 * M * K * N;
+    const reps = Math.max(1, Math.round(3e10 / flop));
+    const ours = [], peer = [];
+    for (let r = 0; r < rounds + 2; r++) {
+      await new Promise((res) => setTimeout(res, SETTLE_MS));  // the peer's threads stop spinning (and ours, below)
+      const t0 = performance.now();
       for (let i = 0; i < reps; i++) T.matmul(a, b).dispose();  // hot loops free at once; see README on GC
       await T.sync();
-    })) / reps;
-    const square = M === K && K === N;
-    row('sgemm', `M=${M} K=${K} N=${N}`, gflops(2 * M * K * N, s), np[`${M},${K},${N}`], 'numpy/OpenBLAS', 'GFLOP/s', square ? '>= 0.9 (never < 0.8)' : '');
+      const g = gflops(flop * reps, (performance.now() - t0) / 1e3);
+      let q = NaN;
+      if (np) {
+        try {
+          q = await np.sample(M, K, N, reps);
+        } catch (e) {
+          log('numpy unavailable:', e.message);
+          np = null;
+        }
+      }
+      if (r >= 2) {
+        ours.push(g);
+        peer.push(q);
+      }
+    }
+    a.dispose();
+    b.dispose();
+    const med = (v) => [...v].sort((x, y) => x - y)[v.length >> 1];
+    row('sgemm', `M=${M} K=${K} N=${N}`, med(ours), np ? med(peer) : NaN, 'numpy/OpenBLAS', 'GFLOP/s', M === K && K === N ? '>= 0.9 (never < 0.8)' : '>= 0.8',
+      `medians of ${rounds} alternating samples; ours ${Math.min(...ours).toFixed(0)}-${Math.max(...ours).toFixed(0)}, numpy ${np ? `${Math.min(...peer).toFixed(0)}-${Math.max(...peer).toFixed(0)}` : '-'}`);
   }
+  np?.close();
 }
 
 const CONV_SHAPES = [[64, 1, 28, 32], [64, 32, 14, 64], [32, 64, 56, 64], [8, 256, 14, 256]];

@@ -25,17 +25,17 @@ void fail(int kind, const char* op, const char* msg) { throw Error{kind, std::st
 // ---------------------------------------------------------------- workspace
 namespace {
 struct Workspace {
-  void* p[8] = {};
-  size_t n[8] = {};
+  void* p[kWorkspaceSlots] = {};
+  size_t n[kWorkspaceSlots] = {};
   ~Workspace() {
-    for (int i = 0; i < 8; ++i) std::free(p[i]);
+    for (int i = 0; i < kWorkspaceSlots; ++i) std::free(p[i]);
   }
 };
 thread_local Workspace tls_ws;
 }  // namespace
 
 void* workspace(int slot, size_t bytes) {
-  if (slot < 0 || slot >= 8) fail(ERR_NATIVE, "workspace", "bad slot");
+  if (slot < 0 || slot >= kWorkspaceSlots) fail(ERR_NATIVE, "workspace", "bad slot");
   if (tls_ws.n[slot] < bytes) {
     std::free(tls_ws.p[slot]);
     size_t sz = (bytes + 63) & ~size_t(63);

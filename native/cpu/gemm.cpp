@@ -3,6 +3,8 @@
 // (MC rows x a chunk of NR panels) -> jr -> ir -> MR x NR register-blocked micro-kernel.
 // Micro-kernel shapes: AVX-512 12x32 f32 / 12x16 f64 (24 of 32 zmm accumulate), AVX2 6x16 / 6x8 (12 of 16 ymm),
 // baseline SSE2 4x8 / 4x4. KC=256 keeps one packed B micro-panel (KC*NR*4 = 32 KiB) in L1 and the A block in L2.
+// Thin shapes (one row block, or at most four B panels: conv's GEMMs) pack the operand used once per task inside
+// the task, panel by panel into L1, instead of packing it whole first and reading it back from L3 or memory.
 #include "kernels.h"
 
 TS_CPU_BEGIN
@@ -205,30 +207,59 @@ void gemm_impl(int64_t M, int64_t N, int64_t K, const T* A, int64_t rsA, int64_t
       const int64_t tasks = mblocks * nchunks;
       // nt == 1 still opens a (one-thread) region so that the orphaned `omp for`s below bind to it and not to a
       // caller's parallel region (conv runs one GEMM per thread).
+      // One row block: each B panel serves one task only, which packs it into a thread-local buffer just before
+      // using it (in L1), instead of all panels being packed first and read back from L3 or memory: with few rows
+      // (M=64, K=288, N=10816: a conv's GEMM) packing B that way cost as much as the arithmetic.
+      const bool own_b = mblocks == 1;
+      // Few B panels (N <= 4 NR: M=784, K=800, N=64): likewise each A micro-panel is packed by the task that uses
+      // it, into L1, and meets every B panel there, rather than all of A being packed and read back npanels times.
+      const bool own_a = !own_b && npanels <= 4;
 #pragma omp parallel num_threads(nt)
       {
+        if (!own_b) {
 #pragma omp for schedule(static) nowait
-        for (int64_t p = 0; p < npanels; ++p) {
-          const int64_t j = p * NR, nr = nc - j < NR ? nc - j : NR;
-          pack_b_panel<T>(nr, kc, B + pc * rsB + (jc + j) * csB, rsB, csB, Bp + p * NR * kc);
-        }
-#pragma omp for schedule(static)
-        for (int64_t p = 0; p < mpanels; ++p) {
-          const int64_t i = p * MR, mr = M - i < MR ? M - i : MR;
-          pack_a_panel<T>(mr, kc, A + i * rsA + pc * csA, rsA, csA, alpha, Ap + p * MR * kc);
-        }
-#pragma omp for schedule(dynamic, 1)
-        for (int64_t t = 0; t < tasks; ++t) {
-          const int64_t mb = t % mblocks, ch = t / mblocks;
-          const int64_t i0 = mb * mb_panels * MR, i1 = i0 + mb_panels * MR < M ? i0 + mb_panels * MR : M;
-          const int64_t p0 = ch * chunk, p1 = p0 + chunk < npanels ? p0 + chunk : npanels;
-          for (int64_t p = p0; p < p1; ++p) {
+          for (int64_t p = 0; p < npanels; ++p) {
             const int64_t j = p * NR, nr = nc - j < NR ? nc - j : NR;
-            const T* bp = Bp + p * NR * kc;
-            for (int64_t i = i0; i < i1; i += MR) {
-              const int64_t mr = M - i < MR ? M - i : MR;
-              micro<T>(kc, Ap + (i / MR) * MR * kc, bp, C + i * ldc + jc + j, ldc, mr, nr, e,
-                       bias ? bias + i : nullptr, bias ? bias + jc + j : nullptr);
+            pack_b_panel<T>(nr, kc, B + pc * rsB + (jc + j) * csB, rsB, csB, Bp + p * NR * kc);
+          }
+        }
+        if (own_a) {
+          T* ap = (T*)workspace(9, sizeof(T) * (size_t)(MR * kc));
+#pragma omp barrier
+#pragma omp for schedule(dynamic, 2)
+          for (int64_t q = 0; q < mpanels; ++q) {
+            const int64_t i = q * MR, mr = M - i < MR ? M - i : MR;
+            pack_a_panel<T>(mr, kc, A + i * rsA + pc * csA, rsA, csA, alpha, ap);
+            for (int64_t p = 0; p < npanels; ++p) {
+              const int64_t j = p * NR, nr = nc - j < NR ? nc - j : NR;
+              micro<T>(kc, ap, Bp + p * NR * kc, C + i * ldc + jc + j, ldc, mr, nr, e, bias ? bias + i : nullptr,
+                       bias ? bias + jc + j : nullptr);
+            }
+          }
+        } else {
+          T* bp_own = own_b ? (T*)workspace(8, sizeof(T) * (size_t)(NR * kc)) : nullptr;
+#pragma omp for schedule(static)
+          for (int64_t p = 0; p < mpanels; ++p) {
+            const int64_t i = p * MR, mr = M - i < MR ? M - i : MR;
+            pack_a_panel<T>(mr, kc, A + i * rsA + pc * csA, rsA, csA, alpha, Ap + p * MR * kc);
+          }
+#pragma omp for schedule(dynamic, 1)
+          for (int64_t t = 0; t < tasks; ++t) {
+            const int64_t mb = t % mblocks, ch = t / mblocks;
+            const int64_t i0 = mb * mb_panels * MR, i1 = i0 + mb_panels * MR < M ? i0 + mb_panels * MR : M;
+            const int64_t p0 = ch * chunk, p1 = p0 + chunk < npanels ? p0 + chunk : npanels;
+            for (int64_t p = p0; p < p1; ++p) {
+              const int64_t j = p * NR, nr = nc - j < NR ? nc - j : NR;
+              const T* bp = Bp + p * NR * kc;
+              if (own_b) {
+                pack_b_panel<T>(nr, kc, B + pc * rsB + (jc + j) * csB, rsB, csB, bp_own);
+                bp = bp_own;
+              }
+              for (int64_t i = i0; i < i1; i += MR) {
+                const int64_t mr = M - i < MR ? M - i : MR;
+                micro<T>(kc, Ap + (i / MR) * MR * kc, bp, C + i * ldc + jc + j, ldc, mr, nr, e,
+                         bias ? bias + i : nullptr, bias ? bias + jc + j : nullptr);
+              }
             }
           }
         }

@@ -3,8 +3,11 @@ import { matmul, tensor, DTypeError, ShapeError } from '../../lib/index.js';
 import { availableIsas, withIsa, randTensor, refMatmul, expectClose, f64, TOL, numel } from '../helpers.js';
 import { tfjs } from '../tfjs.js';
 
+// (the GEMM's paths: one row block, each task packing its own B panels; few B panels, each task packing its own
+// A panels, with several K blocks; the shared packed operands)
 const SHAPES: [number, number, number][] = [
   [1, 1, 1], [3, 7, 17], [17, 33, 7], [65, 127, 33], [127, 65, 129], [13, 300, 45], [64, 288, 100], [200, 1, 31],
+  [257, 700, 65], [400, 300, 130],
 ];
 
 for (const isa of availableIsas()) {
