@@ -95,12 +95,6 @@ static void col2im(const Geo& G, const T* col, int64_t ld, T* x) {
 // AVX-512, float, unit stride along w: one masked load and one masked store per (tap row, output row) for im2col,
 // the padding zeros coming from the load's zero mask; and col2im as a gather-free sum per dx row, written once
 // (no zeroing pass, no read-modify-write per tap).
-static inline __mmask16 lanes(int64_t lo, int64_t hi) {  // lanes [lo, hi) of 16, empty when hi <= lo
-  if (lo < 0) lo = 0;
-  if (hi > 16) hi = 16;
-  if (hi <= lo) return 0;
-  return (__mmask16)(((1u << hi) - 1) & ~((1u << lo) - 1));
-}
 static bool rows_ok(const Geo& G) { return G.sw == 1; }
 static void im2col_rows(const Geo& G, const float* x, float* col, int64_t ld) {
   // geometry in locals: the stores below are floats, and the compiler would otherwise reload G after each one

@@ -40,6 +40,16 @@ struct Vec {
 };
 
 // Broadcast a scalar to every lane (one vbroadcast; `vt{} + x` would add 0.0 first without -ffast-math).
+#if TS_ISA_ID == 2
+// The mask of lanes [lo, hi) of a 16-float vector (clamped to [0, 16); empty when hi <= lo).
+static inline __mmask16 lanes(int64_t lo, int64_t hi) {
+  if (lo < 0) lo = 0;
+  if (hi > 16) hi = 16;
+  if (hi <= lo) return 0;
+  return (__mmask16)(((1u << hi) - 1) & ~((1u << lo) - 1));
+}
+#endif
+
 static inline Vec<float>::type bcast(float x) {
 #if TS_ISA_ID == 2
   return _mm512_set1_ps(x);

@@ -44,6 +44,102 @@ static Table2x2 table_2x2(const PGeo& G) {
   return Table2x2{t, t + P * per, P};
 }
 
+// Raises the error for the first index outside its 2x2 window (stride 2, tiling), in the general path's words.
+[[noreturn]] static void outside_window(int op, const PGeo& G, const int32_t* idx) {
+  const int64_t per = G.OH * G.OW;
+  for (int64_t q = 0; q < G.planes * per; ++q) {
+    const int64_t oh = q % per / G.OW, ow = q % G.OW, k = idx[q] - (2 * oh * G.W + 2 * ow);
+    if (k != 0 && k != 1 && k != G.W && k != G.W + 1) {
+      char msg[200];
+      snprintf(msg, sizeof msg, "expected each index inside its 2x2 window (as max_pool2d returns them), got %lld at position %lld",
+               (long long)idx[q], (long long)q);
+      fail(ERR_INDEX, op_name(op), msg);
+    }
+  }
+  fail(ERR_NATIVE, op_name(op), "an index outside its window was reported but not found");
+}
+
+#if TS_ISA_ID == 2
+// AVX-512, float, 2x2 windows at stride 2: row by row, 16 outputs per step from two 32-float loads of each input row,
+// split into even and odd columns by permutes (no gathers, no table). Same selection rule as the table path.
+static const __m512i kEven = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+static const __m512i kOdd = _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
+static const __m512i kLo = _mm512_setr_epi32(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
+static const __m512i kHi = _mm512_setr_epi32(8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
+static inline __mmask16 wins(__m512 v, __m512 m) {  // v replaces m: greater, or a NaN (the first NaN stays)
+  return (_mm512_cmp_ps_mask(v, m, _CMP_GT_OQ) | _mm512_cmp_ps_mask(v, v, _CMP_UNORD_Q)) &
+         _mm512_cmp_ps_mask(m, m, _CMP_ORD_Q);
+}
+static void max_fwd_rows(const PGeo& G, const float* x, float* y, int32_t* idx) {
+  const int64_t per = G.OH * G.OW;
+  const __m512i iota2 = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+  const __m512i one = _mm512_set1_epi32(1), wv = _mm512_set1_epi32((int32_t)G.W), w1 = _mm512_set1_epi32((int32_t)G.W + 1);
+#pragma omp parallel for schedule(static) if (G.planes * per >= 4096)
+  for (int64_t p = 0; p < G.planes; ++p) {
+    const float* xp = x + p * G.H * G.W;
+    for (int64_t oh = 0; oh < G.OH; ++oh) {
+      const float* r0 = xp + 2 * oh * G.W;
+      const float* r1 = r0 + G.W;
+      for (int64_t ow = 0; ow < G.OW; ow += 16) {
+        const int64_t n = G.OW - ow < 16 ? G.OW - ow : 16;
+        const __mmask16 mlo = lanes(0, 2 * n), mhi = lanes(0, 2 * n - 16), mo = lanes(0, n);
+        const __m512 a0 = _mm512_maskz_loadu_ps(mlo, r0 + 2 * ow), a1 = _mm512_maskz_loadu_ps(mhi, r0 + 2 * ow + 16);
+        const __m512 b0 = _mm512_maskz_loadu_ps(mlo, r1 + 2 * ow), b1 = _mm512_maskz_loadu_ps(mhi, r1 + 2 * ow + 16);
+        const __m512 a = _mm512_permutex2var_ps(a0, kEven, a1), b = _mm512_permutex2var_ps(a0, kOdd, a1);
+        const __m512 c = _mm512_permutex2var_ps(b0, kEven, b1), d = _mm512_permutex2var_ps(b0, kOdd, b1);
+        // a NaN wins (PyTorch); among equal values the first in row-major order wins
+        const __mmask16 tB = _mm512_cmp_ps_mask(b, a, _CMP_GT_OQ) | _mm512_cmp_ps_mask(b, b, _CMP_UNORD_Q);
+        __m512 m = _mm512_mask_mov_ps(a, tB, b);
+        __m512i kk = _mm512_maskz_mov_epi32(tB, one);
+        const __mmask16 tC = wins(c, m);
+        m = _mm512_mask_mov_ps(m, tC, c);
+        kk = _mm512_mask_mov_epi32(kk, tC, wv);
+        const __mmask16 tD = wins(d, m);
+        m = _mm512_mask_mov_ps(m, tD, d);
+        kk = _mm512_mask_mov_epi32(kk, tD, w1);
+        const __m512i base = _mm512_add_epi32(_mm512_set1_epi32((int32_t)(2 * oh * G.W + 2 * ow)), iota2);
+        _mm512_mask_storeu_ps(y + p * per + oh * G.OW + ow, mo, m);
+        _mm512_mask_storeu_epi32(idx + p * per + oh * G.OW + ow, mo, _mm512_add_epi32(base, kk));
+      }
+    }
+  }
+}
+// dx of 2x2 windows at stride 2 that tile the input (2*OH == H, 2*OW == W): each dx element is written once, the
+// gradient going to the window's argmax and zeros elsewhere. Returns false if an index lies outside its window
+// (indices from the caller: maxPool2dBackward is public), after which the caller raises the error.
+static bool max_bwd_rows(const PGeo& G, const float* dy, const int32_t* idx, float* dx) {
+  const int64_t per = G.OH * G.OW;
+  const __m512i iota2 = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+  const __m512i one = _mm512_set1_epi32(1), wv = _mm512_set1_epi32((int32_t)G.W), w1 = _mm512_set1_epi32((int32_t)G.W + 1);
+  int bad = 0;
+#pragma omp parallel for schedule(static) reduction(| : bad) if (G.planes * per >= 4096)
+  for (int64_t p = 0; p < G.planes; ++p) {
+    float* dp = dx + p * G.H * G.W;
+    for (int64_t oh = 0; oh < G.OH; ++oh) {
+      float* r0 = dp + 2 * oh * G.W;
+      float* r1 = r0 + G.W;
+      for (int64_t ow = 0; ow < G.OW; ow += 16) {
+        const int64_t n = G.OW - ow < 16 ? G.OW - ow : 16;
+        const __mmask16 mlo = lanes(0, 2 * n), mhi = lanes(0, 2 * n - 16), mo = lanes(0, n);
+        const __m512 g = _mm512_maskz_loadu_ps(mo, dy + p * per + oh * G.OW + ow);
+        const __m512i base = _mm512_add_epi32(_mm512_set1_epi32((int32_t)(2 * oh * G.W + 2 * ow)), iota2);
+        const __m512i kk = _mm512_sub_epi32(_mm512_maskz_loadu_epi32(mo, idx + p * per + oh * G.OW + ow), base);
+        const __mmask16 k0 = _mm512_cmpeq_epi32_mask(kk, _mm512_setzero_si512()), k1 = _mm512_cmpeq_epi32_mask(kk, one);
+        const __mmask16 kw = _mm512_cmpeq_epi32_mask(kk, wv), kw1 = _mm512_cmpeq_epi32_mask(kk, w1);
+        bad |= (mo & ~(k0 | k1 | kw | kw1)) != 0;
+        const __m512 e0 = _mm512_maskz_mov_ps(k0, g), o0 = _mm512_maskz_mov_ps(k1, g);
+        const __m512 e1 = _mm512_maskz_mov_ps(kw, g), o1 = _mm512_maskz_mov_ps(kw1, g);
+        _mm512_mask_storeu_ps(r0 + 2 * ow, mlo, _mm512_permutex2var_ps(e0, kLo, o0));
+        _mm512_mask_storeu_ps(r0 + 2 * ow + 16, mhi, _mm512_permutex2var_ps(e0, kHi, o0));
+        _mm512_mask_storeu_ps(r1 + 2 * ow, mlo, _mm512_permutex2var_ps(e1, kLo, o1));
+        _mm512_mask_storeu_ps(r1 + 2 * ow + 16, mhi, _mm512_permutex2var_ps(e1, kHi, o1));
+      }
+    }
+  }
+  return bad == 0;
+}
+#endif
+
 // out[0] y, out[1] argmax (int32, h*W + w within the plane). NaN wins, like PyTorch.
 template <typename T>
 static void max_fwd(const OpCall& c) {
@@ -51,6 +147,11 @@ static void max_fwd(const OpCall& c) {
   const T* x = (const T*)c.in[0].data;
   T* y = (T*)c.out[0].data;
   int32_t* idx = (int32_t*)c.out[1].data;
+#if TS_ISA_ID == 2
+  if constexpr (sizeof(T) == 4) {
+    if (pool_2x2(G)) return max_fwd_rows(G, (const float*)x, (float*)y, idx);
+  }
+#endif
   if (pool_2x2(G)) {
     const Table2x2 tb = table_2x2(G);
     const int64_t per = G.OH * G.OW, blocks = (G.planes + tb.planes - 1) / tb.planes;
@@ -123,12 +224,21 @@ static void max_bwd(const OpCall& c) {
   const T* dy = (const T*)c.in[0].data;
   const int32_t* idx = (const int32_t*)c.in[1].data;
   T* dx = (T*)dxt.data;
+#if TS_ISA_ID == 2
+  if constexpr (sizeof(T) == 4) {
+    if (c.nip >= 8 && pool_2x2(G) && 2 * G.OH == G.H && 2 * G.OW == G.W) {
+      if (max_bwd_rows(G, (const float*)dy, idx, (float*)dx)) return;
+      outside_window(c.op, G, idx);
+    }
+  }
+#endif
   if (c.nip >= 8 && pool_2x2(G) && 2 * G.OH == G.H && 2 * G.OW == G.W) {
     // the windows tile the input: every dx element is written once, no zeroing pass, no scatter-add
     const Table2x2 tb = table_2x2(G);
     const int64_t blocks = (planes + tb.planes - 1) / tb.planes;
     const int32_t W = (int32_t)G.W;
-#pragma omp parallel for schedule(static) if (planes * OHW >= 4096)
+    int bad = 0;  // an index outside its window (from the caller: maxPool2dBackward is public)
+#pragma omp parallel for schedule(static) reduction(| : bad) if (planes * OHW >= 4096)
     for (int64_t b = 0; b < blocks; ++b) {
       const int64_t p0 = b * tb.planes, np = planes - p0 < tb.planes ? planes - p0 : tb.planes;
       T* db = dx + p0 * HW;
@@ -137,9 +247,10 @@ static void max_bwd(const OpCall& c) {
       const int32_t* off = tb.off;
       const int32_t* pin = tb.pin;
       const int64_t n = np * OHW;
-#pragma omp simd
+#pragma omp simd reduction(| : bad)
       for (int64_t k = 0; k < n; ++k) {
         const int32_t o = off[k], kk = ib[k] - pin[k];
+        bad |= kk != 0 && kk != 1 && kk != W && kk != W + 1;
         const T g = gb[k];
         db[o] = kk == 0 ? g : T(0);
         db[o + 1] = kk == 1 ? g : T(0);
@@ -147,6 +258,7 @@ static void max_bwd(const OpCall& c) {
         db[o + W + 1] = kk == W + 1 ? g : T(0);
       }
     }
+    if (bad) outside_window(c.op, G, idx);
     return;
   }
   // the indices may come from the caller (maxPool2dBackward is public): each must point inside its plane

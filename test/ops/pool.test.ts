@@ -148,6 +148,54 @@ describe('pooling against tfjs', () => {
   });
 });
 
+// 2x2/2 max pooling with ties, NaN and -Inf, on every instruction set: 17 outputs per row (a full vector and one
+// lane on AVX-512), planes that tile and planes that do not. PyTorch's rule: a NaN wins (the first NaN), then the
+// greatest value, the first in row-major order among equals.
+describe('max pool 2x2/2 selection rule', () => {
+  function refMax(x: Float32Array, N: number, C: number, H: number, W: number) {
+    const OH = Math.floor(H / 2), OW = Math.floor(W / 2);
+    const y = new Float32Array(N * C * OH * OW), idx = new Int32Array(y.length);
+    for (let pl = 0; pl < N * C; pl++)
+      for (let oh = 0; oh < OH; oh++)
+        for (let ow = 0; ow < OW; ow++) {
+          let best = NaN, bi = -1;
+          for (const [i, j] of [[0, 0], [0, 1], [1, 0], [1, 1]] as const) {
+            const k = (2 * oh + i) * W + 2 * ow + j, v = x[pl * H * W + k]!;
+            if (bi < 0 || (!Number.isNaN(best) && (v > best || Number.isNaN(v)))) { best = v; bi = k; }
+          }
+          y[(pl * OH + oh) * OW + ow] = best;
+          idx[(pl * OH + oh) * OW + ow] = bi;
+        }
+    return { y, idx, shape: [N, C, OH, OW] };
+  }
+  for (const isa of availableIsas()) {
+    for (const [H, W] of [[6, 34], [7, 35]] as const) {
+      it(`isa=${isa} x=[2,3,${H},${W}]`, withIsa(isa, async () => {
+        const N = 2, C = 3, vals = [0, 1, NaN, -Infinity, 1, 0];
+        const x = new Float32Array(N * C * H * W).map((_, i) => vals[(i * 7 + (i >> 3)) % vals.length]!);
+        const ref = refMax(x, N, C, H, W);
+        const xt = tensor(x, { shape: [N, C, H, W] });
+        const [y, idx] = maxPool2dWithIndices(xt, { kernelSize: 2 });
+        expect(Array.from(await y.data())).toEqual(Array.from(ref.y));
+        expect(Array.from(await idx.data())).toEqual(Array.from(ref.idx));
+        const dyv = new Float32Array(ref.y.length).map((_, i) => i + 1);
+        const dx = await maxPool2dBackward(tensor(dyv, { shape: ref.shape }), idx, [N, C, H, W], { kernelSize: 2 }).data();
+        const want = new Float32Array(x.length);
+        ref.idx.forEach((k, o) => { want[Math.floor(o / (ref.y.length / (N * C))) * H * W + k] += dyv[o]!; });
+        expect(Array.from(dx)).toEqual(Array.from(want));
+      }));
+    }
+    it(`isa=${isa} an index outside its window is an IndexError`, withIsa(isa, async () => {
+      const x = tensor(new Float32Array(2 * 8 * 8).map((_, i) => i % 5), { shape: [1, 2, 8, 8] });
+      const [y, idx] = maxPool2dWithIndices(x, { kernelSize: 2 });
+      const bad = Int32Array.from(await idx.data());
+      bad[5] = 0;  // output (1, 1) of plane 0: its window starts at 18
+      await expect(maxPool2dBackward(y, tensor(bad, { shape: [1, 2, 4, 4], dtype: 'int32' }), [1, 2, 8, 8], { kernelSize: 2 }).data())
+        .rejects.toThrow('max_pool2d_bwd: expected each index inside its 2x2 window (as max_pool2d returns them), got 0 at position 5');
+    }));
+  }
+});
+
 describe('pooling semantics and errors', () => {
   it('NaN wins in max pooling', async () => {
     const x = tensor([1, NaN, 3, 4], { shape: [1, 1, 2, 2] });
