@@ -53,9 +53,9 @@ using KernelFn = void (*)(const OpCall&);
 const char* op_name(int op);
 
 // Per-thread scratch memory, 64-byte aligned, grows on demand and is reused. slot separates simultaneous uses:
-// 0-1 and 8-9 the GEMM (packed A, packed B, one B panel, one A panel; also 0 pooling's tables), 2-7 conv2d around
-// its GEMM calls.
-constexpr int kWorkspaceSlots = 10;
+// 0-1 and 8-10 the GEMM (packed A, packed B, one B panel, one A panel, split-K partial sums; also 0 pooling's
+// tables), 2-7 conv2d around its GEMM calls.
+constexpr int kWorkspaceSlots = 11;
 void* workspace(int slot, size_t bytes);
 
 }  // namespace tensile

@@ -4,10 +4,11 @@ import { availableIsas, withIsa, randTensor, refMatmul, expectClose, f64, TOL, n
 import { tfjs } from '../tfjs.js';
 
 // (the GEMM's paths: one row block, each task packing its own B panels; few B panels, each task packing its own
-// A panels, with several K blocks; the shared packed operands)
+// A panels, with several K blocks; the shared packed operands; a long K split across threads, with few tiles and
+// with K >= 8 KC)
 const SHAPES: [number, number, number][] = [
   [1, 1, 1], [3, 7, 17], [17, 33, 7], [65, 127, 33], [127, 65, 129], [13, 300, 45], [64, 288, 100], [200, 1, 31],
-  [257, 700, 65], [400, 300, 130],
+  [257, 700, 65], [400, 300, 130], [64, 1100, 50], [40, 2100, 70],
 ];
 
 for (const isa of availableIsas()) {
@@ -25,13 +26,16 @@ for (const isa of availableIsas()) {
         }));
       }
     }
-    it('matmul bias+relu epilogue a=[33,65] b=[65,17]', withIsa(isa, async () => {
-      const [a, av] = randTensor([33, 65], 1);
-      const [b, bv] = randTensor([65, 17], 2);
-      const [bias, biasv] = randTensor([17], 3);
-      const ref = refMatmul(av, bv, 33, 65, 17).map((v, i) => Math.max(0, v + biasv[i % 17]!));
-      expectClose(await f64(matmul(a, b, { bias, relu: true })), ref, { rtol: 1e-4, atol: 1e-4 }, 'epilogue');
-    }));
+    // the second: a long K over a small C, split across threads (the epilogue applied once, after the sum)
+    for (const [M, K, N] of [[33, 65, 17], [20, 1500, 9]] as const) {
+      it(`matmul bias+relu epilogue a=[${M},${K}] b=[${K},${N}]`, withIsa(isa, async () => {
+        const [a, av] = randTensor([M, K], 1);
+        const [b, bv] = randTensor([K, N], 2);
+        const [bias, biasv] = randTensor([N], 3);
+        const ref = refMatmul(av, bv, M, K, N).map((v, i) => Math.max(0, v + biasv[i % N]!));
+        expectClose(await f64(matmul(a, b, { bias, relu: true })), ref, { rtol: 1e-4, atol: 1e-4 * Math.sqrt(K) }, 'epilogue');
+      }));
+    }
   });
 }
 
