@@ -178,15 +178,19 @@ void gemm_impl(int64_t M, int64_t N, int64_t K, const T* A, int64_t rsA, int64_t
       }
     return;
   }
-  // Below about 3M multiply-adds one thread is faster: the parallel region's fork, barriers and the shared packing
-  // cost more than half the work (measured: 64x576x64 44 us on one thread, 68 us on two; 160^3 56 us vs 47 us).
-  const int nt = parallel && (double)M * N * K >= 3e6 ? nthreads() : 1;
+  // Threads: a small C over a long K (fewer than two tiles per thread, or K >= 8 KC: 64x4000x64, a gradient's shape)
+  // is split along K (below); otherwise one thread where there are fewer than two tiles per thread or under 2M
+  // multiply-adds, where the parallel region's fork, barriers and shared packing cost more than they save (64x250x64:
+  // 19 us on one thread, 31 on two; 64x64x576, 18 tiles: 67 us on one, 42 on two).
+  int nt = parallel ? nthreads() : 1;
+  const int64_t tiles = ((M + MC - 1) / MC) * ((N + NR - 1) / NR);
+  const bool few_tiles = tiles < 2 * nt;
+  const bool split_k = nt > 1 && M * N <= (int64_t(1) << 16) && ((few_tiles && K >= 2 * kKC) || K >= 8 * kKC);
+  if (!split_k && (few_tiles || (double)M * N * K < 2e6)) nt = 1;
   const int64_t mpanels = (M + MR - 1) / MR;
-  // A small C over a long K (fewer than two tiles per thread, or K >= 8 KC: 64x4000x64, a gradient's shape): each
-  // thread takes a slice of K into its own copy of C, with no synchronisation per K block, and the copies are summed
-  // (in thread order) with the epilogue applied once.
-  const bool few_tiles = ((M + MC - 1) / MC) * ((N + NR - 1) / NR) < 2 * nt;
-  if (nt > 1 && M * N <= (int64_t(1) << 16) && ((few_tiles && K >= 2 * kKC) || K >= 8 * kKC)) {
+  // Split along K: each thread takes a slice of K into its own copy of C, with no synchronisation per K block, and
+  // the copies are summed (in thread order) with the epilogue applied once.
+  if (split_k) {
     T* part = (T*)workspace(10, sizeof(T) * (size_t)(M * N * nt));
     const T b = beta;
 #pragma omp parallel num_threads(nt)
