@@ -49,13 +49,23 @@ export function tensorsArg(op: string, what: string, v: unknown, min = 0): reado
   return v as Tensor[];
 }
 
+/** Whether v is an options object (an object that is neither an array nor a tensor). @internal */
+export function isOptions(v: unknown): v is object {
+  return v !== null && typeof v === 'object' && !Array.isArray(v) && !(v instanceof Tensor);
+}
+
 /** v as an options object ({} for undefined). @internal */
 export function optionsArg<T extends object>(op: string, v: T | undefined): T {
   if (v === undefined) return {} as T;
-  if (v === null || typeof v !== 'object' || Array.isArray(v) || v instanceof Tensor) {
-    throw new ArgumentError(`${op}: expected an options object, got ${describe(v)}`);
-  }
+  if (!isOptions(v)) throw new ArgumentError(`${op}: expected an options object, got ${describe(v)}`);
   return v;
+}
+
+/** A loss's reduction: 'mean' (the default), 'sum' or 'none'. @internal */
+export function reductionArg(op: string, r: unknown): 'mean' | 'sum' | 'none' {
+  if (r === undefined) return 'mean';
+  if (r === 'mean' || r === 'sum' || r === 'none') return r;
+  throw new ArgumentError(`${op}: expected reduction 'mean', 'sum' or 'none', got ${describe(r)}`);
 }
 
 /** v as a list of numbers (sizes, dims); each is checked by the op itself. @internal */

@@ -14,7 +14,7 @@ import { maxPool2dWithIndices } from '../ops/pool.js';
 import type { Pool2dOptions } from '../ops/pool.js';
 import { indexSelect } from '../ops/index.js';
 import { noGrad, needsGrad, record } from '../autograd/engine.js';
-import { optTensorArg, optionsArg, tensorArg } from '../check.js';
+import { optTensorArg, optionsArg, reductionArg, tensorArg } from '../check.js';
 export { indexSelect, cat, stack } from '../ops/index.js';
 
 /**
@@ -114,11 +114,9 @@ export function layerNorm(x: Tensor, normalizedShape: readonly number[], weight?
 }
 
 type Reduction = 'mean' | 'sum' | 'none';
-function applyReduction(op: string, t: Tensor, r: Reduction = 'mean'): Tensor {
-  if (r === 'mean') return t.mean();
-  if (r === 'sum') return t.sum();
-  if (r === 'none') return t;
-  throw new ArgumentError(`${op}: expected reduction 'mean', 'sum' or 'none', got ${JSON.stringify(r)}`);
+function applyReduction(op: string, t: Tensor, r: Reduction | undefined): Tensor {
+  const red = reductionArg(op, r);
+  return red === 'mean' ? t.mean() : red === 'sum' ? t.sum() : t;
 }
 function sameShape(op: string, a: Tensor, b: Tensor): void {
   tensorArg(op, 'input', a);

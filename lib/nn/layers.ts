@@ -44,7 +44,6 @@ export class Linear extends Module {
     defaultInit(this.weight, this.bias);
   }
   forward(x: Tensor): Tensor {
-    tensorArg(this.constructor.name, 'input', x);
     return F.linear(x, this.weight, this.bias);
   }
   /** forward followed by a ReLU, fused into the GEMM's epilogue (Sequential uses it for Linear, ReLU). @example `lin.forwardRelu(x)` */
@@ -73,7 +72,6 @@ export class Conv2d extends Module {
     defaultInit(this.weight, this.bias);
   }
   forward(x: Tensor): Tensor {
-    tensorArg(this.constructor.name, 'input', x);
     return F.conv2d(x, this.weight, this.bias, this.options);
   }
   /** forward followed by a ReLU, fused into the convolution (Sequential uses it for Conv2d, ReLU). @example `conv.forwardRelu(x)` */
@@ -104,7 +102,6 @@ export class ConvTranspose2d extends Module {
     defaultInit(this.weight, this.bias);
   }
   forward(x: Tensor): Tensor {
-    tensorArg(this.constructor.name, 'input', x);
     return F.convTranspose2d(x, this.weight, this.bias, this.options);
   }
   extraRepr(): string {
@@ -119,7 +116,6 @@ export class MaxPool2d extends Module {
     optionsArg(this.constructor.name, options);
   }
   forward(x: Tensor): Tensor {
-    tensorArg(this.constructor.name, 'input', x);
     return F.maxPool2d(x, { kernelSize: this.kernelSize, ...this.options });
   }
   extraRepr(): string {
@@ -133,7 +129,6 @@ export class AvgPool2d extends Module {
     optionsArg(this.constructor.name, options);
   }
   forward(x: Tensor): Tensor {
-    tensorArg(this.constructor.name, 'input', x);
     return F.avgPool2d(x, { kernelSize: this.kernelSize, ...this.options });
   }
   extraRepr(): string {
@@ -146,7 +141,6 @@ export class AdaptiveAvgPool2d extends Module {
     super();
   }
   forward(x: Tensor): Tensor {
-    tensorArg(this.constructor.name, 'input', x);
     return F.adaptiveAvgPool2d(x, this.outputSize);
   }
   extraRepr(): string {
@@ -206,7 +200,6 @@ export class LayerNorm extends Module {
     this.bias = affine ? Parameter(zeros(this.normalizedShape, { dtype: options.dtype })) : null;
   }
   forward(x: Tensor): Tensor {
-    tensorArg(this.constructor.name, 'input', x);
     return F.layerNorm(x, this.normalizedShape, this.weight, this.bias, this.options.eps ?? 1e-5);
   }
   extraRepr(): string {
@@ -299,7 +292,6 @@ export class Embedding extends Module {
     }
   }
   forward(idx: Tensor): Tensor {
-    tensorArg(this.constructor.name, 'input', idx);
     return F.embedding(idx, this.weight, this.options.paddingIdx);
   }
   extraRepr(): string {

@@ -1,5 +1,5 @@
-import { ArgumentError, DTypeError, ShapeError } from '../errors.js';
-import { describe, optTensorArg, optionsArg, tensorArg } from '../check.js';
+import { DTypeError, ShapeError } from '../errors.js';
+import { optTensorArg, optionsArg, reductionArg, tensorArg } from '../check.js';
 import { Tensor } from '../tensor/tensor.js';
 import { arange } from '../tensor/create.js';
 import { fmt } from '../tensor/shape.js';
@@ -16,8 +16,7 @@ export function nllLoss(logProbs: Tensor, labels: Tensor, o?: { weight?: Tensor;
   tensorArg(op, 'labels', labels);
   o = optionsArg(op, o);
   optTensorArg(op, 'weight', o.weight);
-  const r = o.reduction ?? 'mean';
-  if (r !== 'mean' && r !== 'sum' && r !== 'none') throw new ArgumentError(`${op}: expected reduction 'mean', 'sum' or 'none', got ${describe(r)}`);
+  const r = reductionArg(op, o.reduction);
   if (logProbs.ndim !== 2) throw new ShapeError(`nll_loss: expected input of rank 2 (N,C), got shape ${fmt(logProbs.shape)}`);
   if (labels.dtype !== 'int32') throw new DTypeError(`nll_loss: expected int32 labels, got ${labels.dtype}`);
   if (labels.ndim !== 1 || labels.shape[0] !== logProbs.shape[0]) {

@@ -43,6 +43,7 @@ abstract class RNNBase extends Module {
     }
   }
   protected seq(x: Tensor): Tensor[] {
+    tensorArg(this.constructor.name, 'input', x);
     if (x.ndim !== 3 || x.shape[2] !== this.inputSize) {
       throw new ShapeError(`${this.constructor.name}: expected input of shape ${this.batchFirst ? '[N,L,' : '[L,N,'}${this.inputSize}], got ${fmt(x.shape)}`);
     }
@@ -92,7 +93,6 @@ export class RNN extends RNNBase {
   }
   /** The output of every time step (run() also returns the final state). @example `rnn.forward(x)` */
   forward(x: Tensor, h0?: Tensor): Tensor {
-    tensorArg(this.constructor.name, 'input', x);
     return this.run(x, h0)[0];
   }
 }
@@ -127,7 +127,6 @@ export class LSTM extends RNNBase {
   }
   /** The output of every time step (run() also returns the final states). @example `lstm.forward(x).slice(1, -1)  // the last time step (batchFirst)` */
   forward(x: Tensor): Tensor {
-    tensorArg(this.constructor.name, 'input', x);
     return this.run(x)[0];
   }
 }
@@ -162,7 +161,6 @@ export class GRU extends RNNBase {
   }
   /** The output of every time step (run() also returns the final state). @example `gru.forward(x)` */
   forward(x: Tensor, h0?: Tensor): Tensor {
-    tensorArg(this.constructor.name, 'input', x);
     return this.run(x, h0)[0];
   }
 }

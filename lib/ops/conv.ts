@@ -6,7 +6,7 @@ import { Tensor, launch } from '../tensor/tensor.js';
 import { checkShapeArg, fmt } from '../tensor/shape.js';
 import { needsGrad, record } from '../autograd/engine.js';
 import { reluBackward } from './elementwise.js';
-import { describe, optTensorArg, optionsArg, tensorArg } from '../check.js';
+import { describe, isOptions, optTensorArg, optionsArg, tensorArg } from '../check.js';
 
 export type Pair = number | readonly [number, number];
 export interface Conv2dOptions {
@@ -81,7 +81,7 @@ export function convGeometry(op: string, x: Tensor, w: Tensor, o: Conv2dOptions,
 function biasAndOptions<O extends object>(op: string, x: unknown, w: unknown, b: Tensor | null | O | undefined, o: O | undefined): [Tensor | null, O] {
   tensorArg(op, 'input', x);
   tensorArg(op, 'weight', w);
-  if (b !== null && b !== undefined && !(b instanceof Tensor) && typeof b === 'object' && !Array.isArray(b) && o === undefined) {
+  if (isOptions(b) && !(b instanceof Tensor) && o === undefined) {
     return [null, b];  // f(x, w, options)
   }
   return [optTensorArg(op, 'bias', b), optionsArg(op, o)];

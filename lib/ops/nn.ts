@@ -5,7 +5,7 @@ import { Tensor, launch } from '../tensor/tensor.js';
 import { fmt } from '../tensor/shape.js';
 import { nextRng } from '../tensor/random.js';
 import { needsGrad, record } from '../autograd/engine.js';
-import { describe, optTensorArg, optionsArg, tensorArg } from '../check.js';
+import { describe, optTensorArg, optionsArg, reductionArg, tensorArg } from '../check.js';
 
 /**
  * Softmax cross-entropy between logits [N,C] and int32 class labels [N] (PyTorch's cross_entropy: ignoreIndex,
@@ -15,10 +15,7 @@ import { describe, optTensorArg, optionsArg, tensorArg } from '../check.js';
 export function crossEntropy(logits: Tensor, labels: Tensor, o?: CrossEntropyOptions): Tensor {
   o = optionsArg('cross_entropy', o);
   const [per, lse, wy] = crossEntropyForward(logits, labels, o);
-  const reduction = o.reduction ?? 'mean';
-  if (reduction !== 'mean' && reduction !== 'sum' && reduction !== 'none') {
-    throw new ArgumentError(`cross_entropy: expected reduction 'mean', 'sum' or 'none', got ${JSON.stringify(reduction)}`);
-  }
+  const reduction = reductionArg('cross_entropy', o.reduction);
   let out: Tensor;
   let denom: Tensor | null = null;
   if (reduction === 'none') out = per;

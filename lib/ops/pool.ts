@@ -120,7 +120,7 @@ export function avgPool2dBackward(dy: Tensor, inputShape: readonly number[], o: 
   const probe = { ndim: 4, shape: inputShape, dtype: dy.dtype } as unknown as Tensor;
   const g = poolGeometry(op, probe, o);
   if (dy.ndim !== 4 || g.shape.some((d, i) => d !== dy.shape[i])) throw new ShapeError(`${op}: expected dy of shape ${fmt(g.shape)}, got ${fmt(dy.shape)}`);
-  if (dy.dtype !== probe.dtype || !isFloat(dy.dtype)) throw new DTypeError(`${op}: expected a float32 or float64 dy, got ${dy.dtype}`);
+  if (!isFloat(dy.dtype)) throw new DTypeError(`${op}: expected a float32 or float64 dy, got ${dy.dtype}`);
   const d = dy.isContiguous() ? dy : dy.contiguous();
   try {
     return launch('avg_pool2d_bwd', dy.dtype, [d], [{ shape: inputShape, dtype: dy.dtype }], [...g.ip, o.countIncludePad === false ? 0 : 1])[0]!;

@@ -192,7 +192,6 @@ void gemm_impl(int64_t M, int64_t N, int64_t K, const T* A, int64_t rsA, int64_t
   // the copies are summed (in thread order) with the epilogue applied once.
   if (split_k) {
     T* part = (T*)workspace(10, sizeof(T) * (size_t)(M * N * nt));
-    const T b = beta;
 #pragma omp parallel num_threads(nt)
     {
       const int t = omp_get_thread_num();
@@ -206,7 +205,7 @@ void gemm_impl(int64_t M, int64_t N, int64_t K, const T* A, int64_t rsA, int64_t
           T v = part[i * N + j];
           for (int u = 1; u < nt; ++u) v += part[u * M * N + i * N + j];
           T* c = C + i * ldc + j;
-          if (b != T(0)) v += b * *c;
+          if (beta != T(0)) v += beta * *c;
           if (bias_mode == 1) v += bias[i];
           else if (bias_mode == 2) v += bias[j];
           if (relu) v = v > T(0) ? v : T(0);
