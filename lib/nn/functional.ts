@@ -2,7 +2,7 @@
  * nn.functional (also exported as F): stateless layers and losses, all differentiable.
  * @example `const y = F.relu(F.conv2d(x, w, b, { padding: 1 }))`
  */
-import { ArgumentError, DTypeError, ShapeError } from '../errors.js';
+import { DTypeError, ShapeError } from '../errors.js';
 import { Tensor } from '../tensor/tensor.js';
 import { matmul } from '../ops/matmul.js';
 import { reluBackward } from '../ops/elementwise.js';

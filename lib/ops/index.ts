@@ -1,5 +1,5 @@
 // Indexing and joining: index_select (gather along a dim; embedding lookups), cat and stack.
-import { DTypeError, ShapeError, ArgumentError } from '../errors.js';
+import { DTypeError, ShapeError } from '../errors.js';
 import { Tensor, launch, makeView } from '../tensor/tensor.js';
 import { contiguousStrides, fmt, normAxis } from '../tensor/shape.js';
 import { needsGrad, record } from '../autograd/engine.js';
