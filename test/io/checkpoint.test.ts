@@ -1,9 +1,9 @@
-import { describe, it, expect, beforeAll } from 'vitest';
-import { mkdtempSync, writeFileSync, readFileSync, existsSync } from 'node:fs';
+import { describe, it, expect, afterEach, vi } from 'vitest';
+import { mkdtempSync, writeFileSync, readFileSync, existsSync, readdirSync, mkdirSync, truncateSync, unlinkSync, promises as fsp } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, dirname, basename } from 'node:path';
 import { spawn } from 'node:child_process';
-import { tensor, randn, save, load, CheckpointError, nn, optim, F, manualSeed, getRngState, setRngState, Tensor, randint } from '../../lib/index.js';
+import { tensor, randn, save, load, CheckpointError, ArgumentError, DisposedError, nn, optim, F, manualSeed, getRngState, setRngState, Tensor, randint } from '../../lib/index.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'tensile-ckpt-'));
 
@@ -80,13 +80,13 @@ describe('safetensors checkpoints', () => {
     cases.push(['size mismatch', hdr({ a: { dtype: 'F32', shape: [3], data_offsets: [0, 8] } }), /expected 12 bytes/]);
     cases.push(['overlap', hdr({ a: { dtype: 'F32', shape: [2], data_offsets: [0, 8] }, b: { dtype: 'F32', shape: [2], data_offsets: [4, 12] } }), /overlapping/]);
     cases.push(['negative shape', hdr({ a: { dtype: 'F32', shape: [-1], data_offsets: [0, 0] } }), /shape/]);
+    cases.push(['metadata array', hdr({ __metadata__: ['pt'] }), /expected __metadata__ to map strings to strings, got \["pt"\]/]);
     for (const [name, buf, msg] of cases) {
       const p = join(dir, `bad-${name.replace(' ', '-')}.safetensors`);
       writeFileSync(p, buf);
       await expect(load(p), name).rejects.toThrow(CheckpointError);
       await expect(load(p), name).rejects.toThrow(msg);
     }
-    await expect(load(join(dir, 'missing.safetensors'))).rejects.toThrow(CheckpointError);
   });
   it('a process killed during save leaves the previous checkpoint intact', async () => {
     const p = join(dir, 'atomic.safetensors');
@@ -148,5 +148,141 @@ describe('training resumes exactly from a checkpoint', () => {
     steps(c.model, c.opt, c.sched, 6);
     const got = await Promise.all(c.model.parameters().map((q) => q.data()));
     got.forEach((g, i) => expect(Array.from(g)).toEqual(Array.from(want[i]!)));
+  });
+});
+
+describe('checkpoints never lose data', () => {
+  afterEach(() => { vi.restoreAllMocks(); });
+  // the error a promise rejects with (the test fails if it resolves)
+  const rejection = async (p: Promise<unknown>): Promise<Error> => {
+    try {
+      await p;
+    } catch (e) {
+      return e as Error;
+    }
+    throw new Error('expected a rejection, got none');
+  };
+  const tmpFiles = (d: string) => readdirSync(d).filter((f) => f.endsWith('.tmp'));
+  // an error shaped like the ones Node's fs raises (code, and the message naming the file it was called on)
+  const sysError = (code: string, reason: string, call: string) => Object.assign(new Error(`${code}: ${reason}, ${call}`), { code, syscall: call.split(' ')[0] });
+  const fileHandleProto = async (file: string) => {
+    const h = await fsp.open(file, 'r');
+    await h.close();
+    return Object.getPrototypeOf(h) as { write: () => unknown; sync: () => unknown; read: () => unknown };
+  };
+
+  it('save refuses, before writing, every state and metadata load() would refuse: class, message, previous file untouched, no temporary file', async () => {
+    const d = mkdtempSync(join(dir, 'refuse-'));
+    const p = join(d, 'ckpt.safetensors');
+    await save({ w: tensor([1, 2]) }, p);
+    const before = readFileSync(p);
+    const gone = tensor([1, 2]);
+    gone.dispose();
+    const cases: [string, () => Promise<void>, new (m: string) => Error, string][] = [
+      ['metadata {epoch: 5}', () => save({ w: tensor([3]) }, p, { metadata: { epoch: 5 } as never }), ArgumentError,
+        "save: expected metadata values to be strings (safetensors metadata maps strings to strings), got the number 5 for 'epoch'"],
+      ['metadata a string', () => save({ w: tensor([3]) }, p, { metadata: 'v2' as never }), ArgumentError,
+        "save: expected metadata to be a plain object of strings, got the string 'v2'"],
+      ['metadata tensile.structure', () => save({ w: tensor([3]) }, p, { metadata: { 'tensile.structure': '{}' } }), ArgumentError,
+        "save: expected metadata keys other than 'tensile.structure' (where save keeps the state's structure), got 'tensile.structure'"],
+      ['options null', () => save({ w: tensor([3]) }, p, null as never), ArgumentError, 'save: expected an options object, got null'],
+      ['a tensor named __metadata__', () => save({ __metadata__: tensor([3]) }, p), ArgumentError,
+        "save: expected tensor names other than '__metadata__' (the safetensors header's metadata entry), got a tensor named '__metadata__'"],
+      ["{a: {__tensor__: 'zz'}}", () => save({ a: { __tensor__: 'zz' } }, p), ArgumentError,
+        "save: expected no object {__tensor__: string} (it marks a tensor in the saved structure), got {__tensor__: the string 'zz'} at 'a'"],
+      ["{a: [{__number__: '5'}]}", () => save({ a: [{ __number__: '5' }] }, p), ArgumentError,
+        "save: expected no object {__number__: string} (it marks a number JSON cannot hold in the saved structure), got {__number__: the string '5'} at 'a.0'"],
+      ['a disposed tensor at model.w', () => save({ model: { w: gone }, step: 1 }, p), DisposedError,
+        "save: expected a live tensor at 'model.w', got a disposed one (shape [2], float32)"],
+      ['a Map', () => save({ w: tensor([3]), m: new Map() }, p), ArgumentError,
+        "save: expected tensors, numbers, strings, booleans, null, arrays and plain objects, got a Map at 'm'"],
+      ['state an array', () => save([tensor([3])] as never, p), ArgumentError, 'save: expected state to be a Tensor or a plain object, got an array of length 1'],
+      ['state null', () => save(null as never, p), ArgumentError, 'save: expected state to be a Tensor or a plain object, got null'],
+      ['path a number', () => save({ w: tensor([3]) }, 3 as never), ArgumentError, 'save: expected path to be a non-empty string, got the number 3'],
+      ['a header over 100 MiB', () => save({ w: tensor([3]), note: 'x'.repeat(100 * 1024 * 1024) }, p), ArgumentError,
+        `save: expected a header of at most 104857600 bytes (the most load accepts), got ${100 * 1024 * 1024 + 152} bytes of names, shapes and plain values`],
+    ];
+    for (const [name, run, cls, msg] of cases) {
+      const e = await rejection(run());
+      expect(e, name).toBeInstanceOf(cls);
+      expect(e.message, name).toBe(msg);
+      expect(readFileSync(p).equals(before), name).toBe(true);
+      expect(readdirSync(d), name).toEqual(['ckpt.safetensors']);
+    }
+    expect(Array.from(await ((await load(p))['w'] as Tensor).data())).toEqual([1, 2]);
+  });
+
+  it("state load() used to misread round-trips exactly: a tensor under the key '', -0, objects holding __tensor__ with a tensor or beside other keys", async () => {
+    const p = join(dir, 'odd.safetensors');
+    await save({ '': tensor([7]) }, p);
+    const flat = await load(p) as Record<string, Tensor>;
+    expect(Object.keys(flat)).toEqual(['']);
+    expect(Array.from(await flat['']!.data())).toEqual([7]);
+    await save({ z: -0, zs: [0, -0], a: { __tensor__: tensor([5]) }, b: { __tensor__: 'zz', n: 1 } }, p);
+    const r = await load(p) as { z: number; zs: number[]; a: { __tensor__: Tensor }; b: object };
+    expect(Object.is(r.z, -0)).toBe(true);
+    expect(Object.is(r.zs[0], 0) && Object.is(r.zs[1], -0)).toBe(true);
+    expect(Array.from(await r.a.__tensor__.data())).toEqual([5]);
+    expect(r.b).toEqual({ __tensor__: 'zz', n: 1 });
+  });
+
+  it('300 saves replacing a file while 3 readers load it in a loop: every load sees a complete old or new checkpoint (0 failures)', async () => {
+    const d = mkdtempSync(join(dir, 'race-'));
+    const p = join(d, 'race.safetensors');
+    // files of different sizes: a load that takes one file's size and the other file's bytes fails
+    const small = tensor([1, 2, 3]), big = randn([16, 64]);
+    const wants = [Array.from(await small.data()), Array.from(await big.data())];
+    await save({ v: small }, p);
+    let writing = true, loads = 0;
+    const failures: string[] = [];
+    const writer = async () => {
+      for (let i = 0; i < 300; i++) await save({ v: i % 2 ? small : big }, p);
+      writing = false;
+    };
+    const reader = async () => {
+      while (writing) {
+        loads++;
+        try {
+          const got = Array.from(await ((await load(p))['v'] as Tensor).data());
+          if (!wants.some((w) => w.length === got.length && w.every((x, i) => x === got[i]))) failures.push(`values of neither file (${got.length})`);
+        } catch (e) {
+          failures.push((e as Error).message);
+        }
+      }
+    };
+    await Promise.all([writer(), reader(), reader(), reader()]);
+    expect(loads).toBeGreaterThan(300);
+    expect(failures.slice(0, 5)).toEqual([]);
+    expect(failures.length).toBe(0);
+    expect(readdirSync(d)).toEqual(['race.safetensors']);
+  });
+
+  it('the atomic write: a new temporary file beside the target, written and fsynced, renamed over the target, then the directory fsynced', async () => {
+    const d = mkdtempSync(join(dir, 'steps-'));
+    const p = join(d, 'ckpt.safetensors');
+    await save({ w: tensor([1]) }, p);
+    const proto = await fileHandleProto(p);
+    const realSync = proto.sync;
+    const open = vi.spyOn(fsp, 'open'), rename = vi.spyOn(fsp, 'rename');
+    const seen: string[] = [];  // what the target holds at each fsync
+    const sync = vi.spyOn(proto, 'sync').mockImplementation(async function (this: unknown) {
+      seen.push(Array.from(await ((await load(p))['w'] as Tensor).data()).join());
+      return realSync.call(this);
+    });
+    await save({ w: tensor([2]) }, p);
+    const tmp = String(open.mock.calls[0]![0]);
+    expect(dirname(tmp)).toBe(d);
+    expect(basename(tmp)).toMatch(/^\.ckpt\.safetensors\.\d+\.[0-9a-f]{8}\.tmp$/);
+    expect(open.mock.calls[0]![1]).toBe('wx');
+    expect(rename.mock.calls).toEqual([[tmp, p]]);
+    expect(open.mock.calls.filter((c) => !String(c[0]).endsWith('.tmp') && c[0] !== p)).toEqual([[d, 'r']]);
+    const handles = await Promise.all(open.mock.results.map((r) => r.value));
+    const tmpHandle = handles[0], dirHandle = handles[open.mock.calls.findIndex((c) => c[0] === d)];
+    expect(sync.mock.contexts).toEqual([tmpHandle, dirHandle]);
+    const [syncTmp, syncDir] = sync.mock.invocationCallOrder;
+    expect(syncTmp!).toBeLessThan(rename.mock.invocationCallOrder[0]!);
+    expect(rename.mock.invocationCallOrder[0]!).toBeLessThan(syncDir!);
+    expect(seen).toEqual(['1', '2']);  // the file fsync before the rename (old content in place), the directory's after
+    expect(readdirSync(d)).toEqual(['ckpt.safetensors']);
   });
 });
