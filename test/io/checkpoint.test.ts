@@ -285,4 +285,87 @@ describe('checkpoints never lose data', () => {
     expect(seen).toEqual(['1', '2']);  // the file fsync before the rename (old content in place), the directory's after
     expect(readdirSync(d)).toEqual(['ckpt.safetensors']);
   });
+
+  it('a failed save is a CheckpointError naming the path (not the temporary file), leaves the previous file and no temporary file: target a directory, missing directory, parent a file, read-only directory, disk full, fsync and rename failing', async () => {
+    const d = mkdtempSync(join(dir, 'fail-'));
+    const p = join(d, 'ckpt.safetensors');
+    await save({ w: tensor([1, 2]) }, p);
+    const before = readFileSync(p);
+    const sub = join(d, 'sub');
+    mkdirSync(join(sub, 'inside'), { recursive: true });
+    const proto = await fileHandleProto(p);
+    const realRename = fsp.rename;
+    const cases: [string, string, () => void, string][] = [
+      ['target a directory', sub, () => {}, `save: expected '${sub}' to name a file, got a directory`],
+      ['missing directory', join(d, 'nope', 'c.safetensors'), () => {}, `save: expected a writable directory for '${join(d, 'nope', 'c.safetensors')}', got ENOENT (no such file or directory)`],
+      ['parent a file', join(p, 'c.safetensors'), () => {}, `save: expected a file path at '${join(p, 'c.safetensors')}', got ENOTDIR (not a directory)`],
+      // permission bits do not bind root, so the read-only directory's EACCES is the one open(2) would raise
+      ['read-only directory', p, () => vi.spyOn(fsp, 'open').mockImplementationOnce(async (f) => { throw sysError('EACCES', 'permission denied', `open '${String(f)}'`); }),
+        `save: expected a writable directory for '${p}', got EACCES (permission denied)`],
+      ['disk full', p, () => vi.spyOn(proto, 'write').mockImplementationOnce(async () => { throw sysError('ENOSPC', 'no space left on device', 'write'); }),
+        `save: expected to write '${p}', got ENOSPC (no space left on device)`],
+      ['fsync failing', p, () => vi.spyOn(proto, 'sync').mockImplementationOnce(async () => { throw sysError('EIO', 'i/o error', 'fsync'); }),
+        `save: expected to write '${p}', got EIO (i/o error)`],
+      // a directory appearing at the target between the check and the rename: the real EISDIR, naming the temporary
+      ['rename failing', p, () => vi.spyOn(fsp, 'rename').mockImplementationOnce((from) => realRename(from, sub)),
+        `save: expected to replace '${p}' with the new checkpoint, got EISDIR (illegal operation on a directory)`],
+    ];
+    for (const [name, target, arrange, msg] of cases) {
+      arrange();
+      const e = await rejection(save({ w: tensor([3, 4, 5]) }, target));
+      vi.restoreAllMocks();
+      expect(e, name).toBeInstanceOf(CheckpointError);
+      expect(e.message, name).toBe(msg);
+      expect(e.message, name).not.toMatch(/\.tmp/);
+      expect(readFileSync(p).equals(before), name).toBe(true);
+      expect(readdirSync(d).sort(), name).toEqual(['ckpt.safetensors', 'sub']);
+      expect(readdirSync(sub), name).toEqual(['inside']);
+    }
+  });
+
+  it('a failed load is a CheckpointError naming the path: missing file, a directory, a device, a file shrinking while read, a tensor over the largest Buffer', async () => {
+    const d = mkdtempSync(join(dir, 'load-fail-'));
+    const p = join(d, 'ckpt.safetensors');
+    const missing = join(d, 'missing.safetensors');
+    for (const [name, path, msg] of [
+      ['missing', missing, `load: expected a readable file at '${missing}', got ENOENT (no such file or directory)`],
+      ['a directory', d, `load: expected a file at '${d}', got a directory`],
+      ['a device', '/dev/null', "load: expected a file at '/dev/null', got something that is not a regular file"],
+    ] as const) {
+      const e = await rejection(load(path));
+      expect(e, name).toBeInstanceOf(CheckpointError);
+      expect(e.message, name).toBe(msg);
+    }
+    const e0 = await rejection(load(7 as never));
+    expect(e0).toBeInstanceOf(ArgumentError);
+    expect(e0.message).toBe('load: expected path to be a non-empty string, got the number 7');
+
+    // rewritten in place (not by save) between the size check and the read of the data
+    await save({ w: randn([256]) }, p);
+    const proto = await fileHandleProto(p);
+    const realRead = proto.read as (this: unknown, ...a: unknown[]) => Promise<unknown>;
+    const hlen = Number(readFileSync(p).readBigUInt64LE(0));
+    let reads = 0;
+    vi.spyOn(proto, 'read').mockImplementation(async function (this: unknown, ...a: unknown[]) {
+      if (++reads === 3) truncateSync(p, 8 + hlen + 100);
+      return realRead.apply(this, a);
+    });
+    const e1 = await rejection(load(p));
+    vi.restoreAllMocks();
+    expect(e1).toBeInstanceOf(CheckpointError);
+    expect(e1.message).toBe(`load: expected 1024 bytes of tensor 'w' at offset ${8 + hlen} of '${p}', got 100: the file is truncated (it shrank while being read)`);
+
+    // a sparse file: the 4 GiB + 1 byte take no disk, and load refuses before Buffer.alloc would throw a RangeError
+    const n = 2 ** 32 + 1;
+    const h = JSON.stringify({ big: { dtype: 'U8', shape: [n], data_offsets: [0, n] } });
+    const len = Buffer.alloc(8);
+    len.writeBigUInt64LE(BigInt(h.length));
+    const big = join(d, 'big.safetensors');
+    writeFileSync(big, Buffer.concat([len, Buffer.from(h)]));
+    truncateSync(big, 8 + h.length + n);
+    const e2 = await rejection(load(big));
+    unlinkSync(big);
+    expect(e2).toBeInstanceOf(CheckpointError);
+    expect(e2.message).toBe(`load: expected tensors of at most 4294967296 bytes (the largest buffer Node allocates), got ${n} bytes for 'big' in '${big}'`);
+  });
 });
