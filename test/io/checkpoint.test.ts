@@ -162,7 +162,6 @@ describe('checkpoints never lose data', () => {
     }
     throw new Error('expected a rejection, got none');
   };
-  const tmpFiles = (d: string) => readdirSync(d).filter((f) => f.endsWith('.tmp'));
   // an error shaped like the ones Node's fs raises (code, and the message naming the file it was called on)
   const sysError = (code: string, reason: string, call: string) => Object.assign(new Error(`${code}: ${reason}, ${call}`), { code, syscall: call.split(' ')[0] });
   const fileHandleProto = async (file: string) => {
