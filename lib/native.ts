@@ -15,13 +15,15 @@ import { nativeErrorClasses, ArgumentError, DeviceError, NativeError } from './e
 export type Handle = number & { readonly __handle: unique symbol };
 
 interface Binding {
-  init(o: { errors: readonly Function[]; buffers: readonly Float64Array[]; isa?: string }): { isa: string; isaError: string };
+  init(o: { errors: readonly Function[]; buffers: readonly Float64Array[]; isa?: string }): { isa: string; isaError: string; collected: Int32Array };
   setIsa(name: string): string;
   opNames(): string[];
   supports(op: number, device: number, dtype: number): boolean;
   submit(buffer: number, start: number, end: number, seqEnd: number, memoryDelta: number, advance: boolean,
     released: Int32Array, lastUse: Float64Array, nReleased: number): void;
   fromBytes(device: number, bytes: ArrayBufferView, h: Handle): void;
+  track(tensors: readonly unknown[], ids: Int32Array, n: number): void;
+  refillCollected(): boolean;
   read(h: Handle | 0, byteOffset: number, byteLength: number): Promise<ArrayBuffer | undefined>;
   readSync(h: Handle | 0, byteOffset: number, byteLength: number): ArrayBuffer | undefined;
   memory(): { liveBytes: number; liveStorages: number; pooledBytes: number };
@@ -67,8 +69,8 @@ const ints = buffers.map((b) => new Int32Array(b.buffer));
  * the first one not yet submitted, in 8-byte slots (every record starts with an int32 tag in its first slot's low
  * half; a buffer is submitted in ranges, and left for the next one when full); handle ids (a stack of free ids;
  * bytes[id] is what a handle holds for V8's accounting, 0 for views); bytes not yet reported to V8; elements
- * touched by the records not yet submitted; the numbering of records and each handle's last use; releases not yet
- * handed over. @internal
+ * touched by the records not yet submitted; the numbering of records and each handle's last use; each id's
+ * generation (bumped when it is released); releases not yet handed over. @internal
  */
 export const cmd = {
   buf: buffers[0]!,
@@ -83,6 +85,7 @@ export const cmd = {
   pendingWork: 0,
   seq: 0,  // numbered records so far: OP, FLAT, SHARE, binds and reads (the worker counts them as it runs them)
   lastUse: new Float64Array(1024),  // per handle id: the number of the last record that uses it
+  gen: new Int32Array(1024),  // per handle id: how many times it was released (tells a stale GC release from a live one)
   rel: new Int32Array(REL_MAX),  // releases not yet handed over, with each handle's last use
   relAt: new Float64Array(REL_MAX),
   nRel: 0,
@@ -122,6 +125,7 @@ export function submit(): void {
 }
 // advance: the buffer is full; go on in the next one (the native side waits until the worker is done with it)
 function flush(advance: boolean): void {
+  if (collected[0] !== collected[1] && !draining) drainCollected();
   const start = cmd.start, end = cmd.p;
   const delta = cmd.memoryDelta;
   cmd.memoryDelta = 0;
@@ -158,6 +162,36 @@ export function recorded(work: number): void {
   if (work > WORK_NOW || (cmd.pendingWork += work + OP_COST) > BATCH_WORK) submit();
 }
 
+// Tensors the GC collected: the addon's GC-time finalizers (track()) write their (id, generation) pairs into this ring
+// (layout in native/addon/addon.cpp, GcRing), also while a synchronous loop keeps the event loop from turning; every
+// submit drains it first. A pair whose generation is not the id's current one belongs to a tensor that was
+// disposed before the GC found it (its id may serve another tensor by now): it is skipped.
+let collected: Int32Array<ArrayBufferLike> = new Int32Array(4);
+const RING_CAP = 1 << 16;
+let draining = false;
+function drainCollected(): void {
+  draining = true;
+  try {
+    const ring = collected, gen = cmd.gen;
+    for (;;) {
+      let r = ring[1]!;
+      while (r !== ring[0]) {
+        const e = 4 + 2 * (r & (RING_CAP - 1));
+        const h = ring[e]!;
+        r = (r + 1) | 0;
+        ring[1] = r;
+        if (gen[h] === ring[e + 1]) releaseCollected(h as Handle);
+      }
+      if (ring[2] === 0) break;
+      binding.refillCollected();  // releases that found the ring full wait natively: move them in, drain again
+    }
+  } finally {
+    draining = false;
+  }
+}
+/** @internal the (id, generation) pairs of the tensors handed to track(), two int32 each */
+export const trackIds = new Int32Array(2 * 256);
+
 /** @internal a new handle id for a storage of `bytes` (counted for V8) */
 export function newHandle(bytes: number): Handle {
   const c = cmd;
@@ -184,6 +218,9 @@ function growIds(): void {
   const free = new Int32Array(cmd.free.length * 2);
   free.set(cmd.free);
   cmd.free = free;
+  const gen = new Int32Array(cmd.gen.length * 2);
+  gen.set(cmd.gen);
+  cmd.gen = gen;
 }
 
 /**
@@ -193,6 +230,7 @@ function growIds(): void {
 export function releaseHandle(h: Handle): void {
   const c = cmd;
   c.memoryDelta -= c.bytes[h]!;
+  c.gen[h] = c.gen[h]! + 1;
   c.free[c.nFree++] = h;
   if (c.p + 1 > CMD_LEN) flush(true);
   else if (c.p === c.start) schedule();
@@ -210,6 +248,7 @@ export function releaseHandle(h: Handle): void {
 export function releaseCollected(h: Handle): void {
   const c = cmd;
   c.memoryDelta -= c.bytes[h]!;
+  c.gen[h] = c.gen[h]! + 1;
   c.free[c.nFree++] = h;
   const i = c.nRel++;
   c.rel[i] = h;
@@ -257,6 +296,7 @@ export function handleFromBytes(device: number, bytes: ArrayBufferView): Handle 
   } catch (e) {
     cmd.memoryDelta -= bytes.byteLength;
     cmd.bytes[h] = 0;
+    cmd.gen[h] = cmd.gen[h]! + 1;
     cmd.free[cmd.nFree++] = h;
     throw e;
   }
@@ -265,6 +305,7 @@ export function handleFromBytes(device: number, bytes: ArrayBufferView): Handle 
 }
 
 const info = binding.init({ errors: nativeErrorClasses, buffers, isa: process.env['TENSILE_ISA'] ?? '' });
+collected = info.collected;
 if (info.isaError) {
   process.emitWarning(`tensile: TENSILE_ISA=${process.env['TENSILE_ISA']} ignored: ${info.isaError}`);
 }

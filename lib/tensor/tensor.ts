@@ -1,8 +1,8 @@
 import { DisposedError, ShapeError, ArgumentError, DTypeError, NativeError } from '../errors.js';
 import { AnyTypedArray, DType, DTYPE_ID, DTYPE_SIZE, typedArrayCtor } from '../dtype.js';
 import {
-  binding, opId, opNames, Handle, Device, DEVICE_ID, assertSupported, cmd, reserve, recorded, submit, newHandle, releaseHandle, releaseCollected,
-  shareHandle, handleFromBytes, onSubmit, readHandle, CMD_OP, CMD_FLAT, CMD_LEN,
+  binding, opId, opNames, Handle, Device, DEVICE_ID, assertSupported, cmd, reserve, recorded, submit, newHandle, releaseHandle,
+  shareHandle, handleFromBytes, onSubmit, readHandle, trackIds, CMD_OP, CMD_FLAT, CMD_LEN,
 } from '../native.js';
 import { trackTensor } from '../memory.js';
 import { describe, optionsArg } from '../check.js';
@@ -13,12 +13,12 @@ import * as mm from '../ops/matmul.js';
 import * as view from '../ops/view.js';
 import * as engine from '../autograd/engine.js';
 
-// Tensors the program drops without dispose() are released when the GC collects them. A new tensor joins the
-// registry at the next submit, not at once: until then it waits in `young`, and dispose() takes it out again, so
-// the many tensors disposed soon after they are made never pay for registering and unregistering.
-const registry = new FinalizationRegistry<Handle>((h) => {
-  releaseCollected(h);
-});
+// Tensors the program drops without dispose() are released when the GC collects them: the addon attaches a
+// finalizer that V8 runs inside the collection (lib/native.ts drainCollected), so this holds in a synchronous loop
+// too, where FinalizationRegistry callbacks would wait for the event loop. A new tensor gets its finalizer at the
+// next submit, not at once: until then it waits in `young`, and dispose() takes it out again, so the many tensors
+// disposed soon after they are made never pay for it. A tensor disposed after that needs nothing undone: its id's
+// generation moves on, and the finalizer's late release is recognised as stale.
 // (a fresh array per batch: it stays in V8's young generation like the tensors stored into it, so those stores
 // need no remembered-set entry; dispose() clears a young tensor's slot, so registering skips it without reading it)
 const YOUNG = 256;
@@ -26,15 +26,22 @@ let young: (Tensor | undefined)[] = new Array<Tensor | undefined>(YOUNG);
 let nYoung = 0;
 const registerYoung = () => {
   const list = young, n = nYoung;
+  if (n === 0) return;
   young = new Array<Tensor | undefined>(YOUNG);
   nYoung = 0;
+  const ids = trackIds, gen = cmd.gen;
   for (let i = 0; i < n; i++) {
     const t = list[i];
     if (t !== undefined) {
       t._yi = -1;
-      registry.register(t, t._h!, t);
+      const h = t._h!;
+      ids[2 * i] = h;
+      ids[2 * i + 1] = gen[h]!;
+    } else {
+      ids[2 * i] = 0;
     }
   }
+  binding.track(list, ids, n);
 };
 onSubmit(registerYoung);
 
@@ -69,7 +76,7 @@ export class Tensor {
   // made per op, so its size is what the young-generation GC pays for. View geometry and autograd state live in
   // side objects made only for the tensors that need them.
   /** @internal */ declare _h: Handle | null;
-  /** @internal its slot in the young list, or -1 once the finalization registry holds it */ declare _yi: number;
+  /** @internal its slot in the young list, or -1 once it has its GC finalizer */ declare _yi: number;
   declare readonly shape: readonly number[];
   declare readonly dtype: DType;
   declare readonly device: Device;
@@ -168,11 +175,7 @@ export class Tensor {
     if (h !== null) {
       this._h = null;
       const i = this._yi;
-      if (i < 0) {
-        registry.unregister(this);
-      } else {
-        young[i] = undefined;  // still young: out of the list
-      }
+      if (i >= 0) young[i] = undefined;  // still young: out of the list
       releaseHandle(h);
     }
   }

@@ -9,6 +9,63 @@ using namespace tensile;
 
 namespace {
 
+// Releases found by the garbage collector. lib/ attaches a Node-API finalizer to each tensor that lives past a submit
+// (track()); V8 runs it during the collection itself, also inside a synchronous loop that never lets the event loop
+// turn (FinalizationRegistry callbacks, and Node-API finalizers of ordinary modules, wait for the loop). Such a
+// finalizer may not touch the JS heap: it writes the tensor's handle id and generation into this ring, memory that
+// lib/ reads as an Int32Array and drains at its next submit (lib/native.ts drainCollected). Layout, in int32s:
+// [0] entries written (native), [1] entries read (lib/), [2] 1 while entries wait in `overflow` (the ring was full),
+// [3] unused, then kRingCap (id, generation) pairs. The JS thread is the only one that touches it: finalizers run on
+// it, between two JS operations. The ring outlives the environment's state until the last finalizer has run (Node
+// runs the remaining ones at teardown, in an order it does not promise): `refs` counts the state and each pending
+// finalizer.
+struct GcRing {
+  static constexpr uint32_t kRingCap = 1u << 16;  // pairs (512 KiB); more between two submits go to `overflow`
+  int32_t* mem;
+  std::vector<std::pair<int32_t, int32_t>> overflow;
+  int64_t refs = 1;
+  bool alive = true;
+  GcRing() : mem(static_cast<int32_t*>(std::calloc(4 + 2 * (size_t)kRingCap, sizeof(int32_t)))) {
+    if (!mem) throw std::bad_alloc();
+  }
+  ~GcRing() { std::free(mem); }
+  void unref() {
+    if (--refs == 0) delete this;
+  }
+  void push(int32_t id, int32_t gen) {
+    const uint32_t w = (uint32_t)mem[0], r = (uint32_t)mem[1];
+    if (w - r < kRingCap && overflow.empty()) {
+      int32_t* e = mem + 4 + 2 * (w & (kRingCap - 1));
+      e[0] = id;
+      e[1] = gen;
+      mem[0] = (int32_t)(w + 1);
+    } else {
+      overflow.emplace_back(id, gen);
+      mem[2] = 1;
+    }
+  }
+  // moves waiting entries into the ring as far as it has room (lib/ has just drained it)
+  void refill() {
+    size_t i = 0;
+    for (uint32_t w = (uint32_t)mem[0]; i < overflow.size() && w - (uint32_t)mem[1] < kRingCap; ++i, ++w) {
+      int32_t* e = mem + 4 + 2 * (w & (kRingCap - 1));
+      e[0] = overflow[i].first;
+      e[1] = overflow[i].second;
+      mem[0] = (int32_t)(w + 1);
+    }
+    overflow.erase(overflow.begin(), overflow.begin() + (ptrdiff_t)i);
+    mem[2] = overflow.empty() ? 0 : 1;
+  }
+};
+
+// A basic finalizer (node_api_basic_finalize): runs inside the GC, so it touches only the ring.
+void collected(node_api_basic_env, void* data, void* hint) {
+  GcRing* ring = static_cast<GcRing*>(hint);
+  const uint64_t v = (uint64_t)(uintptr_t)data;
+  if (ring->alive) ring->push((int32_t)(uint32_t)v, (int32_t)(uint32_t)(v >> 32));
+  ring->unref();
+}
+
 // Per-environment state (context-aware: each worker_thread gets its own stream and error classes).
 struct EnvData {
   std::unique_ptr<Stream> stream;
@@ -22,9 +79,12 @@ struct EnvData {
   int pending = 0;
   bool initialised = false;
   int64_t unreported = 0;  // bytes not yet reported to V8 (reported in steps of 1 MiB)
+  GcRing* ring = new GcRing();
   ~EnvData() {
     stream.reset();  // joins the worker before the buffers and the TSFN go away
     if (initialised) tsfn.Release();
+    ring->alive = false;
+    ring->unref();
   }
 };
 
@@ -98,6 +158,9 @@ Napi::Value Init(const Napi::CallbackInfo& info) {
   Napi::Object r = Napi::Object::New(env);
   r.Set("isa", cpu_isa());
   r.Set("isaError", chosen_error);
+  // the ring's memory stays valid while this environment runs JS (EnvData holds a reference until teardown)
+  r.Set("collected", Napi::Int32Array::New(env, 4 + 2 * (size_t)GcRing::kRingCap,
+                                           Napi::ArrayBuffer::New(env, d.ring->mem, (4 + 2 * (size_t)GcRing::kRingCap) * 4), 0));
   return r;
   TS_GUARD_END
 }
@@ -176,6 +239,40 @@ Napi::Value Submit(const Napi::CallbackInfo& info) {
   }
   return env.Undefined();
   TS_GUARD_END
+}
+
+// track(tensors: array, ids: Int32Array, n): attaches the GC-time finalizer to tensors[i] for i < n where ids[2i]
+// (the tensor's handle id) is not 0; ids[2i + 1] is the id's generation, returned with it through the ring so that
+// lib/ can tell a finalizer of a tensor it already disposed (whose id may have been reused since) from a live one.
+Napi::Value Track(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  TS_GUARD_BEGIN
+  EnvData& d = ready(env);
+  if (info.Length() < 3 || !info[0].IsArray() || !info[1].IsTypedArray())
+    throw tensile::Error{ERR_NATIVE, "track: expected (tensors, ids, n)"};
+  Napi::Array list = info[0].As<Napi::Array>();
+  Napi::Int32Array ids = info[1].As<Napi::Int32Array>();
+  const uint32_t n = info[2].As<Napi::Number>().Uint32Value();
+  if ((size_t)n * 2 > ids.ElementLength() || n > list.Length())
+    throw tensile::Error{ERR_NATIVE, "track: expected n within the arrays"};
+  const int32_t* p = ids.Data();
+  for (uint32_t i = 0; i < n; ++i) {
+    if (p[2 * i] == 0) continue;
+    napi_value obj;
+    if (napi_get_element(env, list, i, &obj) != napi_ok) throw Napi::Error::New(env);
+    const uint64_t v = (uint64_t)(uint32_t)p[2 * i] | ((uint64_t)(uint32_t)p[2 * i + 1] << 32);
+    if (napi_add_finalizer(env, obj, (void*)(uintptr_t)v, collected, d.ring, nullptr) != napi_ok) throw Napi::Error::New(env);
+    d.ring->refs++;
+  }
+  return env.Undefined();
+  TS_GUARD_END
+}
+
+// refillCollected(): after lib/ drained the ring, moves releases that did not fit into it (returns whether any wait)
+Napi::Value RefillCollected(const Napi::CallbackInfo& info) {
+  EnvData& d = env_data(info.Env());
+  d.ring->refill();
+  return Napi::Boolean::New(info.Env(), !d.ring->overflow.empty());
 }
 
 // fromBytes(device, ArrayBufferView, handle): a new storage holding a copy of the bytes, bound to `handle` after
@@ -323,6 +420,8 @@ Napi::Object InitModule(Napi::Env env, Napi::Object exports) {
   exports.Set("opNames", Napi::Function::New(env, OpNames));
   exports.Set("supports", Napi::Function::New(env, Supports));
   exports.Set("fromBytes", Napi::Function::New(env, FromBytes));
+  exports.Set("track", Napi::Function::New(env, Track));
+  exports.Set("refillCollected", Napi::Function::New(env, RefillCollected));
   exports.Set("submit", Napi::Function::New(env, Submit));
   exports.Set("read", Napi::Function::New(env, Read));
   exports.Set("readSync", Napi::Function::New(env, ReadSync));
@@ -334,4 +433,16 @@ Napi::Object InitModule(Napi::Env env, Napi::Object exports) {
 
 }  // namespace
 
-NODE_API_MODULE(tensile, InitModule)
+// The module's registration, written out (NODE_API_MODULE's expansion) to declare one thing differently: the Node-API
+// version the module reports at run time is NAPI_VERSION_EXPERIMENTAL, the one mode in which Node runs a module's
+// finalizers inside the garbage collection (napi_env__::InvokeFinalizerFromGC; every other version defers them to
+// the event loop, as FinalizationRegistry does). That is what frees tensors in a loop that never awaits (`collected`
+// above). The code is compiled against Node-API 8 (NAPI_VERSION in CMakeLists.txt), so the binary calls nothing a
+// Node >= 20 lacks; its finalizers obey the mode's rule (no call that touches the JS heap from inside the GC: the
+// ones node-addon-api attaches only delete their own data).
+EXTERN_C_START
+NAPI_MODULE_EXPORT int32_t NODE_API_MODULE_GET_API_VERSION(void) { return NAPI_VERSION_EXPERIMENTAL; }
+NAPI_MODULE_EXPORT napi_value NAPI_MODULE_INITIALIZER(napi_env env, napi_value exports) {
+  return Napi::RegisterModule(env, exports, InitModule);
+}
+EXTERN_C_END
