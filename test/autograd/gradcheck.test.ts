@@ -28,6 +28,27 @@ describe('gradcheck: elementwise (with broadcasting)', () => {
   it('scalar operands', async () => {
     await check((p) => p.mul(3).add(1).sub(0.5).div(2), [x64([5])]);
   });
+  // cond broadcasts too; the gradient goes to a where cond holds, to b elsewhere, summed over broadcast dims
+  const mask = tensor([1, 0, 0, 1, 1, 0, 1, 0, 0, 1, 1, 1], { shape: [3, 4], dtype: 'uint8' });
+  for (const [sa, sb] of [[[3, 4], [3, 4]], [[3, 1], [4]], [[1], [2, 3, 4]]] as [number[], number[]][]) {
+    it(`where cond=[3,4] a=[${sa}] b=[${sb}]`, async () => {
+      const a = x64(sa), b = x64(sb);
+      expect(where(mask, a, b).requiresGrad).toBe(true);
+      await check((p, q) => where(mask, p, q), [a, b]);
+    });
+  }
+  it('where with one branch a number (cond=[3,4] a=[4] b=0; a=2 b=[3,4]) and a float64 cond (!= 0)', async () => {
+    await check((p) => where(mask, p, 0), [x64([4])]);
+    await check((q) => where(mask, 2, q), [x64([3, 4])]);
+    await check((p, q) => where(tensor([0.5, 0, -2, 0], { dtype: 'float64' }), p, q), [x64([4]), x64([4])]);
+  });
+  it('where: only the branch that requires grad gets one, never cond', async () => {
+    const c = tensor([1, 0, 2], { dtype: 'float64' }).requiresGrad_(), a = x64([3]), b = tensor([5, 6, 7], { dtype: 'float64' });
+    where(c, a, b).mul(tensor([1, 2, 3], { dtype: 'float64' })).sum().backward();
+    expect(Array.from(await a.grad!.data())).toEqual([1, 0, 3]);
+    expect(b.grad).toBeNull();
+    expect(c.grad).toBeNull();
+  });
   const unary: [string, (t: Tensor) => Tensor, number, number][] = [
     ['neg', (t) => t.neg(), -1, 1], ['abs', (t) => t.abs(), 0.1, 1], ['exp', (t) => t.exp(), -1, 1], ['log', (t) => t.log(), 0.5, 2],
     ['sqrt', (t) => t.sqrt(), 0.5, 2], ['rsqrt', (t) => t.rsqrt(), 0.5, 2], ['relu', (t) => t.relu(), 0.1, 1],
