@@ -1,11 +1,14 @@
 import { ArgumentError, DTypeError } from '../errors.js';
 import { Tensor } from '../tensor/tensor.js';
 import { tensor } from '../tensor/create.js';
+import { seededRandom } from '../data/dataset.js';
 
 export interface GradcheckOptions {
   eps?: number;
   atol?: number;
   rtol?: number;
+  /** seed of the random cotangent (a private generator: the global one of manualSeed is left alone); default 0x9c0d */
+  seed?: number;
 }
 export interface GradcheckResult {
   ok: boolean;
@@ -17,7 +20,10 @@ export interface GradcheckResult {
 
 /**
  * Compares the gradients from backward() with central finite differences, in float64. `fn` maps the inputs to a
- * tensor; its sum's gradient is checked for every input that requires grad.
+ * tensor y; the gradient of sum(y * v) is checked for every input that requires grad, where v is a seeded random
+ * cotangent of y's shape (values of either sign with magnitudes in [0.5, 1.5)). A cotangent of ones would not do:
+ * the gradient of sum(softmax(x)) is zero, and that of sum(x.permute(p)) one constant, so a backward that returns
+ * zeros or permutes its gradient would pass.
  *
  * @example
  * ```ts
@@ -27,7 +33,8 @@ export interface GradcheckResult {
  * ```
  */
 export async function gradcheck(fn: (...xs: Tensor[]) => Tensor, inputs: Tensor[], o: GradcheckOptions = {}): Promise<GradcheckResult> {
-  const eps = o.eps ?? 1e-6, atol = o.atol ?? 1e-5, rtol = o.rtol ?? 1e-3;
+  const eps = o.eps ?? 1e-6, atol = o.atol ?? 1e-5, rtol = o.rtol ?? 1e-3, seed = o.seed ?? 0x9c0d;
+  if (!Number.isSafeInteger(seed) || seed < 0) throw new ArgumentError(`gradcheck: expected seed to be a non-negative safe integer, got ${seed}`);
   for (const x of inputs) {
     if (x.requiresGrad && x.dtype !== 'float64') throw new DTypeError(`gradcheck: expected float64 inputs, got ${x.dtype}`);
   }
@@ -38,9 +45,18 @@ export async function gradcheck(fn: (...xs: Tensor[]) => Tensor, inputs: Tensor[
     return x.requiresGrad ? t.requiresGrad_() : t;
   });
   const xs = fresh(values);
-  const y = fn(...xs).sum();
-  y.backward();
-  const f = async (vals: Float64Array[]) => fn(...fresh(vals).map((t) => t.detach())).sum().item();
+  const y = fn(...xs);
+  const rnd = seededRandom(seed);
+  const v = new Float64Array(y.numel);
+  for (let k = 0; k < v.length; k++) v[k] = (rnd() < 0.5 ? -1 : 1) * (0.5 + rnd());
+  y.backward(tensor(v, { shape: y.shape as number[], dtype: 'float64' }).cast(y.dtype));
+  // sum(fn(vals) * v), accumulated in float64 here
+  const f = async (vals: Float64Array[]) => {
+    const out = await fn(...fresh(vals).map((t) => t.detach())).data();
+    let s = 0;
+    for (let k = 0; k < v.length; k++) s += out[k]! * v[k]!;
+    return s;
+  };
   let worst = 0;
   let at: [number, number] = [-1, -1];
   for (let i = 0; i < inputs.length; i++) {

@@ -1,4 +1,6 @@
-// Elementwise ops with NumPy broadcasting and dtype promotion (uint8 < int32 < float32 < float64).
+// Elementwise ops with NumPy broadcasting and dtype promotion as PyTorch defines it: two tensors give the wider
+// dtype (uint8 < int32 < float32 < float64); a tensor and a number give the tensor's dtype, except an integer tensor
+// with a number that is not an integer (0.5, NaN, Infinity: a Python float), which computes in float32.
 import { DType, isFloat, promote } from '../dtype.js';
 import { DTypeError } from '../errors.js';
 import { Tensor, TensorLike, launch, launchFlat } from '../tensor/tensor.js';
@@ -37,6 +39,11 @@ export function broadcastLaunch(op: string, dtype: DType, outDtype: DType, input
 
 const NO_FP: number[] = [];
 
+/** The dtype of a tensor of dtype `t` with the number `s`: float32 for an integer tensor and a non-integer number. @internal */
+export function scalarPromote(t: DType, s: number): DType {
+  return isFloat(t) || Number.isInteger(s) ? t : 'float32';
+}
+
 export function binary(op: string, a: TensorLike, b: TensorLike, fp: number[] = NO_FP): Tensor {
   // fast path: two fresh tensors (contiguous, no view or autograd state) of one shape and dtype
   if (a instanceof Tensor && b instanceof Tensor && a._v === null && b._v === null && a._ag === null && b._ag === null &&
@@ -54,7 +61,7 @@ export function binary(op: string, a: TensorLike, b: TensorLike, fp: number[] = 
   const ta = a instanceof Tensor ? a : undefined;
   const tb = b instanceof Tensor ? b : undefined;
   const ref = (ta ?? tb)!;
-  let dtype: DType = ta && tb ? promote(ta.dtype, tb.dtype) : ref.dtype;
+  let dtype: DType = ta && tb ? promote(ta.dtype, tb.dtype) : scalarPromote(ref.dtype, (ta ? b : a) as number);
   if (FLOAT_ONLY.has(op) && !isFloat(dtype)) dtype = 'float32';
   const A = ta ? ta.cast(dtype) : scalarLike(a as number, dtype);
   const B = tb ? tb.cast(dtype) : scalarLike(b as number, dtype);
@@ -108,6 +115,16 @@ export function unary(op: string, x: Tensor, fp: number[] = NO_FP): Tensor {
     const out = launchFlat(op, opId(op), x.dtype, x.dtype, x, null, fp);
     if (out !== null) return out;
   }
+  // an integer tensor clamped to bounds that are not integers computes in float32 (PyTorch's result_type); the
+  // infinite defaults stand for "no bound"
+  if (op === 'clamp' && !isFloat(x.dtype) && fp.some((v) => !Number.isInteger(v) && v !== Infinity && v !== -Infinity)) {
+    const c = x.cast('float32');
+    try {
+      return broadcastLaunch(op, 'float32', 'float32', [c], fp);
+    } finally {
+      c.dispose();
+    }
+  }
   let out: Tensor;
   if (isFloat(x.dtype) || (x.dtype === 'int32' && INT_UNARY.has(op))) {
     out = broadcastLaunch(op, x.dtype, x.dtype, [x], fp);
@@ -148,21 +165,37 @@ function unaryGrad(op: string, g: Tensor, x: Tensor, y: Tensor, fp: number[]): T
   }
 }
 
-/** Elementwise choice: cond ? a : b, broadcasting all three. @example `where(x.gt(0), x, 0)` */
+/**
+ * Elementwise choice: cond ? a : b, broadcasting all three. A cond of a dtype other than uint8 counts as `cond != 0`
+ * (0.5 and NaN select a). The result dtype is that of a and b promoted as in binary ops (an integer tensor with a
+ * non-integer number gives float32; two numbers give float32). The gradient flows to a where cond holds and to b
+ * elsewhere, summed over the dims they were broadcast along; cond and number operands get none.
+ * @example `where(x.gt(0), x, 0)`
+ */
 export function where(cond: Tensor, a: TensorLike, b: TensorLike): Tensor {
   tensorArg('where', 'cond', cond);
   operandArg('where', a);
   operandArg('where', b);
   const ta = a instanceof Tensor ? a : undefined, tb = b instanceof Tensor ? b : undefined;
-  const dtype = ta && tb ? promote(ta.dtype, tb.dtype) : (ta ?? tb)?.dtype ?? 'float32';
-  const c = cond.cast('uint8');
+  const dtype = ta && tb ? promote(ta.dtype, tb.dtype) : ta ? scalarPromote(ta.dtype, b as number) : tb ? scalarPromote(tb.dtype, a as number) : 'float32';
+  const grad = needsGrad(ta, tb);
+  const c = cond.dtype === 'uint8' ? cond : cond.ne(0);
   const A = ta ? ta.cast(dtype) : scalarLike(a as number, dtype);
   const B = tb ? tb.cast(dtype) : scalarLike(b as number, dtype);
+  let out: Tensor;
   try {
-    return broadcastLaunch('where', dtype, dtype, [c, A, B]);
+    out = broadcastLaunch('where', dtype, dtype, [c, A, B]);
   } finally {
-    if (c !== cond) c.dispose();
+    if (c !== cond && !grad) c.dispose();
     if (A !== a) A.dispose();
     if (B !== b) B.dispose();
   }
+  if (grad) {
+    const wa = !!ta?.requiresGrad, wb = !!tb?.requiresGrad;
+    record(out, [ta ?? null, tb ?? null], 'where', (g) => [
+      wa ? sumToShape(where(c, g, 0), ta!.shape, ta!.dtype) : null,
+      wb ? sumToShape(where(c, 0, g), tb!.shape, tb!.dtype) : null,
+    ], [c]);
+  }
+  return out;
 }

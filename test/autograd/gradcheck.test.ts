@@ -1,10 +1,15 @@
 // Finite-difference gradient checks in float64 for every differentiable op, on several shapes and parameters.
 import { describe, it, expect } from 'vitest';
-import { Tensor, tensor, gradcheck, F, matmul, conv2d, convTranspose2d, maxPool2d, avgPool2d, adaptiveAvgPool2d, crossEntropy, batchNorm, dropout, zeros, ones, manualSeed, ShapeError, ArgumentError, InPlaceError, optim, noGrad } from '../../lib/index.js';
+import { Tensor, tensor, gradcheck, F, matmul, conv2d, convTranspose2d, maxPool2d, avgPool2d, adaptiveAvgPool2d, crossEntropy, batchNorm, dropout, zeros, ones, onesLike, stack, where, manualSeed, getRngState, ShapeError, ArgumentError, InPlaceError, optim, noGrad } from '../../lib/index.js';
+import { record } from '../../lib/autograd/engine.js';
 import { randArray } from '../helpers.js';
 
 let seed = 1;
 const x64 = (shape: number[], lo = -1, hi = 1) => tensor(randArray(shape.reduce((a, b) => a * b, 1), seed++, lo, hi), { shape, dtype: 'float64' }).requiresGrad_();
+function expectCloseArrays(a: Float64Array, b: Float64Array, atol: number) {
+  expect(a.length).toBe(b.length);
+  for (let k = 0; k < a.length; k++) expect(Math.abs(a[k]! - b[k]!), `element ${k}: ${a[k]} vs ${b[k]}`).toBeLessThanOrEqual(atol);
+}
 async function check(fn: (...xs: Tensor[]) => Tensor, inputs: Tensor[], tol = {}) {
   const r = await gradcheck(fn, inputs, { atol: 1e-6, rtol: 1e-4, ...tol });
   expect(r.worst, `worst at input ${r.at[0]} element ${r.at[1]}`).toBeLessThanOrEqual(1);
@@ -22,6 +27,27 @@ describe('gradcheck: elementwise (with broadcasting)', () => {
   }
   it('scalar operands', async () => {
     await check((p) => p.mul(3).add(1).sub(0.5).div(2), [x64([5])]);
+  });
+  // cond broadcasts too; the gradient goes to a where cond holds, to b elsewhere, summed over broadcast dims
+  const mask = tensor([1, 0, 0, 1, 1, 0, 1, 0, 0, 1, 1, 1], { shape: [3, 4], dtype: 'uint8' });
+  for (const [sa, sb] of [[[3, 4], [3, 4]], [[3, 1], [4]], [[1], [2, 3, 4]]] as [number[], number[]][]) {
+    it(`where cond=[3,4] a=[${sa}] b=[${sb}]`, async () => {
+      const a = x64(sa), b = x64(sb);
+      expect(where(mask, a, b).requiresGrad).toBe(true);
+      await check((p, q) => where(mask, p, q), [a, b]);
+    });
+  }
+  it('where with one branch a number (cond=[3,4] a=[4] b=0; a=2 b=[3,4]) and a float64 cond (!= 0)', async () => {
+    await check((p) => where(mask, p, 0), [x64([4])]);
+    await check((q) => where(mask, 2, q), [x64([3, 4])]);
+    await check((p, q) => where(tensor([0.5, 0, -2, 0], { dtype: 'float64' }), p, q), [x64([4]), x64([4])]);
+  });
+  it('where: only the branch that requires grad gets one, never cond', async () => {
+    const c = tensor([1, 0, 2], { dtype: 'float64' }).requiresGrad_(), a = x64([3]), b = tensor([5, 6, 7], { dtype: 'float64' });
+    where(c, a, b).mul(tensor([1, 2, 3], { dtype: 'float64' })).sum().backward();
+    expect(Array.from(await a.grad!.data())).toEqual([1, 0, 3]);
+    expect(b.grad).toBeNull();
+    expect(c.grad).toBeNull();
   });
   const unary: [string, (t: Tensor) => Tensor, number, number][] = [
     ['neg', (t) => t.neg(), -1, 1], ['abs', (t) => t.abs(), 0.1, 1], ['exp', (t) => t.exp(), -1, 1], ['log', (t) => t.log(), 0.5, 2],
@@ -116,6 +142,82 @@ describe('gradcheck: matmul, conv, pooling, nn ops', () => {
     y.sum().backward();
     const yv = await y.data(), gv = await x.grad!.data(), xv = await x.data();
     for (let i = 0; i < 1000; i++) expect(gv[i]).toBeCloseTo(yv[i] === 0 && xv[i] !== 0 ? 0 : 1 / 0.7, 10);
+  });
+});
+
+// fn's values with a wrong backward: fn's true backward, run on cot(g) (default g), its gradients then passed
+// through grads (default unchanged). Checks that gradcheck catches the wrong backwards that a cotangent of ones
+// cannot tell from the right one.
+type Grads = (Tensor | null)[];
+function wrongBackward(fn: (...xs: Tensor[]) => Tensor, o: { cot?: (g: Tensor) => Tensor; grads?: (gs: Grads, xs: Tensor[]) => Grads }) {
+  return (...xs: Tensor[]) => {
+    if (!xs.some((x) => x.requiresGrad)) return fn(...xs);
+    const inner = xs.map((x) => (x.requiresGrad ? x.detach().requiresGrad_() : x));
+    const y = fn(...inner);
+    const out = y.detach();
+    record(out, xs, 'wrong_backward', (g) => {
+      y.backward(o.cot ? o.cot(g) : g);
+      const gs = inner.map((t, i) => (xs[i]!.requiresGrad ? t.grad : null));
+      return o.grads ? o.grads(gs, xs) : gs;
+    });
+    return out;
+  };
+}
+// the gradients of sum(fn(inputs)) (the cotangent of ones the old gradcheck used), as arrays
+async function onesGrads(fn: (...xs: Tensor[]) => Tensor, inputs: Tensor[]): Promise<Float64Array[]> {
+  const xs = await Promise.all(inputs.map(async (x) => tensor(await x.data(), { shape: x.shape as number[], dtype: 'float64' }).requiresGrad_()));
+  fn(...xs).sum().backward();
+  return Promise.all(xs.map(async (x) => Float64Array.from(await x.grad!.data())));
+}
+const zeroed = (which: number[]) => (gs: Grads) => gs.map((g, i) => (g && which.includes(i) ? g.mul(0) : g));
+
+describe('gradcheck: a random cotangent catches wrong backwards that a cotangent of ones cannot', () => {
+  const C = 3;
+  const bnTrain = (x: Tensor, g: Tensor, b: Tensor) => batchNorm(x, zeros([C], { dtype: 'float64' }), ones([C], { dtype: 'float64' }), g, b, { training: true });
+  const cases: [string, (...xs: Tensor[]) => Tensor, Parameters<typeof wrongBackward>[1], () => Tensor[], number[]][] = [
+    // the gradient of sum(softmax(x)) is zero: a backward returning zeros
+    ['softmax axis 0 x=[4,3], backward returns zeros', (x) => x.softmax(0), { grads: zeroed([0]) }, () => [x64([4, 3], -2, 2)], [0]],
+    ['softmax axis -1 x=[3,4,5], backward returns zeros', (x) => x.softmax(-1), { grads: zeroed([0]) }, () => [x64([3, 4, 5], -2, 2)], [0]],
+    // log_softmax's backward g - softmax * sum(g): one that ignores g (a ones cotangent) along the axis
+    ['log_softmax axis 1 x=[3,4,5], backward ignores the cotangent', (x) => x.logSoftmax(1), { cot: (g) => onesLike(g) }, () => [x64([3, 4, 5], -2, 2)], [0]],
+    // batch norm in training: the gradients of sum(y) to x and gamma are zero
+    ['batch_norm training x=[4,3,2,3], backward returns zeros for x and gamma', bnTrain, { grads: zeroed([0, 1]) }, () => [x64([4, C, 2, 3]), x64([C], 0.5, 1.5), x64([C])], [0, 1]],
+    // permute().mul(2): the gradient of the sum is 2 everywhere; a backward that reshapes instead of permuting
+    ['permute [2,0,1] then mul 2 x=[3,4,5], backward reshapes instead of permuting', (x) => x.permute([2, 0, 1]).mul(2),
+      { grads: (gs, xs) => gs.map((g, i) => g && g.permute([2, 0, 1]).contiguous().reshape(xs[i]!.shape as number[])) }, () => [x64([3, 4, 5])], [0]],
+    // stack: the gradient of the sum is 1 for every input; a backward that swaps the inputs' gradients
+    ['stack dim 1 a=[3,4] b=[3,4], backward swaps the gradients', (a, b) => stack([a, b], 1), { grads: (gs) => [gs[1]!, gs[0]!] }, () => [x64([3, 4]), x64([3, 4])], [0, 1]],
+  ];
+  for (const [name, fn, wrong, make, affected] of cases) {
+    it(name, async () => {
+      const inputs = make();
+      const bad = wrongBackward(fn, wrong);
+      // under a cotangent of ones the wrong backward gives the right gradients: the old check passed it
+      const [right, wrongG] = [await onesGrads(fn, inputs), await onesGrads(bad, inputs)];
+      for (let i = 0; i < inputs.length; i++) expectCloseArrays(wrongG[i]!, right[i]!, 1e-9);
+      expect((await gradcheck(fn, inputs, { atol: 1e-6, rtol: 1e-4 })).ok).toBe(true);
+      const r = await gradcheck(bad, inputs, { atol: 1e-6, rtol: 1e-4 });
+      expect(r.ok).toBe(false);
+      expect(affected).toContain(r.at[0]);
+    });
+  }
+  it('the cotangent is seeded: one seed gives one result, other seeds also catch a wrong backward', async () => {
+    const x = x64([3, 4]);
+    const bad = wrongBackward((t) => t.softmax(1), { grads: zeroed([0]) });
+    const r1 = await gradcheck(bad, [x], { seed: 7 }), r2 = await gradcheck(bad, [x], { seed: 7 }), r3 = await gradcheck(bad, [x], { seed: 8 });
+    expect(r2).toEqual(r1);
+    expect(r3.worst).not.toBe(r1.worst);
+    for (const r of [r1, r3]) expect(r.ok).toBe(false);
+  });
+  it('leaves the global generator (manualSeed) alone', async () => {
+    manualSeed(11);
+    const before = getRngState();
+    await gradcheck((t) => t.tanh(), [x64([5])]);
+    expect(getRngState()).toEqual(before);
+  });
+  it('a seed that is not a non-negative integer is an ArgumentError', async () => {
+    await expect(gradcheck((t) => t.tanh(), [x64([2])], { seed: -1 })).rejects.toThrow(ArgumentError);
+    await expect(gradcheck((t) => t.tanh(), [x64([2])], { seed: 0.5 })).rejects.toThrow('gradcheck: expected seed to be a non-negative safe integer, got 0.5');
   });
 });
 

@@ -38,10 +38,21 @@ const BINARY: [string, (a: Tensor, b: Tensor) => Tensor, (a: number, b: number) 
   ['pow', (a, b) => a.abs().pow(b), (a, b) => Math.abs(a) ** b],
   ['minimum', (a, b) => a.minimum(b), Math.min],
   ['maximum', (a, b) => a.maximum(b), Math.max],
-  ['lt', (a, b) => a.lt(b), (a, b) => +(a < b)],
-  ['ge', (a, b) => a.ge(b), (a, b) => +(a >= b)],
-  ['eq', (a, b) => a.eq(b), (a, b) => +(a === b)],
 ];
+const COMPARE: [string, (a: Tensor, b: Tensor) => Tensor, (a: number, b: number) => number][] = [
+  ['eq', (a, b) => a.eq(b), (a, b) => +(a === b)],
+  ['ne', (a, b) => a.ne(b), (a, b) => +(a !== b)],
+  ['lt', (a, b) => a.lt(b), (a, b) => +(a < b)],
+  ['le', (a, b) => a.le(b), (a, b) => +(a <= b)],
+  ['gt', (a, b) => a.gt(b), (a, b) => +(a > b)],
+  ['ge', (a, b) => a.ge(b), (a, b) => +(a >= b)],
+];
+// comparison inputs on a grid of three values (-1, 0, 1), so that ties are common
+function tiedTensor(shape: number[], seed: number, dtype: 'float32' | 'int32'): [Tensor, Float64Array] {
+  const [, v] = randTensor(shape, seed, 'float64', -1.5, 1.5);
+  const r = v.map(Math.round);
+  return [tensor(dtype === 'int32' ? Int32Array.from(r) : Float32Array.from(r), { shape, dtype }), r];
+}
 // broadcasting pairs, including size-1 dims, rank differences, scalars and a long row (parallel path)
 const PAIRS: [number[], number[]][] = [[[7], [7]], [[3, 17], [17]], [[5, 1, 4], [1, 3, 1]], [[2, 3, 4, 5], [3, 1, 5]], [[1], [33, 65]], [[70000], [70000]], [[257, 129], [257, 1]]];
 
@@ -92,6 +103,23 @@ for (const isa of availableIsas()) {
         }));
       }
     }
+    for (const [name, op, ref] of COMPARE) {
+      for (const dtype of ['float32', 'int32'] as const) {
+        for (const [sa, sb] of PAIRS) {
+          it(`${name} a=[${sa}] b=[${sb}] ${dtype} (with ties)`, withIsa(isa, async () => {
+            const [a, av] = tiedTensor(sa, numel(sa), dtype);
+            const [b, bv] = tiedTensor(sb, numel(sb) + 1, dtype);
+            const { r, out } = refBroadcast(sa, sb, av, bv, ref);
+            // the reference has both outcomes: an op that always answers 0 (or 1) fails
+            expect(r.includes(0) && r.includes(1), `${name} reference has both 0 and 1`).toBe(true);
+            const y = op(a, b);
+            expect(y.shape).toEqual(out);
+            expect(y.dtype).toBe('uint8');
+            expect(Array.from(await y.data())).toEqual(Array.from(r));
+          }));
+        }
+      }
+    }
   });
 }
 
@@ -107,6 +135,58 @@ describe('elementwise semantics', () => {
     expect(i.add(tensor([0.5, 0.5])).dtype).toBe('float32');
     expect(tensor([1, 2]).add(tensor([1, 2], { dtype: 'float64' })).dtype).toBe('float64');
     expect(i.div(i).dtype).toBe('float32');
+  });
+  it('an integer tensor with a non-integer number computes in float32 (PyTorch), with an integer one stays integer', async () => {
+    const i = tensor([0, 1, 2], { dtype: 'int32' });
+    const add = i.add(0.5);
+    expect([add.dtype, await add.toArray()]).toEqual(['float32', [0.5, 1.5, 2.5]]);
+    const sub = i.sub(0.25);
+    expect([sub.dtype, await sub.toArray()]).toEqual(['float32', [-0.25, 0.75, 1.75]]);
+    const u = tensor([1, 2, 3], { dtype: 'uint8' }).mul(0.5);
+    expect([u.dtype, await u.toArray()]).toEqual(['float32', [0.5, 1, 1.5]]);
+    const inf = i.add(-Infinity);
+    expect([inf.dtype, await inf.toArray()]).toEqual(['float32', [-Infinity, -Infinity, -Infinity]]);
+    const ii = i.add(3), uu = tensor([1, 2, 3], { dtype: 'uint8' }).mul(2);
+    expect([ii.dtype, await ii.toArray(), uu.dtype, await uu.toArray()]).toEqual(['int32', [3, 4, 5], 'uint8', [2, 4, 6]]);
+    // a float tensor keeps its dtype with any number
+    expect([tensor([1], { dtype: 'float64' }).add(0.5).dtype, tensor([1]).mul(2).dtype]).toEqual(['float64', 'float32']);
+  });
+  it('comparisons of an integer tensor with a non-integer number compare in float32 and give uint8', async () => {
+    const i = tensor([0, 1, 2], { dtype: 'int32' }), u = tensor([0, 1, 2], { dtype: 'uint8' });
+    const cases: [string, Tensor, number[]][] = [
+      ['int32 ge 0.5', i.ge(0.5), [0, 1, 1]], ['int32 gt 0.5', i.gt(0.5), [0, 1, 1]], ['int32 lt 1.5', i.lt(1.5), [1, 1, 0]],
+      ['int32 le 1.5', i.le(1.5), [1, 1, 0]], ['int32 eq 1.5', i.eq(1.5), [0, 0, 0]], ['int32 ne 1.5', i.ne(1.5), [1, 1, 1]],
+      ['uint8 ge 0.5', u.ge(0.5), [0, 1, 1]], ['uint8 lt 1.5', u.lt(1.5), [1, 1, 0]], ['int32 eq 1', i.eq(1), [0, 1, 0]],
+    ];
+    for (const [name, y, want] of cases) expect([name, y.dtype, await y.toArray()]).toEqual([name, 'uint8', want]);
+  });
+  it('clamp of an integer tensor to non-integer bounds gives float32; to integer bounds stays int32', async () => {
+    const i = tensor([0, 1, 2, 3], { dtype: 'int32' });
+    const f = i.clamp(0.5, 2.5);
+    expect([f.dtype, await f.toArray()]).toEqual(['float32', [0.5, 1, 2, 2.5]]);
+    const lo = i.clamp(1.5);
+    expect([lo.dtype, await lo.toArray()]).toEqual(['float32', [1.5, 1.5, 2, 3]]);
+    const u = tensor([0, 1, 2, 3], { dtype: 'uint8' }).clamp(0.5, 2.5);
+    expect([u.dtype, await u.toArray()]).toEqual(['float32', [0.5, 1, 2, 2.5]]);
+    const n = i.clamp(1, 2);
+    expect([n.dtype, await n.toArray()]).toEqual(['int32', [1, 1, 2, 2]]);
+    const m = i.clamp(1);
+    expect([m.dtype, await m.toArray()]).toEqual(['int32', [1, 1, 2, 3]]);
+  });
+  it('where: an integer branch with a non-integer number gives float32; with an integer one stays int32', async () => {
+    const mask = tensor([1, 0, 1], { dtype: 'uint8' }), i = tensor([4, 5, 6], { dtype: 'int32' });
+    const f = where(mask, i, 0.5);
+    expect([f.dtype, await f.toArray()]).toEqual(['float32', [4, 0.5, 6]]);
+    const g = where(mask, 0.25, i);
+    expect([g.dtype, await g.toArray()]).toEqual(['float32', [0.25, 5, 0.25]]);
+    const n = where(mask, i, 7);
+    expect([n.dtype, await n.toArray()]).toEqual(['int32', [4, 7, 6]]);
+  });
+  it('where: a cond of another dtype than uint8 counts as cond != 0 (0.5 and NaN select a, int32 256 too)', async () => {
+    const f = where(tensor([0.5, 0, -0.25, NaN]), 1, 2);
+    expect(await f.toArray()).toEqual([1, 2, 1, 1]);
+    expect(await where(tensor([0.5, 0], { dtype: 'float64' }), tensor([1, 1]), 2).toArray()).toEqual([1, 2]);
+    expect(await where(tensor([256, 0, -1], { dtype: 'int32' }), 1, 2).toArray()).toEqual([1, 2, 1]);
   });
   it('comparisons give uint8 and where selects', async () => {
     const x = tensor([-1, 2, -3, 4]);
