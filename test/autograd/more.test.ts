@@ -51,52 +51,108 @@ describe('index_select, embedding, cat, stack', () => {
   });
 });
 
-describe('recurrent layers', () => {
-  it('LSTM follows PyTorch equations (one step, by hand)', async () => {
-    manualSeed(1);
-    const lstm = new nn.LSTM(3, 2, { dtype: 'float64' });
-    const x = x64([1, 1, 3]).detach();
-    const [y, [h, c]] = lstm.run(x);
-    const [wi, wh, bi, bh] = await Promise.all(lstm.weights[0]!.map((t) => f64(t)));
-    const xv = await f64(x);
-    const gate = (r: number) => { let s = bi![r]! + bh![r]!; for (let k = 0; k < 3; k++) s += wi![r * 3 + k]! * xv[k]!; return s; };
-    const sig = (v: number) => 1 / (1 + Math.exp(-v));
-    const H = 2, want: number[] = [], wantC: number[] = [];
-    for (let j = 0; j < H; j++) {
-      const i = sig(gate(j)), g = Math.tanh(gate(2 * H + j)), o = sig(gate(3 * H + j));
-      const cc = i * g;  // c0 = 0, so the forget gate does not matter
-      wantC.push(cc);
-      want.push(o * Math.tanh(cc));
+// PyTorch's recurrent equations (torch.nn.RNN / LSTM / GRU docs), in float64 on plain arrays: x [L,N,I], states
+// [layers,N,H]; per layer the weights W_ih [G*H,in], W_hh [G*H,H], b_ih, b_hh [G*H], gates in PyTorch's order.
+type Layer = Float64Array[];
+function affine(w: Float64Array, b: Float64Array, v: Float64Array, rows: number, cols: number, n: number, out: Float64Array, add: boolean) {
+  for (let i = 0; i < n; i++)
+    for (let r = 0; r < rows; r++) {
+      let s = b[r]!;
+      for (let k = 0; k < cols; k++) s += w[r * cols + k]! * v[i * cols + k]!;
+      out[i * rows + r] = (add ? out[i * rows + r]! : 0) + s;
     }
-    void wh;
-    expectClose(await f64(y), want, { rtol: 1e-12, atol: 1e-14 }, 'y');
-    expectClose(await f64(h), want, { rtol: 1e-12, atol: 1e-14 }, 'h');
-    expectClose(await f64(c), wantC, { rtol: 1e-12, atol: 1e-14 }, 'c');
+}
+const sigm = (v: number) => 1 / (1 + Math.exp(-v));
+function refRecurrent(kind: 'tanh' | 'relu' | 'lstm' | 'gru', x: Float64Array, [L, N, I]: number[], H: number, layers: Layer[], h0: Float64Array, c0?: Float64Array) {
+  const G = kind === 'lstm' ? 4 : kind === 'gru' ? 3 : 1;
+  let inp = x, width = I;
+  const hN = new Float64Array(layers.length * N * H), cN = new Float64Array(layers.length * N * H);
+  layers.forEach(([wi, wh, bi, bh], l) => {
+    let h = h0.slice(l * N * H, (l + 1) * N * H), c = c0 ? c0.slice(l * N * H, (l + 1) * N * H) : new Float64Array(N * H);
+    const out = new Float64Array(L * N * H);
+    for (let t = 0; t < L; t++) {
+      const xt = inp.subarray(t * N * width, (t + 1) * N * width);
+      const gi = new Float64Array(N * G * H), gh = new Float64Array(N * G * H);
+      affine(wi!, bi!, xt, G * H, width, N, gi, false);
+      affine(wh!, bh!, h, G * H, H, N, gh, false);
+      const hn = new Float64Array(N * H), cn = new Float64Array(N * H);
+      for (let n = 0; n < N; n++)
+        for (let j = 0; j < H; j++) {
+          const a = (g: number) => gi[n * G * H + g * H + j]! + gh[n * G * H + g * H + j]!;
+          const k = n * H + j;
+          if (kind === 'tanh') hn[k] = Math.tanh(a(0));
+          else if (kind === 'relu') hn[k] = Math.max(0, a(0));
+          else if (kind === 'lstm') {
+            const ig = sigm(a(0)), fg = sigm(a(1)), gg = Math.tanh(a(2)), og = sigm(a(3));
+            cn[k] = fg * c[k]! + ig * gg;
+            hn[k] = og * Math.tanh(cn[k]!);
+          } else {
+            const r = sigm(a(0)), z = sigm(a(1));
+            const nn = Math.tanh(gi[n * G * H + 2 * H + j]! + r * gh[n * G * H + 2 * H + j]!);
+            hn[k] = (1 - z) * nn + z * h[k]!;
+          }
+        }
+      h = hn;
+      if (kind === 'lstm') c = cn;
+      out.set(h, t * N * H);
+    }
+    hN.set(h, l * N * H);
+    cN.set(c, l * N * H);
+    inp = out;
+    width = H;
   });
-  for (const [name, make] of [
-    ['RNN tanh 2 layers batchFirst', () => new nn.RNN(3, 4, { numLayers: 2, batchFirst: true, dtype: 'float64' })],
-    ['LSTM', () => new nn.LSTM(3, 4, { dtype: 'float64', batchFirst: true })],
-    ['GRU 2 layers', () => new nn.GRU(3, 4, { numLayers: 2, dtype: 'float64', batchFirst: true })],
-  ] as const) {
-    it(`${name}: backpropagation through time passes gradcheck (input and every weight)`, async () => {
-      manualSeed(2);
+  return { y: inp, hN, cN };
+}
+
+describe('recurrent layers', () => {
+  type Rec = InstanceType<typeof nn.RNN> | InstanceType<typeof nn.LSTM> | InstanceType<typeof nn.GRU>;
+  const KINDS: [string, 'tanh' | 'relu' | 'lstm' | 'gru', () => Rec][] = [
+    ['RNN tanh', 'tanh', () => new nn.RNN(3, 4, { numLayers: 2, dtype: 'float64' })],
+    ['RNN relu', 'relu', () => new nn.RNN(3, 4, { numLayers: 2, nonlinearity: 'relu', dtype: 'float64' })],
+    ['LSTM', 'lstm', () => new nn.LSTM(3, 4, { numLayers: 2, dtype: 'float64' })],
+    ['GRU', 'gru', () => new nn.GRU(3, 4, { numLayers: 2, dtype: 'float64' })],
+  ];
+  // the module's outputs: y, hN (and cN for the LSTM)
+  const run = (m: Rec, x: Tensor, h0: Tensor, c0?: Tensor): Tensor[] => {
+    if (m instanceof nn.LSTM) { const [y, [h, c]] = m.run(x, [h0, c0!]); return [y, h, c]; }
+    return (m as InstanceType<typeof nn.RNN>).run(x, h0);
+  };
+  for (const [name, kind, make] of KINDS) {
+    it(`${name} 2 layers, non-zero initial state: forward follows PyTorch's equations (float64 reference), x=[5,2,3] H=4`, async () => {
+      manualSeed(4);
       const m = make();
-      expect(m.forward(x64([2, 5, 3])).shape).toEqual([2, 5, 4]);
-      await check((x) => m.forward(x), [x64([2, 3, 3])]);
-      // weights: each becomes a gradcheck input by loading it into the module before the forward
-      const names = m.namedParameters().map(([n]) => n);
-      for (const name of names.slice(0, 4)) {
-        const w = (await f64(m.stateDict()[name]!));
-        const shape = m.stateDict()[name]!.shape as number[];
-        await check((wt) => {
-          const sd = { ...m.stateDict() };
-          const mm = make();
-          mm.loadStateDict(sd);
-          (mm as unknown as Record<string, Tensor>)[name] = wt;
-          mm.weights.forEach((ws, l) => ws.forEach((_, k) => { const key = `${['weightIh', 'weightHh', 'biasIh', 'biasHh'][k]}L${l}`; ws[k] = (mm as unknown as Record<string, Tensor>)[key]!; }));
-          return mm.forward(tensor(randArray(18, 7), { shape: [2, 3, 3], dtype: 'float64' }));
-        }, [tensor(w, { shape, dtype: 'float64' }).requiresGrad_()]);
-      }
+      const L = 5, N = 2, I = 3, H = 4;
+      const x = x64([L, N, I]).detach(), h0 = x64([2, N, H]).detach(), c0 = x64([2, N, H]).detach();
+      const layers = await Promise.all(m.weights.map((ws) => Promise.all(ws.map((w) => f64(w)))));
+      const ref = refRecurrent(kind, await f64(x), [L, N, I], H, layers, await f64(h0), kind === 'lstm' ? await f64(c0) : undefined);
+      const outs = run(m, x, h0, c0);
+      const tol = { rtol: 1e-12, atol: 1e-14 };
+      expect(outs[0]!.shape).toEqual([L, N, H]);
+      expectClose(await f64(outs[0]!), ref.y, tol, 'y');
+      expectClose(await f64(outs[1]!), ref.hN, tol, 'hN');
+      if (kind === 'lstm') expectClose(await f64(outs[2]!), ref.cN, tol, 'cN');
+      if (kind === 'relu') expect(Array.from(ref.y).filter((v) => v === 0).length).toBeGreaterThan(0);  // both sides of relu
+      // batchFirst: the same numbers with the batch leading
+      const bf = (kind === 'lstm' ? new nn.LSTM(3, 4, { numLayers: 2, dtype: 'float64', batchFirst: true })
+        : kind === 'gru' ? new nn.GRU(3, 4, { numLayers: 2, dtype: 'float64', batchFirst: true })
+          : new nn.RNN(3, 4, { numLayers: 2, nonlinearity: kind, dtype: 'float64', batchFirst: true })) as Rec;
+      bf.loadStateDict(m.stateDict());
+      const yb = run(bf, x.transpose(0, 1).contiguous(), h0, c0)[0]!;
+      expect(yb.shape).toEqual([N, L, H]);
+      expectClose(await f64(yb.transpose(0, 1).contiguous()), ref.y, tol, 'y batchFirst');
+    });
+    it(`${name} 2 layers: backpropagation through time passes gradcheck (input, initial state, every weight of every layer)`, async () => {
+      manualSeed(5);
+      const m = make();
+      const nW = m.weights.flat().length;
+      expect(nW).toBe(8);
+      const ws = await Promise.all(m.weights.flat().map(async (w) => tensor(await f64(w), { shape: w.shape as number[], dtype: 'float64' }).requiresGrad_()));
+      const lstm = kind === 'lstm';
+      await check((x, h0, c0, ...w) => {
+        let i = 0;
+        for (const layer of m.weights) for (let k = 0; k < layer.length; k++) layer[k] = w[i++]!;
+        return cat(run(m, x, h0, lstm ? c0 : undefined).map((t) => t.flatten()), 0);
+      }, [x64([3, 2, 3]), x64([2, 2, 4]), lstm ? x64([2, 2, 4]) : x64([1]).detach(), ...ws]);
     });
   }
 });

@@ -52,14 +52,25 @@ describe('matmul semantics', () => {
         expectClose(out.subarray((i * 3 + j) * 20, (i * 3 + j + 1) * 20), ref, { rtol: 1e-5, atol: 1e-5 }, `batch ${i},${j}`);
       }
   });
-  it('1-D operands follow NumPy: [7] @ [7,3] -> [3], [4,7] @ [7] -> [4], [7] @ [7] -> []', async () => {
-    const [v] = randTensor([7], 1);
-    const [m] = randTensor([7, 3], 2);
-    const [m2] = randTensor([4, 7], 3);
-    expect(matmul(v, m).shape).toEqual([3]);
-    expect(matmul(m2, v).shape).toEqual([4]);
-    expect(matmul(v, v).shape).toEqual([]);
-  });
+  for (const dtype of ['float32', 'float64'] as const) {
+    it(`1-D operands follow NumPy: [7] @ [7,3] -> [3], [4,7] @ [7] -> [4], [7] @ [7] -> [], [7] @ [2,7,3] -> [2,3] ${dtype}`, async () => {
+      const [v, vv] = randTensor([7], 1, dtype);
+      const [m, mv] = randTensor([7, 3], 2, dtype);
+      const [m2, m2v] = randTensor([4, 7], 3, dtype);
+      const [b, bv] = randTensor([2, 7, 3], 4, dtype);
+      const tol = dtype === 'float32' ? { rtol: 1e-5, atol: 1e-6 } : TOL.float64;
+      const vm = matmul(v, m), mvp = matmul(m2, v), dot = matmul(v, v), vb = matmul(v, b);
+      expect(vm.shape).toEqual([3]);
+      expect(mvp.shape).toEqual([4]);
+      expect(dot.shape).toEqual([]);
+      expect(vb.shape).toEqual([2, 3]);
+      // a vector on the left is a [1,7] row, on the right a [7,1] column
+      expectClose(await f64(vm), refMatmul(vv, mv, 1, 7, 3), tol, 'vector @ matrix');
+      expectClose(await f64(mvp), refMatmul(m2v, vv, 4, 7, 1), tol, 'matrix @ vector');
+      expectClose(await f64(dot), refMatmul(vv, vv, 1, 7, 1), tol, 'vector @ vector');
+      expectClose(await f64(vb), [...refMatmul(vv, bv.subarray(0, 21), 1, 7, 3), ...refMatmul(vv, bv.subarray(21), 1, 7, 3)], tol, 'vector @ batch');
+    });
+  }
   it('agrees with tfjs matMul on [65,127]@[127,33]', async () => {
     const tf = await tfjs();
     const [a, av] = randTensor([65, 127], 11);

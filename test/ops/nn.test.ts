@@ -23,21 +23,84 @@ function refCE(x: Float64Array, N: number, C: number, y: number[], eps: number, 
   return { loss, grad };
 }
 
+const F32 = { rtol: 2e-6, atol: 2e-6 };
 for (const isa of availableIsas()) {
   describe(`nn kernels isa=${isa}`, () => {
     for (const [N, C, eps, weighted] of [[7, 3, 0, false], [33, 10, 0.1, false], [16, 17, 0.2, true], [1, 1, 0, false]] as [number, number, number, boolean][]) {
-      it(`cross_entropy N=${N} C=${C} labelSmoothing=${eps} weight=${weighted}`, withIsa(isa, async () => {
-        const [x, xv] = randTensor([N, C], N * C, 'float64', -4, 4);
-        const labels = Array.from({ length: N }, (_, i) => (i * 7 + 3) % C);
-        if (N > 2) labels[1] = -100;  // ignored
-        const [w, wv] = randTensor([C], 5, 'float64', 0.5, 2);
-        const ref = refCE(xv, N, C, labels, eps, weighted ? wv : null, -100);
-        const y = tensor(Int32Array.from(labels));
-        const o = { labelSmoothing: eps, weight: weighted ? w : undefined };
-        const [loss, lse] = crossEntropyForward(x, y, o);
-        expectClose(await f64(loss), ref.loss, { rtol: 1e-10, atol: 1e-12 }, 'loss');
-        const dl = tensor(new Float64Array(N).fill(1), { dtype: 'float64' });
-        expectClose(await f64(crossEntropyBackward(x, y, lse, dl, o)), ref.grad, { rtol: 1e-10, atol: 1e-12 }, 'grad');
+      for (const dtype of ['float32', 'float64'] as const) {
+        it(`cross_entropy N=${N} C=${C} labelSmoothing=${eps} weight=${weighted} ${dtype}`, withIsa(isa, async () => {
+          // float32: the float64 reference of the same (rounded) inputs, to float32 accuracy
+          const tol = dtype === 'float32' ? F32 : { rtol: 1e-10, atol: 1e-12 };
+          const [x, xv] = randTensor([N, C], N * C, dtype, -4, 4);
+          const labels = Array.from({ length: N }, (_, i) => (i * 7 + 3) % C);
+          if (N > 2) labels[1] = -100;  // ignored
+          const [w, wv] = randTensor([C], 5, dtype, 0.5, 2);
+          const [dl, dlv] = randTensor([N], 6, dtype, 0.5, 1.5);
+          const ref = refCE(xv, N, C, labels, eps, weighted ? wv : null, -100);
+          const y = tensor(Int32Array.from(labels));
+          const o = { labelSmoothing: eps, weight: weighted ? w : undefined };
+          const [loss, lse] = crossEntropyForward(x, y, o);
+          expect(loss.dtype).toBe(dtype);
+          expectClose(await f64(loss), ref.loss, tol, 'loss');
+          expectClose(await f64(crossEntropyBackward(x, y, lse, dl, o)), ref.grad.map((g, i) => g * dlv[Math.floor(i / C)]!), tol, 'grad');
+        }));
+      }
+    }
+    for (const shape of [[4, 3, 5, 5], [8, 6], [2, 7, 3, 1], [3, 2, 40, 30]]) for (const dtype of ['float32', 'float64'] as const) {
+      it(`batch_norm x=[${shape}] ${dtype}: forward, saved statistics and backward against the float64 formulas, training and eval`, withIsa(isa, async () => {
+        const tol = dtype === 'float32' ? F32 : { rtol: 1e-9, atol: 1e-11 };
+        const C = shape[1]!, N = shape[0]!, S = shape.slice(2).reduce((a, b) => a * b, 1), M = N * S, EPS = 1e-5;
+        const [x, xv] = randTensor(shape, 13, dtype, -2, 3);
+        const [g, gv] = randTensor([C], 14, dtype, 0.5, 1.5);
+        const [b, bv] = randTensor([C], 15, dtype);
+        const [dy, dyv] = randTensor(shape, 16, dtype);
+        const [rmI, rmv] = randTensor([C], 17, dtype);
+        const [rvI, rvv] = randTensor([C], 18, dtype, 0.5, 2);
+        const at = (n: number, c: number, s: number) => (n * C + c) * S + s;
+        // y = g (x - mean) invstd + b; dx = g invstd / M (M dy - sum dy - xhat sum(dy xhat)) when training (the batch
+        // statistics depend on x), g invstd dy in eval; dg = sum(dy xhat); db = sum(dy)
+        const ref = (mean: Float64Array, invstd: Float64Array, training: boolean) => {
+          const y = new Float64Array(xv.length), dx = new Float64Array(xv.length), dg = new Float64Array(C), db = new Float64Array(C);
+          for (let c = 0; c < C; c++) {
+            for (let n = 0; n < N; n++) for (let s = 0; s < S; s++) {
+              const i = at(n, c, s), xh = (xv[i]! - mean[c]!) * invstd[c]!;
+              y[i] = gv[c]! * xh + bv[c]!;
+              dg[c] += dyv[i]! * xh;
+              db[c] += dyv[i]!;
+            }
+            for (let n = 0; n < N; n++) for (let s = 0; s < S; s++) {
+              const i = at(n, c, s), xh = (xv[i]! - mean[c]!) * invstd[c]!;
+              dx[i] = training ? (gv[c]! * invstd[c]! / M) * (M * dyv[i]! - db[c]! - xh * dg[c]!) : gv[c]! * invstd[c]! * dyv[i]!;
+            }
+          }
+          return { y, dx, dg, db };
+        };
+        const mean = new Float64Array(C), vr = new Float64Array(C);
+        for (let c = 0; c < C; c++) {
+          for (let n = 0; n < N; n++) for (let s = 0; s < S; s++) mean[c] += xv[at(n, c, s)]! / M;
+          for (let n = 0; n < N; n++) for (let s = 0; s < S; s++) vr[c] += (xv[at(n, c, s)]! - mean[c]!) ** 2 / M;
+        }
+        for (const training of [true, false]) {
+          const rm = rmI.clone(), rv = rvI.clone();
+          const [y, sm, si] = batchNormForward(x, g, b, rm, rv, { training, momentum: 0.1, eps: EPS });
+          const mu = training ? mean : rmv, is = (training ? vr : rvv).map((v) => 1 / Math.sqrt(v + EPS));
+          const r = ref(mu, is, training);
+          const what = training ? 'training' : 'eval';
+          expectClose(await f64(y), r.y, tol, `${what} forward`);
+          if (training) {
+            expectClose(await f64(sm), mean, tol, 'saved mean');
+            expectClose(await f64(si), is, tol, 'saved invstd');
+            expectClose(await f64(rm), rmv.map((v, c) => 0.9 * v + 0.1 * mean[c]!), tol, 'running mean');
+            expectClose(await f64(rv), rvv.map((v, c) => 0.9 * v + 0.1 * vr[c]! * M / (M - 1)), tol, 'running var (unbiased)');
+          } else {
+            expectClose(await f64(rm), rmv, { rtol: 0, atol: 0 }, 'running mean unchanged in eval');
+          }
+          const [dx, dg, db] = batchNormBackward(dy, x, g, sm, si, training);
+          expect(dx.dtype).toBe(dtype);
+          expectClose(await f64(dx), r.dx, tol, `${what} dx`);
+          expectClose(await f64(dg), r.dg, tol, `${what} dweight`);
+          expectClose(await f64(db), r.db, tol, `${what} dbias`);
+        }
       }));
     }
     for (const shape of [[4, 3, 5, 5], [8, 6], [2, 7, 3, 1]]) {

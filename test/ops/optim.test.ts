@@ -62,17 +62,24 @@ for (const isa of availableIsas()) {
       }
     }
     for (const [mom, damp, nesterov, wd] of [[0, 0, false, 0], [0.9, 0, false, 1e-4], [0.9, 0.1, false, 0], [0.9, 0, true, 1e-3]] as [number, number, boolean, number][]) {
-      it(`sgd momentum=${mom} dampening=${damp} nesterov=${nesterov} weightDecay=${wd}`, withIsa(isa, async () => {
-        const n = 1000;
-        const init = randArray(n, 3);
-        const grads = Array.from({ length: STEPS }, (_, t) => randArray(n, 50 + t));
-        const p = tensor(init, { dtype: 'float64' });
-        const buf = zeros([n], { dtype: 'float64' });
-        for (let t = 0; t < STEPS; t++) {
-          sgdStep([p], [tensor(grads[t]!, { dtype: 'float64' })], [buf], { lr: 0.05, momentum: mom, dampening: damp, weightDecay: wd, nesterov, firstStep: t === 0 });
-        }
-        expectClose(await f64(p), refSgd(init.slice(), grads, { lr: 0.05, mom, damp, wd, nesterov }), { rtol: 1e-12, atol: 1e-14 }, 'sgd');
-      }));
+      for (const dtype of ['float32', 'float64'] as const) {
+        it(`sgd momentum=${mom} dampening=${damp} nesterov=${nesterov} weightDecay=${wd} ${dtype}, ${STEPS} steps on 2 tensors`, withIsa(isa, async () => {
+          const sizes = [70001, 33];
+          const cast = (a: Float64Array) => (dtype === 'float32' ? Float64Array.from(Float32Array.from(a)) : a);
+          const make = (a: Float64Array) => tensor(dtype === 'float32' ? Float32Array.from(a) : a, { dtype });
+          const init = sizes.map((n, k) => randArray(n, k + 3));
+          const grads = sizes.map((n, k) => Array.from({ length: STEPS }, (_, t) => randArray(n, 50 + 100 * k + t)));
+          const params = init.map(make);
+          const bufs = sizes.map((n) => zeros([n], { dtype }));
+          for (let t = 0; t < STEPS; t++) {
+            sgdStep(params, grads.map((gs) => make(gs[t]!)), bufs, { lr: 0.05, momentum: mom, dampening: damp, weightDecay: wd, nesterov, firstStep: t === 0 });
+          }
+          for (let k = 0; k < sizes.length; k++) {
+            const ref = refSgd(cast(init[k]!).slice(), grads[k]!.map(cast), { lr: 0.05, mom, damp, wd, nesterov });
+            expectClose(await f64(params[k]!), ref, dtype === 'float32' ? { rtol: 1e-5, atol: 1e-6 } : { rtol: 1e-12, atol: 1e-14 }, `param ${k}`);
+          }
+        }));
+      }
     }
   });
 }

@@ -94,12 +94,14 @@ for (const isa of availableIsas()) {
         }));
       }
     }
-    for (const [x, o] of [[[2, 3, 7, 9], [3, 4]], [[1, 2, 8, 8], [1, 1]], [[1, 1, 5, 3], [5, 3]], [[2, 1, 4, 6], [3, 5]]] as [number[], [number, number]][]) {
-      it(`adaptive_avg_pool2d x=[${x}] out=[${o}]`, withIsa(isa, async () => {
-        const [t, v] = randTensor(x, 5, 'float64');
+    for (const [x, o] of [[[2, 3, 7, 9], [3, 4]], [[1, 2, 8, 8], [1, 1]], [[1, 1, 5, 3], [5, 3]], [[2, 1, 4, 6], [3, 5]], [[4, 64, 7, 7], [1, 1]], [[2, 16, 13, 11], [4, 3]]] as [number[], [number, number]][]) {
+      for (const dtype of ['float32', 'float64'] as const) it(`adaptive_avg_pool2d x=[${x}] out=[${o}] ${dtype}`, withIsa(isa, async () => {
+        // float32: the float64 reference of the same (rounded) inputs, to float32 accuracy
+        const tol = dtype === 'float32' ? { rtol: 2e-6, atol: 2e-6 } : { rtol: 1e-12, atol: 1e-12 };
+        const [t, v] = randTensor(x, 5, dtype);
         const [N, C, H, W] = x as [number, number, number, number];
         const ref = new Float64Array(N * C * o[0] * o[1]);
-        const dyv = randArray(ref.length, 6);
+        const [dy, dyv] = randTensor([N, C, o[0], o[1]], 6, dtype);
         const dx = new Float64Array(v.length);
         for (let p = 0; p < N * C; p++) for (let i = 0; i < o[0]; i++) for (let j = 0; j < o[1]; j++) {
           const h0 = Math.floor((i * H) / o[0]), h1 = Math.ceil(((i + 1) * H) / o[0]);
@@ -110,9 +112,10 @@ for (const isa of availableIsas()) {
           ref[(p * o[0] + i) * o[1] + j] = s / cnt;
           for (let h = h0; h < h1; h++) for (let w = w0; w < w1; w++) dx[(p * H + h) * W + w] += dyv[(p * o[0] + i) * o[1] + j]! / cnt;
         }
-        expectClose(await f64(adaptiveAvgPool2d(t, o)), ref, { rtol: 1e-12, atol: 1e-12 }, 'forward');
-        const dy = tensor(dyv, { shape: [N, C, o[0], o[1]], dtype: 'float64' });
-        expectClose(await f64(adaptiveAvgPool2dBackward(dy, x)), dx, { rtol: 1e-12, atol: 1e-12 }, 'backward');
+        const y = adaptiveAvgPool2d(t, o);
+        expect(y.dtype).toBe(dtype);
+        expectClose(await f64(y), ref, tol, 'forward');
+        expectClose(await f64(adaptiveAvgPool2dBackward(dy, x)), dx, tol, 'backward');
       }));
     }
   });

@@ -1,6 +1,6 @@
 import { describe, it, expect } from 'vitest';
 import { tensor, softmaxBackward, ShapeError } from '../../lib/index.js';
-import { availableIsas, withIsa, randTensor, expectClose, f64, numel, randArray } from '../helpers.js';
+import { availableIsas, withIsa, randTensor, expectClose, f64, numel } from '../helpers.js';
 
 // Reference: reduce `axes` of a contiguous array with f over the gathered values.
 function refReduce(v: Float64Array, shape: number[], axes: number[], f: (xs: number[]) => number) {
@@ -29,26 +29,30 @@ const REDS: [string, (xs: number[]) => number][] = [
   ['var', (xs) => { const m = sum(xs) / xs.length; return sum(xs.map((x) => (x - m) ** 2)) / (xs.length - 1); }],
   ['logsumexp', (xs) => { const m = Math.max(...xs); return m + Math.log(sum(xs.map((x) => Math.exp(x - m)))); }],
 ];
+const F64 = { rtol: 1e-10, atol: 1e-12 }, F32 = { rtol: 2e-6, atol: 2e-6 };
 const CASES: [number[], number[]][] = [[[7], [0]], [[3, 17], [1]], [[3, 17], [0]], [[4, 5, 6], [0, 2]], [[2, 3, 4, 5], [1, 2]], [[33, 65], [0, 1]], [[2, 1, 127], [2]], [[5, 600], [0]], [[2, 9, 300], [1]]];
 
 for (const isa of availableIsas()) {
   describe(`reductions isa=${isa}`, () => {
     for (const [name, f] of REDS) {
-      for (const [shape, axes] of CASES) {
-        it(`${name} x=[${shape}] axes=[${axes}]`, withIsa(isa, async () => {
-          const [x, xv] = randTensor(shape, numel(shape), 'float64', -3, 3);
+      for (const [shape, axes] of CASES) for (const dtype of ['float32', 'float64'] as const) {
+        it(`${name} x=[${shape}] axes=[${axes}] ${dtype}`, withIsa(isa, async () => {
+          // float32: the float64 reference of the same (rounded) inputs, to float32 accuracy
+          const tol = dtype === 'float32' ? F32 : F64;
+          const [x, xv] = randTensor(shape, numel(shape), dtype, -3, 3);
           const { out, outShape } = refReduce(xv, shape, axes, f);
           const t = x as unknown as Record<string, (a: number[], k?: boolean) => import('../../lib/index.js').Tensor>;
           const y = name === 'var' ? x.var(axes) : t[name]!.call(x, axes, false);
           expect(y.shape).toEqual(outShape);
-          expectClose(await f64(y), out, { rtol: 1e-10, atol: 1e-12 }, name);
+          expect(y.dtype).toBe(dtype);
+          expectClose(await f64(y), out, tol, name);
           const yk = name === 'var' ? x.var(axes, { keepdim: true }) : t[name]!.call(x, axes, true);
           expect(yk.shape).toEqual(shape.map((d, i) => (axes.includes(i) ? 1 : d)));
           // strided input (a transposed view) gives the same result
           if (shape.length >= 2 && name === 'sum') {
             const xt = x.transpose(0, 1);
             const ax = axes.map((a) => (a === 0 ? 1 : a === 1 ? 0 : a));
-            expectClose(await f64(xt.sum(ax).reshape([out.length])), out, { rtol: 1e-10, atol: 1e-12 }, 'strided');
+            expectClose(await f64(xt.sum(ax).reshape([out.length])), out, tol, 'strided');
           }
         }));
       }
@@ -67,19 +71,21 @@ for (const isa of availableIsas()) {
       }
       expect(await x.argmax().item()).toBe(Array.from(xv).indexOf(Math.max(...xv)));
     }));
-    for (const [shape, axis] of [[[4, 10], 1], [[3, 5, 7], 1], [[2, 3, 65], -1]] as [number[], number][]) {
-      it(`softmax and log_softmax x=[${shape}] axis=${axis} with backward`, withIsa(isa, async () => {
-        const [x, xv] = randTensor(shape, 9, 'float64', -5, 5);
+    for (const [shape, axis] of [[[4, 10], 1], [[3, 5, 7], 1], [[2, 3, 65], -1]] as [number[], number][]) for (const dtype of ['float32', 'float64'] as const) {
+      it(`softmax and log_softmax x=[${shape}] axis=${axis} with backward ${dtype}`, withIsa(isa, async () => {
+        const tol = dtype === 'float32' ? F32 : F64, tolB = dtype === 'float32' ? F32 : { rtol: 1e-9, atol: 1e-12 };
+        const [x, xv] = randTensor(shape, 9, dtype, -5, 5);
         const a = axis < 0 ? axis + shape.length : axis;
         const lse = refReduce(xv, shape, [a], (xs) => { const m = Math.max(...xs); return m + Math.log(sum(xs.map((v) => Math.exp(v - m)))); }).out;
         const inner = shape.slice(a + 1).reduce((p, q) => p * q, 1), R = shape[a]!;
         const ref = xv.map((v, i) => v - lse[Math.floor(i / (R * inner)) * inner + (i % inner)]!);
-        expectClose(await f64(x.logSoftmax(axis)), ref, { rtol: 1e-10, atol: 1e-12 }, 'log_softmax');
-        expectClose(await f64(x.softmax(axis)), ref.map(Math.exp), { rtol: 1e-10, atol: 1e-12 }, 'softmax');
+        expectClose(await f64(x.logSoftmax(axis)), ref, tol, 'log_softmax');
+        expectClose(await f64(x.softmax(axis)), ref.map(Math.exp), tol, 'softmax');
         // backward against the Jacobian-vector product written out
-        const dyv = randArray(xv.length, 10);
-        const dy = tensor(dyv, { shape, dtype: 'float64' });
-        const p = ref.map(Math.exp);
+        const [dy, dyv] = randTensor(shape, 10, dtype);
+        // the backward kernels take the forward's outputs: the reference uses the values they hold
+        const sm = x.softmax(axis), lsm = x.logSoftmax(axis);
+        const p = await f64(sm), lp = await f64(lsm);
         const s1 = new Float64Array(lse.length), s2 = new Float64Array(lse.length);
         for (let i = 0; i < xv.length; i++) {
           const g = Math.floor(i / (R * inner)) * inner + (i % inner);
@@ -87,8 +93,8 @@ for (const isa of availableIsas()) {
           s2[g] += dyv[i]!;
         }
         const gi = (i: number) => Math.floor(i / (R * inner)) * inner + (i % inner);
-        expectClose(await f64(softmaxBackward('softmax_bwd', dy, x.softmax(axis), axis)), p.map((pv, i) => pv * (dyv[i]! - s1[gi(i)]!)), { rtol: 1e-9, atol: 1e-12 }, 'softmax_bwd');
-        expectClose(await f64(softmaxBackward('log_softmax_bwd', dy, x.logSoftmax(axis), axis)), p.map((pv, i) => dyv[i]! - pv * s2[gi(i)]!), { rtol: 1e-9, atol: 1e-12 }, 'log_softmax_bwd');
+        expectClose(await f64(softmaxBackward('softmax_bwd', dy, sm, axis)), p.map((pv, i) => pv * (dyv[i]! - s1[gi(i)]!)), tolB, 'softmax_bwd');
+        expectClose(await f64(softmaxBackward('log_softmax_bwd', dy, lsm, axis)), lp.map((l, i) => dyv[i]! - Math.exp(l) * s2[gi(i)]!), tolB, 'log_softmax_bwd');
       }));
     }
   });
