@@ -2,7 +2,7 @@
  * Layers (nn.*): each owns its parameters and calls the functional op. Defaults match PyTorch (kaiming-uniform
  * weights with a = sqrt(5), biases U(-1/sqrt(fanIn), 1/sqrt(fanIn)); batch norm momentum 0.1, eps 1e-5).
  */
-import { ArgumentError } from '../errors.js';
+import { ArgumentError, IndexError } from '../errors.js';
 import { Tensor } from '../tensor/tensor.js';
 import { zeros, ones } from '../tensor/create.js';
 import { DType } from '../dtype.js';
@@ -21,8 +21,24 @@ const pairStr = (p: Pair | string | undefined) => (p === undefined ? '' : typeof
 function defaultInit(w: Tensor, b: Tensor | null): void {
   init.kaimingUniform_(w, { a: Math.sqrt(5) });
   if (b) {
-    const bound = 1 / Math.sqrt(init.fanIn(w));
+    // PyTorch: bound 0 when there are no inputs (Linear(0, n)): a zero bias, not U(-inf, inf)
+    const fan = init.fanIn(w);
+    const bound = fan > 0 ? 1 / Math.sqrt(fan) : 0;
     init.uniform_(b, -bound, bound);
+  }
+}
+
+// a finite number argument of a layer (activation slopes)
+function finiteArg(layer: string, name: string, v: unknown): void {
+  if (typeof v !== 'number' || !Number.isFinite(v)) throw new ArgumentError(`${layer}: expected ${name} to be a finite number, got ${describe(v)}`);
+}
+// batch norm's eps (> 0) and momentum (in [0, 1]), checked when the layer is made
+function bnHyper(layer: string, o: { eps?: number; momentum?: number }): void {
+  if (o.eps !== undefined && !(typeof o.eps === 'number' && o.eps > 0 && o.eps < Infinity)) {
+    throw new ArgumentError(`${layer}: expected eps > 0, got ${describe(o.eps)}`);
+  }
+  if (o.momentum !== undefined && !(typeof o.momentum === 'number' && o.momentum >= 0 && o.momentum <= 1)) {
+    throw new ArgumentError(`${layer}: expected momentum in [0, 1], got ${describe(o.momentum)}`);
   }
 }
 
@@ -96,6 +112,8 @@ export class ConvTranspose2d extends Module {
     optionsArg(this.constructor.name, options);
     const [kh, kw] = kernelPair(this.constructor.name, kernelSize);
     const g = options.groups ?? 1;
+    if (!Number.isInteger(g) || g < 1) throw new ArgumentError(`ConvTranspose2d: expected groups to be an integer >= 1, got ${describe(g)}`);
+    if (inChannels % g || outChannels % g) throw new ArgumentError(`ConvTranspose2d: expected channels divisible by groups, got ${inChannels}, ${outChannels} and groups=${g}`);
     this.weight = Parameter(zeros([inChannels, outChannels / g, kh, kw], { dtype: options.dtype }));
     this.bias = options.bias === false ? null : Parameter(zeros([outChannels], { dtype: options.dtype }));
     // PyTorch computes fan_in from weight dim 1 (out/groups * k*k) for transposed convs too
@@ -156,6 +174,7 @@ abstract class BatchNormBase extends Module {
   constructor(readonly numFeatures: number, readonly options: { eps?: number; momentum?: number; affine?: boolean } & FactoryOptions = {}) {
     super();
     optionsArg(this.constructor.name, options);
+    bnHyper(this.constructor.name, options);
     const dtype = options.dtype;
     this.weight = options.affine === false ? null : Parameter(ones([numFeatures], { dtype }));
     this.bias = options.affine === false ? null : Parameter(zeros([numFeatures], { dtype }));
@@ -252,13 +271,19 @@ export class Tanh extends Module {
 }
 /** @example `new nn.LeakyReLU(0.2)` */
 export class LeakyReLU extends Module {
-  constructor(readonly negativeSlope = 0.01) { super(); }
+  constructor(readonly negativeSlope = 0.01) {
+    super();
+    finiteArg('LeakyReLU', 'negativeSlope', negativeSlope);
+  }
   forward(x: Tensor): Tensor { return F.leakyRelu(x, this.negativeSlope); }
   extraRepr(): string { return `negativeSlope=${this.negativeSlope}`; }
 }
 /** @example `new nn.ELU(1.0)` */
 export class ELU extends Module {
-  constructor(readonly alpha = 1) { super(); }
+  constructor(readonly alpha = 1) {
+    super();
+    finiteArg('ELU', 'alpha', alpha);
+  }
   forward(x: Tensor): Tensor { return F.elu(x, this.alpha); }
   extraRepr(): string { return `alpha=${this.alpha}`; }
 }
@@ -277,22 +302,33 @@ export class LogSoftmax extends Module {
 
 /**
  * A lookup table of `numEmbeddings` vectors of size `embeddingDim`, indexed by int32 tensors of any shape.
- * paddingIdx: that row gets no gradient. @example `new nn.Embedding(1000, 64).forward(tokens)`
+ * paddingIdx: that row starts at zero and gets no gradient; a negative one counts from the end (-1: the last row),
+ * as in PyTorch. @example `new nn.Embedding(1000, 64).forward(tokens)`
  */
 export class Embedding extends Module {
   weight: Tensor;
+  /** The padding row as an index in [0, numEmbeddings) (a negative paddingIdx resolved), or undefined. */
+  readonly paddingIdx: number | undefined;
   constructor(readonly numEmbeddings: number, readonly embeddingDim: number, readonly options: { paddingIdx?: number } & FactoryOptions = {}) {
     super();
     optionsArg(this.constructor.name, options);
+    const pi = options.paddingIdx;
+    if (pi !== undefined) {
+      if (!Number.isInteger(pi)) throw new ArgumentError(`Embedding: expected paddingIdx to be an integer, got ${describe(pi)}`);
+      if (pi < -numEmbeddings || pi >= numEmbeddings) {
+        throw new IndexError(`Embedding: expected paddingIdx in [-${numEmbeddings}, ${numEmbeddings}), got ${pi}`);
+      }
+    }
+    this.paddingIdx = pi === undefined ? undefined : pi < 0 ? pi + numEmbeddings : pi;
     this.weight = Parameter(zeros([numEmbeddings, embeddingDim], { dtype: options.dtype }));
     init.normal_(this.weight);  // PyTorch: N(0, 1), padding row zero
-    if (options.paddingIdx !== undefined) {
-      const row = this.weight.slice(0, options.paddingIdx, options.paddingIdx + 1);
+    if (this.paddingIdx !== undefined) {
+      const row = this.weight.slice(0, this.paddingIdx, this.paddingIdx + 1);
       init.zeros_(row);
     }
   }
   forward(idx: Tensor): Tensor {
-    return F.embedding(idx, this.weight, this.options.paddingIdx);
+    return F.embedding(idx, this.weight, this.paddingIdx);
   }
   extraRepr(): string {
     return `${this.numEmbeddings}, ${this.embeddingDim}`;

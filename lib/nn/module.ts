@@ -6,7 +6,8 @@ import { ArgumentError, ShapeError } from '../errors.js';
 import { Tensor } from '../tensor/tensor.js';
 import { copyInto } from '../ops/view.js';
 import { noGrad } from '../autograd/engine.js';
-import { tensorArg } from '../check.js';
+import { describe, isOptions, optionsArg, tensorArg } from '../check.js';
+import { fmt, shapesEqual } from '../tensor/shape.js';
 
 const PARAM = Symbol('tensile.parameter');
 
@@ -139,25 +140,33 @@ export abstract class Module {
     return Object.fromEntries([...this.namedParameters(), ...this.namedBuffers()]);
   }
   /**
-   * Copies values from a state dict into this module's tensors (shapes must match). strict: every key must match.
+   * Copies values from a state dict into this module's tensors (shapes must match; values are cast to each tensor's
+   * dtype). strict: every key must match. Everything is checked first: on any error no tensor is changed.
    * @example `model.loadStateDict(load('m.safetensors'))`
    */
   loadStateDict(sd: StateDict, o: { strict?: boolean } = {}): { missing: string[]; unexpected: string[] } {
+    const op = `${this.constructor.name}.loadStateDict`;
+    if (!isOptions(sd)) throw new ArgumentError(`${op}: expected a state dict (tensors by name), got ${describe(sd)}`);
+    o = optionsArg(op, o);
     const own = this.stateDict();
     const missing = Object.keys(own).filter((k) => !(k in sd));
     const unexpected = Object.keys(sd).filter((k) => !(k in own));
     if ((o.strict ?? true) && (missing.length || unexpected.length)) {
-      throw new ArgumentError(`loadStateDict: expected the keys of this module, got missing [${missing.join(', ')}] and unexpected [${unexpected.join(', ')}]`);
+      throw new ArgumentError(`${op}: expected the keys of this module, got missing [${missing.join(', ')}] and unexpected [${unexpected.join(', ')}]`);
+    }
+    const pairs: [Tensor, Tensor][] = [];
+    for (const [k, t] of Object.entries(own)) {
+      if (!(k in sd)) continue;
+      const src = sd[k] as unknown;
+      if (!(src instanceof Tensor)) throw new ArgumentError(`${op}: expected '${k}' to be a Tensor, got ${describe(src)}`);
+      if (src.isDisposed) throw new ArgumentError(`${op}: expected '${k}' to be a live tensor, got a disposed one`);
+      if (!shapesEqual(src.shape, t.shape)) {
+        throw new ShapeError(`${op}: expected '${k}' of shape ${fmt(t.shape)}, got ${fmt(src.shape)}`);
+      }
+      pairs.push([t, src]);
     }
     noGrad(() => {
-      for (const [k, t] of Object.entries(own)) {
-        const src = sd[k];
-        if (!src) continue;
-        if (src.shape.length !== t.shape.length || src.shape.some((d, i) => d !== t.shape[i])) {
-          throw new ShapeError(`loadStateDict: expected '${k}' of shape [${t.shape.join(',')}], got [${src.shape.join(',')}]`);
-        }
-        copyInto(t, src.dtype === t.dtype ? src : src.cast(t.dtype));
-      }
+      for (const [t, src] of pairs) copyInto(t, src.dtype === t.dtype ? src : src.cast(t.dtype));
     });
     return { missing, unexpected };
   }

@@ -3,7 +3,7 @@
  * Gate layouts and equations follow torch.nn.RNN / LSTM / GRU, so weights load from PyTorch state dicts
  * (weightIhL0 <-> weight_ih_l0, ...).
  */
-import { ArgumentError, ShapeError } from '../errors.js';
+import { ArgumentError, DTypeError, ShapeError } from '../errors.js';
 import { Tensor } from '../tensor/tensor.js';
 import { zeros } from '../tensor/create.js';
 import { DType } from '../dtype.js';
@@ -11,7 +11,8 @@ import { Module, Parameter } from './module.js';
 import * as init from './init.js';
 import { linear } from './functional.js';
 import { stack } from '../ops/index.js';
-import { optionsArg, tensorArg } from '../check.js';
+import { describe, optionsArg, tensorArg } from '../check.js';
+import { shapesEqual } from '../tensor/shape.js';
 
 export interface RNNOptions {
   numLayers?: number;
@@ -48,7 +49,22 @@ abstract class RNNBase extends Module {
       throw new ShapeError(`${this.constructor.name}: expected input of shape ${this.batchFirst ? '[N,L,' : '[L,N,'}${this.inputSize}], got ${fmt(x.shape)}`);
     }
     const xs = this.batchFirst ? x.transpose(0, 1) : x;
+    if (xs.shape[0] === 0) {  // an empty batch is fine (an empty output), an empty sequence has no final state
+      throw new ShapeError(`${this.constructor.name}: expected a sequence length L >= 1, got input of shape ${fmt(x.shape)} (${this.batchFirst ? '[N,L,' : '[L,N,'}${this.inputSize}])`);
+    }
     return Array.from({ length: xs.shape[0]! }, (_, t) => xs.slice(0, t, t + 1).squeeze(0));
+  }
+  /** The initial state given for batch size n: undefined (zeros) or a tensor [numLayers, n, hiddenSize] of x's dtype. @example `const h = this.state('h0', h0, N, x)` */
+  protected state(what: string, s: unknown, n: number, x: Tensor): Tensor {
+    if (s === undefined) return this.zeroState(n, x);
+    const name = this.constructor.name;
+    const t = tensorArg(name, what, s);
+    const want = [this.numLayers, n, this.hiddenSize];
+    if (!shapesEqual(t.shape, want)) {
+      throw new ShapeError(`${name}: expected ${what} of shape ${fmt(want)} (numLayers, batch, hiddenSize), got ${fmt(t.shape)}`);
+    }
+    if (t.dtype !== x.dtype) throw new DTypeError(`${name}: expected ${what} of dtype ${x.dtype} (the input's), got ${t.dtype}`);
+    return t;
   }
   protected out(hs: Tensor[]): Tensor {
     const y = stack(hs, 0);
@@ -76,7 +92,7 @@ export class RNN extends RNNBase {
   run(x: Tensor, h0?: Tensor): [Tensor, Tensor] {
     let inputs = this.seq(x);
     const N = inputs[0]!.shape[0]!;
-    const h = h0 ?? this.zeroState(N, x);
+    const h = this.state('h0', h0, N, x);
     const finals: Tensor[] = [];
     for (let l = 0; l < this.numLayers; l++) {
       let hl = h.slice(0, l, l + 1).squeeze(0);
@@ -106,7 +122,11 @@ export class LSTM extends RNNBase {
   run(x: Tensor, state?: [Tensor, Tensor]): [Tensor, [Tensor, Tensor]] {
     let inputs = this.seq(x);
     const N = inputs[0]!.shape[0]!, H = this.hiddenSize;
-    const [h0, c0] = state ?? [this.zeroState(N, x), this.zeroState(N, x)];
+    if (state !== undefined && !(Array.isArray(state) && state.length === 2)) {
+      throw new ArgumentError(`LSTM: expected the state to be a pair [h0, c0], got ${describe(state)}`);
+    }
+    if (state) state.forEach((t, i) => tensorArg('LSTM', i ? 'c0' : 'h0', t));
+    const h0 = this.state('h0', state?.[0], N, x), c0 = this.state('c0', state?.[1], N, x);
     const hs: Tensor[] = [], cs: Tensor[] = [];
     for (let l = 0; l < this.numLayers; l++) {
       let h = h0.slice(0, l, l + 1).squeeze(0), c = c0.slice(0, l, l + 1).squeeze(0);
@@ -140,7 +160,7 @@ export class GRU extends RNNBase {
   run(x: Tensor, h0?: Tensor): [Tensor, Tensor] {
     let inputs = this.seq(x);
     const N = inputs[0]!.shape[0]!, H = this.hiddenSize;
-    const hInit = h0 ?? this.zeroState(N, x);
+    const hInit = this.state('h0', h0, N, x);
     const finals: Tensor[] = [];
     for (let l = 0; l < this.numLayers; l++) {
       const [wi, wh, bi, bh] = this.weights[l]!;

@@ -214,9 +214,16 @@ export function convTranspose2d(x: Tensor, w: Tensor, biasOrOptions?: Tensor | n
   const [bias, o] = biasAndOptions(op, x, w, biasOrOptions, options);
   if (x.ndim !== 4) throw new ShapeError(`${op}: expected input of rank 4 (N,C,H,W), got shape ${fmt(x.shape)}`);
   if (w.ndim !== 4) throw new ShapeError(`${op}: expected weight of rank 4 (C_in,C_out/groups,kh,kw), got shape ${fmt(w.shape)}`);
+  if (!isFloat(x.dtype)) throw new DTypeError(`${op}: expected a float32 or float64 input, got ${x.dtype}`);
+  if (w.dtype !== x.dtype) throw new DTypeError(`${op}: expected weight of dtype ${x.dtype}, got ${w.dtype}`);
+  if (bias && bias.dtype !== x.dtype) throw new DTypeError(`${op}: expected bias of dtype ${x.dtype}, got ${bias.dtype}`);
   const groups = o.groups ?? 1;
+  if (!Number.isInteger(groups) || groups < 1) throw new ArgumentError(`${op}: expected groups to be an integer >= 1, got ${describe(groups)}`);
   const [N, Cin, H, W] = x.shape as [number, number, number, number];
-  if (w.shape[0] !== Cin) throw new ShapeError(`${op}: expected weight of shape [${Cin},C_out/groups,kh,kw], got ${fmt(w.shape)}`);
+  // checked here, in this op's terms (the kernel below is conv2d's input gradient, whose channels are the other way round)
+  if (Cin % groups !== 0) throw new ShapeError(`${op}: expected input channels (${Cin}) divisible by groups=${groups}, got input ${fmt(x.shape)}`);
+  if (w.shape[0] !== Cin) throw new ShapeError(`${op}: expected weight of shape [${Cin},C_out/groups,kh,kw] for input ${fmt(x.shape)}, got ${fmt(w.shape)}`);
+  if (w.shape[1]! < 1 || w.shape[2]! < 1 || w.shape[3]! < 1) throw new ShapeError(`${op}: expected a non-empty weight, got shape ${fmt(w.shape)}`);
   const [sh, sw] = pair(op, 'stride', o.stride, 1, 1);
   const [ph, pw] = pair(op, 'padding', o.padding, 0, 0);
   const [dh, dw] = pair(op, 'dilation', o.dilation, 1, 1);

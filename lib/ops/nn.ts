@@ -80,12 +80,14 @@ function ceCheck(logits: Tensor, labels: Tensor, o: CrossEntropyOptions) {
   if (labels.ndim !== 1 || labels.shape[0] !== logits.shape[0]) {
     throw new ShapeError(`${op}: expected labels of shape [${logits.shape[0]}], got ${fmt(labels.shape)}`);
   }
+  const ii = o.ignoreIndex ?? -100;
+  if (!Number.isInteger(ii)) throw new ArgumentError(`${op}: expected ignoreIndex to be an integer, got ${describe(o.ignoreIndex)}`);
   const ls = o.labelSmoothing ?? 0;
   if (!(ls >= 0 && ls <= 1)) throw new ArgumentError(`${op}: expected labelSmoothing in [0, 1], got ${ls}`);
   if (o.weight && (o.weight.ndim !== 1 || o.weight.shape[0] !== logits.shape[1] || o.weight.dtype !== logits.dtype)) {
     throw new ShapeError(`${op}: expected weight of shape [${logits.shape[1]}] and dtype ${logits.dtype}, got ${fmt(o.weight.shape)} ${o.weight.dtype}`);
   }
-  return { ip: [o.ignoreIndex ?? -100], fp: [ls] };
+  return { ip: [ii], fp: [ls] };
 }
 
 /**
@@ -140,6 +142,12 @@ export interface BatchNormOptions {
 function bnOptions(op: string, o: BatchNormOptions): BatchNormOptions {
   o = optionsArg(op, o);
   if (typeof o.training !== 'boolean') throw new ArgumentError(`${op}: expected options with training: true or false, got ${describe(o.training)}`);
+  if (o.momentum !== undefined && !(typeof o.momentum === 'number' && o.momentum >= 0 && o.momentum <= 1)) {
+    throw new ArgumentError(`${op}: expected momentum in [0, 1], got ${describe(o.momentum)}`);
+  }
+  if (o.eps !== undefined && !(typeof o.eps === 'number' && o.eps > 0 && o.eps < Infinity)) {
+    throw new ArgumentError(`${op}: expected eps > 0, got ${describe(o.eps)}`);
+  }
   return o;
 }
 // the per-channel tensors of a batch norm over x: [C], x's dtype

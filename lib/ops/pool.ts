@@ -33,8 +33,16 @@ function poolOptions<O extends Pool2dOptions>(op: string, o: O): O {
   return o;
 }
 
+// PyTorch: the batch may be empty, the maps may not (there is nothing to pool)
+function nonEmptyMaps(op: string, x: Tensor): void {
+  if (x.shape[1] === 0 || x.shape[2] === 0 || x.shape[3] === 0) {
+    throw new ShapeError(`${op}: expected non-zero sizes for C, H and W, got shape ${fmt(x.shape)}`);
+  }
+}
+
 function poolGeometry(op: string, x: Tensor, o: Pool2dOptions) {
   if (x.ndim !== 4) throw new ShapeError(`${op}: expected input of rank 4 (N,C,H,W), got shape ${fmt(x.shape)}`);
+  nonEmptyMaps(op, x);
   if (!isFloat(x.dtype)) throw new DTypeError(`${op}: expected a float32 or float64 input, got ${x.dtype}`);
   const [kh, kw] = pair(op, 'kernelSize', o.kernelSize, 1, 1);
   const [sh, sw] = pair(op, 'stride', o.stride ?? o.kernelSize, 1, 1);
@@ -135,6 +143,7 @@ export function adaptiveAvgPool2d(x: Tensor, outputSize: Pair): Tensor {
   tensorArg(op, 'input', x);
   if (outputSize === undefined) throw new ArgumentError(`${op}: expected an outputSize, got undefined`);
   if (x.ndim !== 4) throw new ShapeError(`${op}: expected input of rank 4 (N,C,H,W), got shape ${fmt(x.shape)}`);
+  nonEmptyMaps(op, x);
   if (!isFloat(x.dtype)) throw new DTypeError(`${op}: expected a float32 or float64 input, got ${x.dtype}`);
   const [oh, ow] = pair(op, 'outputSize', outputSize, 1, 1);
   const xc = x.isContiguous() ? x : x.contiguous();

@@ -2,7 +2,8 @@ import { ArgumentError } from '../errors.js';
 import { Tensor } from '../tensor/tensor.js';
 import { zerosLike } from '../tensor/create.js';
 import { adamStep } from '../ops/optim.js';
-import { Optimizer, ParamGroup, ParamGroupSpec, gradOf } from './optimizer.js';
+import { Optimizer, OptimizerState, ParamGroup, ParamGroupSpec, boolOption, gradOf, numberOption } from './optimizer.js';
+import { describe } from '../check.js';
 
 export interface AdamOptions {
   lr: number;
@@ -25,15 +26,24 @@ export class Adam extends Optimizer<AdamOptions> {
   }
   protected validate(g: ParamGroup<AdamOptions>): void {
     const name = this.constructor.name;
-    if (!(g.lr >= 0)) throw new ArgumentError(`${name}: expected lr >= 0, got ${g.lr}`);
-    if (!(g.eps >= 0)) throw new ArgumentError(`${name}: expected eps >= 0, got ${g.eps}`);
-    if (!g.betas.every((b) => b >= 0 && b < 1)) throw new ArgumentError(`${name}: expected betas in [0, 1), got [${g.betas.join(', ')}]`);
-    if (!(g.weightDecay >= 0)) throw new ArgumentError(`${name}: expected weightDecay >= 0, got ${g.weightDecay}`);
+    numberOption(name, 'lr', g.lr, (x) => x >= 0 && x < Infinity, '>= 0');
+    numberOption(name, 'eps', g.eps, (x) => x >= 0 && x < Infinity, '>= 0');
+    const b = g.betas as unknown;
+    if (!Array.isArray(b) || b.length !== 2 || !b.every((x) => typeof x === 'number' && x >= 0 && x < 1)) {
+      const got = Array.isArray(b) && b.every((x) => typeof x === 'number') ? `[${b.join(', ')}]` : describe(b);
+      throw new ArgumentError(`${name}: expected betas to be a pair of numbers in [0, 1), got ${got}`);
+    }
+    numberOption(name, 'weightDecay', g.weightDecay, (x) => x >= 0 && x < Infinity, '>= 0');
+    boolOption(name, 'amsgrad', g.amsgrad);
+    boolOption(name, 'maximize', g.maximize);
+  }
+  protected stateSpec(g: ParamGroup<AdamOptions>): { tensors: string[]; numbers: string[] } {
+    return { tensors: g.amsgrad ? ['expAvg', 'expAvgSq', 'maxExpAvgSq'] : ['expAvg', 'expAvgSq'], numbers: ['step'] };
   }
   step(): void {
     for (const g of this.paramGroups) {
       // parameters are batched by step count and dtype: one fused call per batch (usually one per group)
-      const batches = new Map<string, { p: Tensor[]; g: Tensor[]; m: Tensor[]; v: Tensor[]; vm: Tensor[]; step: number }>();
+      const batches = new Map<string, { p: Tensor[]; g: Tensor[]; m: Tensor[]; v: Tensor[]; vm: Tensor[]; s: OptimizerState[]; step: number }>();
       for (const p of g.params) {
         const grad = gradOf(p);
         if (!grad) continue;
@@ -43,10 +53,12 @@ export class Adam extends Optimizer<AdamOptions> {
           if (g.amsgrad) s['maxExpAvgSq'] = zerosLike(p);
           this.state.set(p, s);
         }
-        s['step'] = (s['step'] as number) + 1;
-        const key = `${s['step']}:${p.dtype}`;
+        // the step count advances once the fused update has run (a failed step leaves it as it was)
+        const step = (s['step'] as number) + 1;
+        const key = `${step}:${p.dtype}`;
         let b = batches.get(key);
-        if (!b) batches.set(key, (b = { p: [], g: [], m: [], v: [], vm: [], step: s['step'] as number }));
+        if (!b) batches.set(key, (b = { p: [], g: [], m: [], v: [], vm: [], s: [], step }));
+        b.s.push(s);
         b.p.push(p);
         b.g.push(grad);
         b.m.push(s['expAvg'] as Tensor);
@@ -58,6 +70,7 @@ export class Adam extends Optimizer<AdamOptions> {
           lr: g.lr, beta1: g.betas[0], beta2: g.betas[1], eps: g.eps, weightDecay: g.weightDecay, step: b.step,
           amsgrad: g.amsgrad, decoupled: this.decoupled, maximize: g.maximize,
         });
+        for (const s of b.s) s['step'] = b.step;
       }
     }
   }

@@ -4,13 +4,20 @@
  */
 import { ArgumentError } from '../errors.js';
 import { Optimizer } from './optimizer.js';
-import { describe, numbersArg, optionsArg } from '../check.js';
+import { describe, isOptions, numbersArg, optionsArg } from '../check.js';
 
 type Opt = Optimizer<{ lr: number }>;
 
 function optimizerArg(name: string, o: unknown): void {
   if (!(o instanceof Optimizer)) throw new ArgumentError(`${name}: expected an optimizer, got ${describe(o)}`);
 }
+// a numeric option: a number for which ok() holds (NaN fails every comparison); undefined passes when optional
+function num(name: string, key: string, v: unknown, ok: (x: number) => boolean, what: string, optional = true): void {
+  if (v === undefined && optional) return;
+  if (typeof v !== 'number' || !ok(v)) throw new ArgumentError(`${name}: expected ${key} ${what}, got ${typeof v === 'number' ? v : describe(v)}`);
+}
+const finite = (x: number) => Number.isFinite(x);
+const posInt = (x: number) => Number.isInteger(x) && x >= 1;
 
 /** Base class of the epoch-based schedulers: step() once per epoch sets each group's lr from lrAt(epoch). @example `const s = new optim.StepLR(opt, { stepSize: 10 }); for (...) { train(); s.step(); }` */
 export abstract class LRScheduler {
@@ -36,8 +43,15 @@ export abstract class LRScheduler {
   }
   /** Restores a position saved by stateDict(). @example `sched.loadStateDict(ckpt.sched)` */
   loadStateDict(sd: Record<string, unknown>): void {
+    const op = `${this.constructor.name}.loadStateDict`;
+    if (!isOptions(sd)) throw new ArgumentError(`${op}: expected a state dict { lastEpoch, baseLrs }, got ${describe(sd)}`);
+    num(op, 'lastEpoch', sd['lastEpoch'], (x) => Number.isInteger(x) && x >= 0, 'to be an integer >= 0', false);
+    const b = sd['baseLrs'];
+    if (!Array.isArray(b) || b.length !== this.baseLrs.length || !b.every((x) => typeof x === 'number' && x >= 0 && x < Infinity)) {
+      throw new ArgumentError(`${op}: expected baseLrs to be ${this.baseLrs.length} numbers >= 0 (one per parameter group), got ${describe(b)}`);
+    }
     this.lastEpoch = sd['lastEpoch'] as number;
-    (this.baseLrs as number[]).splice(0, this.baseLrs.length, ...(sd['baseLrs'] as number[]));
+    (this.baseLrs as number[]).splice(0, this.baseLrs.length, ...(b as number[]));
   }
 }
 
@@ -47,6 +61,7 @@ export class StepLR extends LRScheduler {
     super(opt);
     optionsArg(this.constructor.name, o);
     if (!(o.stepSize > 0)) throw new ArgumentError(`StepLR: expected stepSize > 0, got ${o.stepSize}`);
+    num('StepLR', 'gamma', o.gamma, finite, 'to be a finite number');
   }
   protected lrAt(e: number, base: number): number {
     return base * Math.pow(this.o.gamma ?? 0.1, Math.floor(e / this.o.stepSize));
@@ -58,6 +73,7 @@ export class MultiStepLR extends LRScheduler {
     super(opt);
     optionsArg(this.constructor.name, o);
     numbersArg('MultiStepLR', 'milestones', o.milestones);
+    num('MultiStepLR', 'gamma', o.gamma, finite, 'to be a finite number');
   }
   protected lrAt(e: number, base: number): number {
     return base * Math.pow(this.o.gamma ?? 0.1, this.o.milestones.filter((m) => m <= e).length);
@@ -68,6 +84,7 @@ export class ExponentialLR extends LRScheduler {
   constructor(opt: Opt, readonly o: { gamma: number }) {
     super(opt);
     optionsArg(this.constructor.name, o);
+    num('ExponentialLR', 'gamma', o.gamma, finite, 'to be a finite number', false);
   }
   protected lrAt(e: number, base: number): number {
     return base * Math.pow(this.o.gamma, e);
@@ -78,6 +95,8 @@ export class CosineAnnealingLR extends LRScheduler {
   constructor(opt: Opt, readonly o: { tMax: number; etaMin?: number }) {
     super(opt);
     optionsArg(this.constructor.name, o);
+    num('CosineAnnealingLR', 'tMax', o.tMax, (x) => x > 0 && x < Infinity, '> 0', false);
+    num('CosineAnnealingLR', 'etaMin', o.etaMin, (x) => x >= 0 && x < Infinity, '>= 0');
   }
   protected lrAt(e: number, base: number): number {
     const m = this.o.etaMin ?? 0;
@@ -89,6 +108,10 @@ export class LinearLR extends LRScheduler {
   constructor(opt: Opt, readonly o: { startFactor?: number; endFactor?: number; totalIters?: number }) {
     super(opt);
     optionsArg(this.constructor.name, o);
+    // torch.optim.lr_scheduler.LinearLR's ranges; checked before the lr is touched
+    num('LinearLR', 'startFactor', o.startFactor, (x) => x > 0 && x <= 1, 'in (0, 1]');
+    num('LinearLR', 'endFactor', o.endFactor, (x) => x >= 0 && x <= 1, 'in [0, 1]');
+    num('LinearLR', 'totalIters', o.totalIters, posInt, 'to be an integer >= 1');
     opt.paramGroups.forEach((g, i) => (g.lr = this.baseLrs[i]! * (o.startFactor ?? 1 / 3)));
   }
   protected lrAt(e: number, base: number): number {
@@ -105,6 +128,11 @@ export class OneCycleLR extends LRScheduler {
   constructor(opt: Opt, readonly o: { maxLr: number; totalSteps: number; pctStart?: number; divFactor?: number; finalDivFactor?: number }) {
     super(opt);
     optionsArg(this.constructor.name, o);
+    num('OneCycleLR', 'maxLr', o.maxLr, (x) => x >= 0 && x < Infinity, '>= 0', false);
+    num('OneCycleLR', 'totalSteps', o.totalSteps, posInt, 'to be an integer >= 1', false);
+    num('OneCycleLR', 'pctStart', o.pctStart, (x) => x >= 0 && x <= 1, 'in [0, 1]');
+    num('OneCycleLR', 'divFactor', o.divFactor, (x) => x > 0 && x < Infinity, '> 0');
+    num('OneCycleLR', 'finalDivFactor', o.finalDivFactor, (x) => x > 0 && x < Infinity, '> 0');
     opt.paramGroups.forEach((g) => (g.lr = o.maxLr / (o.divFactor ?? 25)));
   }
   protected lrAt(e: number): number {
@@ -128,7 +156,13 @@ export class ReduceLROnPlateau {
   constructor(readonly optimizer: Opt, readonly o: { mode?: 'min' | 'max'; factor?: number; patience?: number; threshold?: number; cooldown?: number; minLr?: number } = {}) {
     optimizerArg('ReduceLROnPlateau', optimizer);
     optionsArg('ReduceLROnPlateau', o);
-    if ((o.factor ?? 0.1) >= 1) throw new ArgumentError(`ReduceLROnPlateau: expected factor < 1, got ${o.factor}`);
+    if (!((o.factor ?? 0.1) < 1)) throw new ArgumentError(`ReduceLROnPlateau: expected factor < 1, got ${o.factor}`);
+    if (o.mode !== undefined && o.mode !== 'min' && o.mode !== 'max') throw new ArgumentError(`ReduceLROnPlateau: expected mode 'min' or 'max', got ${describe(o.mode)}`);
+    num('ReduceLROnPlateau', 'factor', o.factor, (x) => x >= 0, 'in [0, 1)');
+    num('ReduceLROnPlateau', 'patience', o.patience, (x) => Number.isInteger(x) && x >= 0, 'to be an integer >= 0');
+    num('ReduceLROnPlateau', 'threshold', o.threshold, (x) => x >= 0 && x < Infinity, '>= 0');
+    num('ReduceLROnPlateau', 'cooldown', o.cooldown, (x) => Number.isInteger(x) && x >= 0, 'to be an integer >= 0');
+    num('ReduceLROnPlateau', 'minLr', o.minLr, (x) => x >= 0 && x < Infinity, '>= 0');
     this.best = o.mode === 'max' ? -Infinity : Infinity;
   }
   /** Records the monitored value of an epoch; lowers the lr after `patience` epochs without improvement. @example `plateau.stepWith(valLoss)` */
@@ -153,6 +187,11 @@ export class ReduceLROnPlateau {
   }
   /** Restores a state saved by stateDict(). @example `plateau.loadStateDict(ckpt.plateau)` */
   loadStateDict(sd: Record<string, unknown>): void {
+    const op = 'ReduceLROnPlateau.loadStateDict';
+    if (!isOptions(sd)) throw new ArgumentError(`${op}: expected a state dict { best, badEpochs, cooldownLeft }, got ${describe(sd)}`);
+    num(op, 'best', sd['best'], (x) => !Number.isNaN(x), 'to be a number', false);
+    num(op, 'badEpochs', sd['badEpochs'], (x) => Number.isInteger(x) && x >= 0, 'to be an integer >= 0', false);
+    num(op, 'cooldownLeft', sd['cooldownLeft'], (x) => Number.isInteger(x) && x >= 0, 'to be an integer >= 0', false);
     this.best = sd['best'] as number;
     this.badEpochs = sd['badEpochs'] as number;
     this.cooldownLeft = sd['cooldownLeft'] as number;

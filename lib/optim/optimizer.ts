@@ -1,7 +1,9 @@
 /** Optimizer base: parameter groups with their own options, per-parameter state, stateDict/loadStateDict. */
-import { ArgumentError } from '../errors.js';
+import { ArgumentError, DTypeError, ShapeError } from '../errors.js';
 import { Tensor } from '../tensor/tensor.js';
-import { describe, optionsArg } from '../check.js';
+import { fmt, shapesEqual } from '../tensor/shape.js';
+import { isFloat } from '../dtype.js';
+import { describe, isOptions, optionsArg } from '../check.js';
 
 export type ParamGroupSpec<O> = { params: Tensor[] } & Partial<O>;
 export type ParamGroup<O> = { params: Tensor[] } & O;
@@ -75,28 +77,93 @@ export abstract class Optimizer<O extends { lr: number }> {
     });
     return { state, paramGroups };
   }
-  /** @example `opt.loadStateDict(ckpt.optimizer)` */
-  loadStateDict(sd: OptimizerStateDict): void {
-    if (!sd || sd.paramGroups?.length !== this.paramGroups.length) {
-      throw new ArgumentError(`loadStateDict: expected ${this.paramGroups.length} parameter groups, got ${sd?.paramGroups?.length}`);
-    }
-    const params = this.paramGroups.flatMap((g) => g.params);
-    sd.paramGroups.forEach((g, i) => {
-      const { params: ids, ...opts } = g as { params: number[] };
-      if (ids.length !== this.paramGroups[i]!.params.length) {
-        throw new ArgumentError(`loadStateDict: expected group ${i} with ${this.paramGroups[i]!.params.length} parameters, got ${ids.length}`);
-      }
-      Object.assign(this.paramGroups[i]!, opts);
-    });
-    this.state.clear();
-    for (const [k, s] of Object.entries(sd.state)) {
-      const p = params[Number(k)];
-      if (!p) throw new ArgumentError(`loadStateDict: expected state for parameters 0..${params.length - 1}, got index ${k}`);
-      const copy: OptimizerState = {};
-      for (const [name, v] of Object.entries(s)) copy[name] = v instanceof Tensor ? v.clone() : v;
-      this.state.set(p, copy);
-    }
+  /**
+   * The state entries step() reads for a parameter of group g: tensors of the parameter's shape, and numbers.
+   * loadStateDict checks a loaded state against it. Subclasses that keep state declare it here.
+   * @example `protected stateSpec() { return { tensors: ['momentumBuffer'], numbers: [] }; }`
+   */
+  protected stateSpec(_g: ParamGroup<O>): { tensors: string[]; numbers: string[] } {
+    return { tensors: [], numbers: [] };
   }
+
+  /**
+   * Restores a state saved by stateDict(): group options and per-parameter state (tensors are copied, cast to the
+   * parameter's dtype). The whole dict is checked first: on any error the optimizer is left unchanged.
+   * @example `opt.loadStateDict(ckpt.optimizer)`
+   */
+  loadStateDict(sd: OptimizerStateDict): void {
+    const op = `${this.constructor.name}.loadStateDict`;
+    if (!isOptions(sd) || !Array.isArray(sd.paramGroups) || !isOptions(sd.state)) {
+      throw new ArgumentError(`${op}: expected a state dict { state, paramGroups }, got ${describe(sd)}`);
+    }
+    if (sd.paramGroups.length !== this.paramGroups.length) {
+      throw new ArgumentError(`${op}: expected ${this.paramGroups.length} parameter groups, got ${sd.paramGroups.length}`);
+    }
+    // saved ids map to this optimizer's parameters in order, as in torch.optim.Optimizer.load_state_dict
+    const byId = new Map<number, { p: Tensor; g: ParamGroup<O> }>();
+    const groups = sd.paramGroups.map((sg, i) => {
+      const own = this.paramGroups[i]!;
+      if (!isOptions(sg) || !Array.isArray((sg as { params?: unknown }).params)) {
+        throw new ArgumentError(`${op}: expected parameter group ${i} to be { params: number[], ... }, got ${describe(sg)}`);
+      }
+      const { params: ids, ...opts } = sg as { params: unknown[] };
+      if (ids.length !== own.params.length) {
+        throw new ArgumentError(`${op}: expected group ${i} with ${own.params.length} parameters, got ${ids.length}`);
+      }
+      ids.forEach((id, j) => {
+        if (!Number.isInteger(id) || byId.has(id as number)) {
+          throw new ArgumentError(`${op}: expected distinct integer parameter ids, got ${describe(id)} in group ${i}`);
+        }
+        byId.set(id as number, { p: own.params[j]!, g: own });
+      });
+      const candidate = { ...own, ...opts, params: own.params } as ParamGroup<O>;
+      this.validate(candidate);
+      return candidate;
+    });
+    const states = new Map<Tensor, OptimizerState>();
+    for (const [k, s] of Object.entries(sd.state)) {
+      const hit = byId.get(Number(k));
+      if (!hit) throw new ArgumentError(`${op}: expected state for the parameter ids of the groups, got id ${k}`);
+      if (!isOptions(s)) throw new ArgumentError(`${op}: expected the state of parameter ${k} to be an object, got ${describe(s)}`);
+      const p = hit.p;
+      const spec = this.stateSpec(groups[this.paramGroups.indexOf(hit.g)]!);
+      for (const name of spec.tensors) {
+        const v = (s as OptimizerState)[name];
+        if (!(v instanceof Tensor)) throw new ArgumentError(`${op}: expected state '${name}' of parameter ${k} to be a Tensor, got ${describe(v)}`);
+        if (v.isDisposed) throw new ArgumentError(`${op}: expected state '${name}' of parameter ${k} to be a live tensor, got a disposed one`);
+        if (!shapesEqual(v.shape, p.shape)) {
+          throw new ShapeError(`${op}: expected state '${name}' of parameter ${k} of shape ${fmt(p.shape)} (the parameter's), got ${fmt(v.shape)}`);
+        }
+        if (!isFloat(v.dtype)) throw new DTypeError(`${op}: expected state '${name}' of parameter ${k} of a float dtype, got ${v.dtype}`);
+      }
+      for (const name of spec.numbers) {
+        const v = (s as OptimizerState)[name];
+        if (typeof v !== 'number' || !Number.isInteger(v) || v < 0) {
+          throw new ArgumentError(`${op}: expected state '${name}' of parameter ${k} to be an integer >= 0, got ${describe(v)}`);
+        }
+      }
+      states.set(p, s as OptimizerState);
+    }
+    // everything checked: now change this optimizer
+    const copies = new Map<Tensor, OptimizerState>();
+    for (const [p, s] of states) {
+      const copy: OptimizerState = {};
+      for (const [name, v] of Object.entries(s)) copy[name] = v instanceof Tensor ? (v.dtype === p.dtype ? v.clone() : v.cast(p.dtype)) : v;
+      copies.set(p, copy);
+    }
+    groups.forEach((g, i) => Object.assign(this.paramGroups[i]!, g));
+    this.state.clear();
+    for (const [p, s] of copies) this.state.set(p, s);
+  }
+}
+
+/** A number option: `v` must be a number for which ok() holds (NaN fails every comparison). @internal */
+export function numberOption(name: string, key: string, v: unknown, ok: (x: number) => boolean, what: string): void {
+  if (typeof v !== 'number' || !ok(v)) throw new ArgumentError(`${name}: expected ${key} ${what}, got ${typeof v === 'number' ? v : describe(v)}`);
+}
+/** A boolean option. @internal */
+export function boolOption(name: string, key: string, v: unknown): void {
+  if (typeof v !== 'boolean') throw new ArgumentError(`${name}: expected ${key} to be true or false, got ${describe(v)}`);
 }
 
 /** @internal a contiguous gradient of the parameter's dtype */

@@ -4,7 +4,7 @@ import { Tensor } from '../tensor/tensor.js';
 import { zerosLike, fullLike } from '../tensor/create.js';
 import { copyInto } from '../ops/view.js';
 import { noGrad } from '../autograd/engine.js';
-import { Optimizer, OptimizerState, ParamGroup, ParamGroupSpec, gradOf } from './optimizer.js';
+import { Optimizer, OptimizerState, ParamGroup, ParamGroupSpec, boolOption, gradOf, numberOption } from './optimizer.js';
 
 /**
  * Calls update(group, param, grad, state) for every parameter with a gradient, without recording the graph: the
@@ -42,6 +42,11 @@ export class RMSprop extends Optimizer<RmspropOptions> {
   }
   protected validate(g: ParamGroup<RmspropOptions>): void {
     if (!(g.lr >= 0) || !(g.alpha >= 0) || !(g.eps >= 0)) throw new ArgumentError(`RMSprop: expected lr, alpha, eps >= 0, got ${g.lr}, ${g.alpha}, ${g.eps}`);
+    for (const k of ['lr', 'alpha', 'eps', 'weightDecay', 'momentum'] as const) numberOption('RMSprop', k, g[k], (x) => x >= 0 && x < Infinity, '>= 0');
+    boolOption('RMSprop', 'centered', g.centered);
+  }
+  protected stateSpec(g: ParamGroup<RmspropOptions>): { tensors: string[]; numbers: string[] } {
+    return { tensors: ['squareAvg', ...(g.momentum ? ['momentumBuffer'] : []), ...(g.centered ? ['gradAvg'] : [])], numbers: ['step'] };
   }
   step(): void {
     const init = (g: ParamGroup<RmspropOptions>, p: Tensor): OptimizerState => ({
@@ -82,6 +87,10 @@ export class Adagrad extends Optimizer<AdagradOptions> {
   }
   protected validate(g: ParamGroup<AdagradOptions>): void {
     if (!(g.lr >= 0) || !(g.eps >= 0)) throw new ArgumentError(`Adagrad: expected lr, eps >= 0, got ${g.lr}, ${g.eps}`);
+    for (const k of ['lr', 'lrDecay', 'weightDecay', 'initialAccumulatorValue', 'eps'] as const) numberOption('Adagrad', k, g[k], (x) => x >= 0 && x < Infinity, '>= 0');
+  }
+  protected stateSpec(): { tensors: string[]; numbers: string[] } {
+    return { tensors: ['sum'], numbers: ['step'] };
   }
   step(): void {
     eachParam(this, (g, p) => ({ sum: fullLike(p, g.initialAccumulatorValue) }), (g, p, grad, s) => {

@@ -9,7 +9,8 @@ import { noGrad } from '../autograd/engine.js';
 import { crossEntropy } from '../ops/nn.js';
 import { cat } from '../ops/index.js';
 import { sync } from '../memory.js';
-import type { Optimizer } from '../optim/optimizer.js';
+import { Optimizer } from '../optim/optimizer.js';
+import { describe, optionsArg } from '../check.js';
 import { Accuracy, Metric } from './metrics.js';
 import { Callback, Logs, TrainContext } from './callbacks.js';
 import { Progress, Verbosity } from './progress.js';
@@ -52,6 +53,13 @@ export interface History {
  * ```
  */
 export async function fit(model: Module, train: AsyncIterable<Batch> & { length?: number }, o: FitOptions): Promise<History> {
+  if (!(model instanceof Module)) throw new ArgumentError(`fit: expected a Module to train, got ${describe(model)}`);
+  if (train === null || typeof train !== 'object' || typeof train[Symbol.asyncIterator] !== 'function') {
+    throw new ArgumentError(`fit: expected the training data as an async iterable of batches (a DataLoader), got ${describe(train)}`);
+  }
+  if (o === undefined) throw new ArgumentError('fit: expected options with epochs and an optimizer, got undefined');
+  o = optionsArg('fit', o);
+  if (!(o.optimizer instanceof Optimizer)) throw new ArgumentError(`fit: expected options.optimizer to be an Optimizer, got ${describe(o.optimizer)}`);
   if (!(Number.isInteger(o.epochs) && o.epochs >= 1)) throw new ArgumentError(`fit: expected epochs >= 1, got ${o.epochs}`);
   if (o.device && o.device !== 'cpu' && o.device !== 'auto') throw new ArgumentError(`fit: expected device 'cpu' or 'auto' (this build has no CUDA backend), got '${o.device}'`);
   const lossFn = o.loss ?? ((out: Tensor, y: Tensor) => crossEntropy(out, y));

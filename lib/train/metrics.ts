@@ -2,9 +2,27 @@
  * Classification metrics computed on the host from logits and labels, accumulated over batches.
  * @example `const m = new Accuracy(); m.update(logits, labels); await m.result()`
  */
-import { ArgumentError } from '../errors.js';
+import { ArgumentError, DTypeError, IndexError, ShapeError } from '../errors.js';
 import { Tensor } from '../tensor/tensor.js';
+import { fmt } from '../tensor/shape.js';
 import { noGrad } from '../autograd/engine.js';
+import { tensorArg } from '../check.js';
+
+// logits [N, C] (C = numClasses when given) and int32 labels [N]
+function batchArgs(op: string, logits: unknown, labels: unknown, numClasses?: number): [Tensor, Tensor] {
+  const l = tensorArg(op, 'logits', logits), y = tensorArg(op, 'labels', labels);
+  if (l.ndim !== 2 || (numClasses !== undefined && l.shape[1] !== numClasses)) {
+    throw new ShapeError(`${op}: expected logits of shape [N,${numClasses ?? 'C'}], got ${fmt(l.shape)}`);
+  }
+  if (y.dtype !== 'int32') throw new DTypeError(`${op}: expected int32 labels, got ${y.dtype}`);
+  if (y.ndim !== 1 || y.shape[0] !== l.shape[0]) throw new ShapeError(`${op}: expected labels of shape [${l.shape[0]}], got ${fmt(y.shape)}`);
+  return [l, y];
+}
+// a label read back on the host: in [0, C)
+function labelIn(op: string, v: number, C: number, i: number): number {
+  if (!(v >= 0 && v < C)) throw new IndexError(`${op}: expected labels in [0, ${C}), got ${v} at sample ${i}`);
+  return v;
+}
 
 export interface Metric {
   readonly name: string;
@@ -45,6 +63,7 @@ export class TopKAccuracy implements Metric {
     this.name = `top${k}Accuracy`;
   }
   update(logits: Tensor, labels: Tensor): void {
+    batchArgs('TopKAccuracy.update', logits, labels);
     this.batches.push([logits.detach(), labels]);
   }
   async result(): Promise<number> {
@@ -53,7 +72,7 @@ export class TopKAccuracy implements Metric {
       const C = l.shape[1]!;
       const lv = await l.data(), yv = await y.data();
       for (let i = 0; i < yv.length; i++) {
-        const target = lv[i * C + yv[i]!]!;
+        const target = lv[i * C + labelIn('TopKAccuracy', yv[i]!, C, i)]!;
         let greater = 0;
         for (let c = 0; c < C; c++) if (lv[i * C + c]! > target) greater++;
         if (greater < this.k) hit++;
@@ -70,18 +89,22 @@ export class TopKAccuracy implements Metric {
 /** Rows: true class, columns: predicted class. @example `const cm = new ConfusionMatrix(10); ...; await cm.matrix()` */
 export class ConfusionMatrix {
   private batches: [Tensor, Tensor][] = [];
-  constructor(readonly numClasses: number) {}
-  /** Queues the counts of one batch (no read). @example `cm.update(model.forward(x), y)` */
+  constructor(readonly numClasses: number) {
+    if (!(Number.isInteger(numClasses) && numClasses >= 1)) throw new ArgumentError(`ConfusionMatrix: expected numClasses to be an integer >= 1, got ${numClasses}`);
+  }
+  /** Queues the counts of one batch (no read); logits [N, numClasses], int32 labels [N]. @example `cm.update(model.forward(x), y)` */
   update(logits: Tensor, labels: Tensor): void {
+    batchArgs('ConfusionMatrix.update', logits, labels, this.numClasses);
     this.batches.push([noGrad(() => logits.argmax(1)), labels]);
   }
   /** Waits for the queued counts and returns them, rows by true class. @example `const m = await cm.matrix()` */
   async matrix(): Promise<number[][]> {
-    const m = Array.from({ length: this.numClasses }, () => new Array<number>(this.numClasses).fill(0));
-    for (const [p, y] of this.batches) {
-      const pv = await p.data(), yv = await y.data();
-      for (let i = 0; i < yv.length; i++) m[yv[i]!]![pv[i]!]!++;
-    }
+    const C = this.numClasses;
+    const m = Array.from({ length: C }, () => new Array<number>(C).fill(0));
+    const reads = await Promise.all(this.batches.map(async ([p, y]) => [await p.data(), await y.data()] as const));
+    // every label is checked before anything is counted: a bad batch leaves no partial counts
+    reads.forEach(([, yv]) => yv.forEach((v, i) => labelIn('ConfusionMatrix', v, C, i)));
+    for (const [pv, yv] of reads) for (let i = 0; i < yv.length; i++) m[yv[i]!]![pv[i]!]!++;
     return m;
   }
   /** Clears the counts. @example `cm.reset()` */
