@@ -26,14 +26,14 @@ function createOpts<T extends CreateOptions>(op: string, opts: T | undefined): T
 
 // The largest typed array V8 makes (2^32 elements): the limit of the tensors whose values are computed in JS.
 const MAX_JS_ELEMENTS = 2 ** 32;
-// A zeroed typed array for a tensor of `shape` computed in JS, or a ShapeError (never V8's RangeError).
-function jsArray(op: string, shape: readonly number[], dtype: DType): AnyTypedArray {
+// The element count of a tensor of `shape` computed in JS, or a ShapeError (never V8's RangeError later).
+function jsCount(op: string, shape: readonly number[], dtype: DType): number {
   bytesOf(op, shape, dtype);
   const n = shape.reduce((a, b) => a * b, 1);
   if (n > MAX_JS_ELEMENTS) {
     throw new ShapeError(`${op}: expected at most 2^32 elements (the largest typed array), got shape ${fmt(shape)} (${n} elements)`);
   }
-  return new (typedArrayCtor(dtype))(n);
+  return n;
 }
 
 // Whether v, truncated toward zero as the kernels' casts do, is in the range of an integer dtype (any v for a float
@@ -185,11 +185,12 @@ export function arange(start: number, end?: number, step = 1, opts?: CreateOptio
   const n = Math.max(0, Math.ceil((end - start) / step));
   const ints = [start, end, step].every(Number.isInteger);
   const dtype = checkDType(op, opts.dtype ?? (ints ? 'int32' : 'float32'));
+  jsCount(op, [n], dtype);
   const last = start + (n - 1) * step;
   if (n > 0 && (!fits(start, dtype) || !fits(last, dtype))) {
     throw rangeError(op, 'values', dtype, `${start} to ${last}${dtype === 'int32' ? ` (pass { dtype: 'float64' } for a wider range)` : ''}`);
   }
-  const a = jsArray(op, [n], dtype);
+  const a = new (typedArrayCtor(dtype))(n);
   for (let i = 0; i < n; i++) a[i] = start + i * step;
   return fromTyped(a, [n], dtype);
 }
@@ -202,8 +203,9 @@ export function linspace(start: number, end: number, n: number, opts?: CreateOpt
   numberArg(op, 'end', end, false);
   if (!Number.isInteger(n) || n < 0) throw new ArgumentError(`${op}: expected a non-negative integer count, got ${describe(n)}`);
   const dtype = checkDType(op, opts.dtype ?? 'float32');
+  jsCount(op, [n], dtype);
   if (n > 0 && (!fits(start, dtype) || !fits(end, dtype))) throw rangeError(op, 'a start and an end', dtype, `${start} and ${end}`);
-  const a = jsArray(op, [n], dtype);
+  const a = new (typedArrayCtor(dtype))(n);
   for (let i = 0; i < n; i++) a[i] = n === 1 ? start : start + ((end - start) * i) / (n - 1);
   return fromTyped(a, [n], dtype);
 }
@@ -213,8 +215,7 @@ export function eye(n: number, m = n, opts?: CreateOptions): Tensor {
   const op = 'eye';
   opts = createOpts(op, opts);
   const dtype = checkDType(op, opts.dtype ?? 'float32');
-  checkShapeArg(op, [n, m]);
-  const a = jsArray(op, [n, m], dtype);
+  const a = new (typedArrayCtor(dtype))(jsCount(op, [n, m], dtype));
   for (let i = 0; i < Math.min(n, m); i++) a[i * m + i] = 1;
   return fromTyped(a, [n, m], dtype);
 }
