@@ -37,7 +37,7 @@ function jsCount(op: string, shape: readonly number[], dtype: DType): number {
 }
 
 // Whether v, truncated toward zero as the kernels' casts do, is in the range of an integer dtype (any v for a float
-// one). PyTorch refuses such values too ("value cannot be converted to type int32_t without overflow").
+// one): a range (arange, linspace) that runs out of int32 would wrap around in the middle.
 function fits(v: number, dtype: DType): boolean {
   const r = intRange(dtype);
   if (r === null) return true;
@@ -132,7 +132,7 @@ function fillValue(v: number, dtype: DType): number {
 }
 
 /**
- * A tensor of `shape` filled with `value`. For an integer dtype the value must fit it (truncated toward zero).
+ * A tensor of `shape` filled with `value`; an integer dtype converts it as typed arrays do (300 -> 44 for uint8).
  * @example `full([2, 3], 7)`
  */
 export function full(shape: readonly number[], value: number, opts?: CreateOptions): Tensor {
@@ -141,7 +141,6 @@ export function full(shape: readonly number[], value: number, opts?: CreateOptio
   const dtype = checkDType(op, opts.dtype ?? 'float32');
   checkShapeArg(op, shape, dtype);
   if (typeof value !== 'number' && typeof value !== 'boolean') throw new ArgumentError(`${op}: expected a number as the value, got ${describe(value)}`);
-  if (!fits(Number(value), dtype)) throw rangeError(op, 'a value', dtype, String(value));
   return launch('fill', dtype, [], [{ shape, dtype }], [], [fillValue(Number(value), dtype)])[0]!;
 }
 /** @example `zeros([2, 3])` */
