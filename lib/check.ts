@@ -79,3 +79,14 @@ export function axesArg(op: string, v: unknown): number | readonly number[] | un
   if (v === undefined || typeof v === 'number') return v;
   return numbersArg(op, 'axes', v);
 }
+
+/**
+ * v as an integer (a dim, an index, a bound, a count), optionally within [lo, hi] (int32's range for values a kernel
+ * stores as int32), or an ArgumentError naming `what`: a fraction or NaN would otherwise reach a kernel as a
+ * misaligned offset or a NaN size. @internal
+ */
+export function intArg(op: string, what: string, v: unknown, lo = -Number.MAX_SAFE_INTEGER, hi = Number.MAX_SAFE_INTEGER): number {
+  if (typeof v !== 'number' || !Number.isInteger(v)) throw new ArgumentError(`${op}: expected ${what} to be an integer, got ${describe(v)}`);
+  if (v < lo || v > hi) throw new ArgumentError(`${op}: expected ${what} in [${lo}, ${hi}], got ${v}`);
+  return v;
+}

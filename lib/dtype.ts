@@ -24,9 +24,26 @@ export function isFloat(d: DType): boolean {
 export function promote(a: DType, b: DType): DType {
   return RANK[a] >= RANK[b] ? a : b;
 }
+/** d as a DType, or a DTypeError naming the op and what it got (`'bool'`, `undefined`); the one check of dtype names. */
 export function checkDType(op: string, d: unknown): DType {
   if (d === 'float32' || d === 'float64' || d === 'int32' || d === 'uint8') return d;
-  throw new DTypeError(`${op}: expected dtype 'float32', 'float64', 'int32' or 'uint8', got ${JSON.stringify(d)}`);
+  throw new DTypeError(`${op}: expected a dtype of float32, float64, int32 or uint8, got ${show(d)}`);
+}
+/** The range of an integer dtype, [lo, hi]; null for the float dtypes. */
+export function intRange(d: DType): readonly [number, number] | null {
+  return d === 'int32' ? INT32 : d === 'uint8' ? UINT8 : null;
+}
+const INT32 = [-(2 ** 31), 2 ** 31 - 1] as const;
+const UINT8 = [0, 255] as const;
+/**
+ * A value for an error message, for modules below lib/check.ts (which imports Tensor; its describe() names tensors
+ * and arrays): numbers as they print, strings quoted, `undefined`, `null`, else the kind of value.
+ */
+export function show(v: unknown): string {
+  if (typeof v === 'number' || typeof v === 'boolean' || v === null || v === undefined) return String(v);
+  if (typeof v === 'string') return `'${v.length > 40 ? v.slice(0, 40) + '...' : v}'`;
+  if (typeof v === 'bigint') return `${v}n`;
+  return Array.isArray(v) ? `an array of length ${v.length}` : `a ${typeof v}`;
 }
 export function typedArrayCtor(d: DType) {
   return d === 'float32' ? Float32Array : d === 'float64' ? Float64Array : d === 'int32' ? Int32Array : Uint8Array;

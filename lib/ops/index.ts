@@ -22,6 +22,7 @@ export function indexSelect(x: Tensor, dim: number, index: Tensor): Tensor {
   tensorArg(op, 'index', index);
   if (index.dtype !== 'int32') throw new DTypeError(`${op}: expected int32 indices, got ${index.dtype}`);
   if (index.ndim !== 1) throw new ShapeError(`${op}: expected indices of rank 1, got shape ${fmt(index.shape)}`);
+  if (x.ndim === 0) throw new ShapeError(`${op}: expected an input of rank >= 1, got a 0-d tensor`);
   const d = normAxis(op, dim, x.ndim);
   const [outer, D, inner] = ori(x, d);
   const n = index.shape[0]!;
@@ -53,6 +54,9 @@ export function cat(tensors: readonly Tensor[], dim = 0): Tensor {
   const op = 'cat';
   tensorsArg(op, 'tensors', tensors, 1);
   const first = tensors[0]!;
+  // (as in PyTorch: a 0-d tensor has no dim to join along)
+  const z = tensors.findIndex((t) => t.ndim === 0);
+  if (z >= 0) throw new ShapeError(`${op}: expected tensors of rank >= 1, got a 0-d tensor at position ${z}`);
   const d = normAxis(op, dim, first.ndim);
   for (const t of tensors) {
     if (t.dtype !== first.dtype) throw new DTypeError(`${op}: expected tensors of one dtype, got ${first.dtype} and ${t.dtype}`);

@@ -1,13 +1,13 @@
 // Matrix products with NumPy matmul rules: 1-D operands are promoted and the added dim removed; batch dims
 // broadcast. The kernel takes [B, M, K] x [B, K, N] with any strides (a stride-0 batch dim broadcasts for free).
-import { DTypeError, ShapeError } from '../errors.js';
+import { ArgumentError, DTypeError, ShapeError } from '../errors.js';
 import { isFloat } from '../dtype.js';
 import { Tensor, launch, ViewArg } from '../tensor/tensor.js';
 import { broadcastShapes, broadcastStrides, fmt } from '../tensor/shape.js';
 import { needsGrad, record } from '../autograd/engine.js';
 import { sumToShape } from './reduce.js';
 import { reluBackward } from './elementwise.js';
-import { optTensorArg, optionsArg, tensorArg } from '../check.js';
+import { describe, optTensorArg, optionsArg, tensorArg } from '../check.js';
 
 // A [B, r, c] view of t broadcast to batch dims `batch`, or null if the batch dims cannot fold into one stride.
 function fold(t: Tensor, batch: number[]): ViewArg | null {
@@ -36,6 +36,9 @@ export function matmul(a: Tensor, b: Tensor, opts?: { bias?: Tensor; relu?: bool
   tensorArg(op, 'b', b);
   opts = optionsArg(op, opts);
   optTensorArg(op, 'bias', opts.bias);
+  if (opts.relu !== undefined && typeof opts.relu !== 'boolean') {
+    throw new ArgumentError(`${op}: expected relu to be true or false, got ${describe(opts.relu)}`);
+  }
   if (a.ndim === 0 || b.ndim === 0) throw new ShapeError(`${op}: expected tensors of rank >= 1, got shapes ${fmt(a.shape)} and ${fmt(b.shape)}`);
   if (a.dtype !== b.dtype) throw new DTypeError(`${op}: expected operands of one dtype, got ${a.dtype} and ${b.dtype}`);
   if (!isFloat(a.dtype)) throw new DTypeError(`${op}: expected float32 or float64, got ${a.dtype}`);

@@ -52,12 +52,18 @@ function toORI(op: string, t: Tensor, axes: number[]): { v: Tensor; outer: numbe
   return { v: src, outer: prod(0, lo), R: prod(lo, hi), inner: prod(hi, src.ndim), tmp };
 }
 
+function keepdimArg(op: string, keepdim: unknown): boolean {
+  if (typeof keepdim !== 'boolean') throw new ArgumentError(`${op}: expected keepdim to be true or false, got ${describe(keepdim)}`);
+  return keepdim;
+}
+
 function keptShape(t: Tensor, axes: number[], keepdim: boolean): number[] {
   return keepdim ? t.shape.map((d, i) => (axes.includes(i) ? 1 : d)) : t.shape.filter((_, i) => !axes.includes(i));
 }
 
 export function reduce(op: string, t: Tensor, axesArg: number | readonly number[] | undefined, keepdim: boolean, fp: number[] = []): Tensor {
   const axes = axesOf(op, t, axesArg);
+  keepdimArg(op, keepdim);
   const x = isFloat(t.dtype) ? t : t.cast('float64');  // integer inputs reduce exactly in float64
   const { v, outer, R, inner, tmp } = toORI(op, x, axes);
   try {
@@ -96,6 +102,7 @@ function recordReduce(op: string, x: Tensor, out: Tensor, axes: number[], R: num
 
 export function reduceWithIndices(op: 'max' | 'min', t: Tensor, axis: number, keepdim: boolean): [Tensor, Tensor] {
   const axes = [normAxis(op, axis, t.ndim)];
+  keepdimArg(op, keepdim);
   if (!isFloat(t.dtype)) throw new DTypeError(`${op}: expected a float32 or float64 tensor, got ${t.dtype}`);
   const { v, outer, R, inner, tmp } = toORI(op, t, axes);
   try {
@@ -113,6 +120,8 @@ export function reduceWithIndices(op: 'max' | 'min', t: Tensor, axis: number, ke
 }
 
 export function argReduce(op: 'argmax' | 'argmin', t: Tensor, axis: number | undefined, keepdim: boolean): Tensor {
+  keepdimArg(op, keepdim);
+  if (axis !== undefined) normAxis(op, axis, t.ndim);  // before the flat view or the cast is made
   const flat = axis === undefined ? t.reshape([t.numel]) : t;
   const x = isFloat(flat.dtype) ? flat : flat.cast('float64');
   const axes = [axis === undefined ? 0 : normAxis(op, axis, t.ndim)];

@@ -1,13 +1,13 @@
 // Views (no copy when the layout allows) and copies: reshape, permute, transpose, slice, expand, squeeze,
 // unsqueeze, flatten, contiguous, copy/cast.
 import { ShapeError } from '../errors.js';
-import { DType } from '../dtype.js';
+import { DType, checkDType } from '../dtype.js';
 import { sumToShape } from './reduce.js';
 import { Tensor, launch, makeView } from '../tensor/tensor.js';
-import { contiguousStrides, fmt, normAxis, numelOf } from '../tensor/shape.js';
+import { checkRank, contiguousStrides, fmt, normAxis, numelOf } from '../tensor/shape.js';
 import { needsGrad, record } from '../autograd/engine.js';
 import { isFloat } from '../dtype.js';
-import { numbersArg } from '../check.js';
+import { intArg, numbersArg } from '../check.js';
 
 /** @internal ones shaped like t */
 export function onesLike(t: Tensor): Tensor {
@@ -40,7 +40,9 @@ function unslice(g: Tensor, src: Tensor, dim: number, s0: number, step: number):
   return z;
 }
 
+/** A contiguous copy of t in `dtype` (any dtype name is checked here: cast and clone come through). */
 export function copy(t: Tensor, dtype: DType): Tensor {
+  checkDType('cast', dtype);
   const out = launch('copy', t.dtype, [t], [{ shape: t.shape, dtype }])[0]!;
   if (isFloat(dtype) && isFloat(t.dtype)) recordView(out, t, dtype === t.dtype ? 'clone' : 'cast', (g) => g.cast(t.dtype));
   return out;
@@ -134,9 +136,14 @@ export function transpose(t: Tensor, a: number, b: number): Tensor {
 }
 
 export function slice(t: Tensor, dim: number, start: number, end: number | undefined, step: number): Tensor {
+  if (t.ndim === 0) throw new ShapeError('slice: expected a tensor of rank >= 1, got a 0-d tensor');
   const d = normAxis('slice', dim, t.ndim);
   const n = t.shape[d]!;
-  if (!Number.isInteger(step) || step <= 0) throw new ShapeError(`slice: expected a positive integer step, got ${step}`);
+  // (a fractional bound would give a fractional offset: the kernels would read misaligned bytes)
+  intArg('slice', 'start', start);
+  if (end !== undefined) intArg('slice', 'end', end);
+  intArg('slice', 'step', step);
+  if (step <= 0) throw new ShapeError(`slice: expected a positive integer step, got ${step}`);
   const norm = (v: number) => Math.min(Math.max(v < 0 ? v + n : v, 0), n);
   const s0 = norm(start), e0 = end === undefined ? n : norm(end);
   const len = Math.max(0, Math.ceil((e0 - s0) / step));
@@ -184,6 +191,7 @@ export function unsqueeze(t: Tensor, dim: number): Tensor {
   const shape = [...t.shape];
   const strides = [...t.strides];
   shape.splice(d, 0, 1);
+  checkRank('unsqueeze', shape);
   strides.splice(d, 0, d < t.ndim ? t.strides[d]! * t.shape[d]! : 1);
   return recordView(makeView(t, shape, strides, t.offset), t, 'unsqueeze', (g) => g.reshape(t.shape));
 }

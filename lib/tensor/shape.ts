@@ -1,13 +1,34 @@
 import { ArgumentError, ShapeError } from '../errors.js';
+import { DType, DTYPE_SIZE, show } from '../dtype.js';
 
 export type Shape = readonly number[];
+
+/**
+ * The most dims a tensor may have: native/core/types.h's kMaxDims (a record's shapes and strides are fixed arrays
+ * of it, and a longer one makes the whole command buffer malformed). Every shape that reaches a record passes
+ * numelOf (creation, reshape/view, expand, broadcasting) or checkRank (unsqueeze), so it fails at the user's call.
+ */
+export const MAX_DIMS = 8;
+/**
+ * The largest tensor, in bytes (1 TiB), that lib/ records; a larger one is a ShapeError at the call (a size the
+ * op cannot take, as lib/errors.ts defines it), not an allocation that fails later or a RangeError from deep inside.
+ */
+export const MAX_BYTES = 2 ** 40;
 
 export function fmt(shape: Shape): string {
   return `[${shape.join(',')}]`;
 }
 
-/** Element count; throws for negative, non-integer or overflowing sizes. */
+/** A ShapeError for shapes of more than MAX_DIMS dims. */
+export function checkRank(op: string, shape: Shape): void {
+  if (shape.length > MAX_DIMS) {
+    throw new ShapeError(`${op}: expected at most ${MAX_DIMS} dims, got shape ${fmt(shape)} (${shape.length} dims)`);
+  }
+}
+
+/** Element count; a ShapeError for too many dims, negative or non-integer sizes, more than 2^40 elements. */
 export function numelOf(op: string, shape: Shape): number {
+  checkRank(op, shape);
   let n = 1;
   for (const d of shape) {
     if (!Number.isInteger(d) || d < 0) {
@@ -15,10 +36,17 @@ export function numelOf(op: string, shape: Shape): number {
     }
     n *= d;
   }
-  if (n > Number.MAX_SAFE_INTEGER || n > 2 ** 40) {
-    throw new ShapeError(`${op}: expected at most 2^40 elements, got shape ${fmt(shape)} (${n} elements)`);
-  }
+  if (n > MAX_BYTES) throw new ShapeError(`${op}: expected at most 2^40 elements, got shape ${fmt(shape)} (${n} elements)`);
   return n;
+}
+
+/** numelOf, and a ShapeError when a tensor of `dtype` and `shape` would take more than MAX_BYTES. */
+export function bytesOf(op: string, shape: Shape, dtype: DType): number {
+  const bytes = numelOf(op, shape) * DTYPE_SIZE[dtype];
+  if (bytes > MAX_BYTES) {
+    throw new ShapeError(`${op}: expected a tensor of at most 2^40 bytes (1 TiB), got shape ${fmt(shape)} of ${dtype} (${bytes} bytes)`);
+  }
+  return bytes;
 }
 
 export function contiguousStrides(shape: Shape): number[] {
@@ -31,11 +59,12 @@ export function contiguousStrides(shape: Shape): number[] {
   return s;
 }
 
+/** axis in [0, ndim), from one in [-ndim, ndim); a 0-d tensor takes axis 0 or -1, as in PyTorch. */
 export function normAxis(op: string, axis: number, ndim: number): number {
-  if (!Number.isInteger(axis) || axis < -ndim || axis >= Math.max(ndim, 1)) {
-    throw new ShapeError(`${op}: expected an axis in [${-ndim}, ${ndim - 1}], got ${axis}`);
-  }
-  return axis < 0 ? axis + ndim : axis;
+  const n = Math.max(ndim, 1);
+  if (!Number.isInteger(axis)) throw new ArgumentError(`${op}: expected an integer axis, got ${show(axis)}`);
+  if (axis < -n || axis >= n) throw new ShapeError(`${op}: expected an axis in [${-n}, ${n - 1}], got ${axis}`);
+  return axis < 0 ? axis + n : axis;
 }
 
 /** NumPy broadcasting of two shapes. */
@@ -50,6 +79,7 @@ export function broadcastShapes(op: string, a: Shape, b: Shape): number[] {
     }
     out[i] = da === 1 ? db : da;
   }
+  numelOf(op, out);
   return out;
 }
 
@@ -90,9 +120,11 @@ export function coalesce(shape: Shape, stridesList: number[][]): { shape: number
   return { shape: outShape, strides: outStrides };
 }
 
-export function checkShapeArg(op: string, shape: unknown): number[] {
+/** shape as a list of sizes (numelOf's checks); with a dtype, also bytesOf's. */
+export function checkShapeArg(op: string, shape: unknown, dtype?: DType): number[] {
   if (!Array.isArray(shape)) throw new ArgumentError(`${op}: expected a shape array, got ${String(shape)}`);
-  numelOf(op, shape as number[]);
+  if (dtype === undefined) numelOf(op, shape as number[]);
+  else bytesOf(op, shape as number[], dtype);
   return shape as number[];
 }
 

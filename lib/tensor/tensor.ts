@@ -158,6 +158,7 @@ export class Tensor {
   }
   /** Size of one dim (negative counts from the end). @example `x.size(-1)` */
   size(dim: number): number {
+    if (this.ndim === 0) throw new ShapeError('size: expected a tensor of rank >= 1, got a 0-d tensor');
     return this.shape[normAxis('size', dim, this.ndim)]!;
   }
 
