@@ -25,6 +25,25 @@ covers('nn.L1Loss');
 covers('nn.BCELoss');
 covers('nn.BCEWithLogitsLoss');
 covers('F.maxPool2dIndices');
+// the functional ops the modules wrap: each module's output is compared with its op bit for bit, and with the reference
+covers('F.gelu');
+covers('F.silu');
+covers('F.sigmoid');
+covers('F.tanh');
+covers('F.leakyRelu');
+covers('F.elu');
+covers('F.softmax');
+covers('F.logSoftmax');
+covers('F.layerNorm');
+covers('F.mseLoss');
+covers('F.l1Loss');
+covers('F.nllLoss');
+covers('F.binaryCrossEntropy');
+covers('F.binaryCrossEntropyWithLogits');
+covers('F.crossEntropy');
+covers('F.adaptiveAvgPool2d');
+covers('F.convTranspose2d');
+covers('F.batchNorm');
 
 const same = async (a: Tensor, b: Tensor, what: string) => {
   expect(a.shape, what).toEqual(b.shape);
