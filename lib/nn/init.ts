@@ -8,6 +8,7 @@ import { rand, randn } from '../tensor/random.js';
 import { full } from '../tensor/create.js';
 import { copyInto } from '../ops/view.js';
 import { noGrad } from '../autograd/engine.js';
+import { describe, optionsArg } from '../check.js';
 
 function fans(t: Tensor): [number, number] {
   if (t.ndim < 2) throw new ArgumentError(`init: expected a tensor with at least 2 dims for fan computation, got shape [${t.shape.join(',')}]`);
@@ -50,24 +51,39 @@ export function xavierNormal_(t: Tensor, gain = 1): Tensor {
   const [fi, fo] = fans(t);
   return normal_(t, 0, gain * Math.sqrt(2 / (fi + fo)));
 }
-function gainFor(nonlinearity: 'relu' | 'leaky_relu' | 'linear', a: number): number {
-  return nonlinearity === 'relu' ? Math.SQRT2 : nonlinearity === 'leaky_relu' ? Math.sqrt(2 / (1 + a * a)) : 1;
+type Nonlinearity = 'relu' | 'leaky_relu' | 'linear' | 'sigmoid' | 'tanh' | 'selu';
+// torch.nn.init.calculate_gain; an unknown name or mode is an error (PyTorch raises too), not a silent default
+function gainFor(op: string, nonlinearity: unknown, a: number): number {
+  switch (nonlinearity) {
+    case 'relu': return Math.SQRT2;
+    case 'leaky_relu': return Math.sqrt(2 / (1 + a * a));
+    case 'linear': case 'sigmoid': return 1;
+    case 'tanh': return 5 / 3;
+    case 'selu': return 3 / 4;
+  }
+  throw new ArgumentError(`${op}: expected nonlinearity 'relu', 'leaky_relu', 'linear', 'sigmoid', 'tanh' or 'selu', got ${describe(nonlinearity)}`);
+}
+function fanFor(op: string, t: Tensor, mode: unknown): number {
+  const [fi, fo] = fans(t);
+  if (mode === undefined || mode === 'fanIn') return fi;
+  if (mode === 'fanOut') return fo;
+  throw new ArgumentError(`${op}: expected mode 'fanIn' or 'fanOut', got ${describe(mode)}`);
 }
 /**
  * He uniform: U(-b, b), b = gain * sqrt(3 / fan). PyTorch's Linear/Conv default is kaimingUniform_(w, {a: sqrt(5)}).
  * @example `kaimingUniform_(w, { nonlinearity: 'relu' })`
  */
-export function kaimingUniform_(t: Tensor, o: { a?: number; mode?: 'fanIn' | 'fanOut'; nonlinearity?: 'relu' | 'leaky_relu' | 'linear' } = {}): Tensor {
-  const [fi, fo] = fans(t);
-  const fan = o.mode === 'fanOut' ? fo : fi;
-  const b = gainFor(o.nonlinearity ?? 'leaky_relu', o.a ?? 0) * Math.sqrt(3 / fan);
+export function kaimingUniform_(t: Tensor, o: { a?: number; mode?: 'fanIn' | 'fanOut'; nonlinearity?: Nonlinearity } = {}): Tensor {
+  o = optionsArg('kaimingUniform_', o);
+  const fan = fanFor('kaimingUniform_', t, o.mode);
+  const b = gainFor('kaimingUniform_', o.nonlinearity ?? 'leaky_relu', o.a ?? 0) * Math.sqrt(3 / fan);
   return uniform_(t, -b, b);
 }
 /** @example `kaimingNormal_(w, { nonlinearity: 'relu' })` */
-export function kaimingNormal_(t: Tensor, o: { a?: number; mode?: 'fanIn' | 'fanOut'; nonlinearity?: 'relu' | 'leaky_relu' | 'linear' } = {}): Tensor {
-  const [fi, fo] = fans(t);
-  const fan = o.mode === 'fanOut' ? fo : fi;
-  return normal_(t, 0, gainFor(o.nonlinearity ?? 'leaky_relu', o.a ?? 0) / Math.sqrt(fan));
+export function kaimingNormal_(t: Tensor, o: { a?: number; mode?: 'fanIn' | 'fanOut'; nonlinearity?: Nonlinearity } = {}): Tensor {
+  o = optionsArg('kaimingNormal_', o);
+  const fan = fanFor('kaimingNormal_', t, o.mode);
+  return normal_(t, 0, gainFor('kaimingNormal_', o.nonlinearity ?? 'leaky_relu', o.a ?? 0) / Math.sqrt(fan));
 }
 /** @internal fanIn of a weight, for PyTorch's default bias init U(-1/sqrt(fanIn), 1/sqrt(fanIn)) */
 export function fanIn(t: Tensor): number {
