@@ -1,5 +1,5 @@
-import { DTypeError, ShapeError } from '../errors.js';
-import { optTensorArg, optionsArg, reductionArg, tensorArg } from '../check.js';
+import { ArgumentError, DTypeError, ShapeError } from '../errors.js';
+import { describe, optTensorArg, optionsArg, reductionArg, tensorArg } from '../check.js';
 import { Tensor } from '../tensor/tensor.js';
 import { arange } from '../tensor/create.js';
 import { fmt } from '../tensor/shape.js';
@@ -22,8 +22,10 @@ export function nllLoss(logProbs: Tensor, labels: Tensor, o?: { weight?: Tensor;
   if (labels.ndim !== 1 || labels.shape[0] !== logProbs.shape[0]) {
     throw new ShapeError(`nll_loss: expected labels of shape [${logProbs.shape[0]}], got ${fmt(labels.shape)}`);
   }
+  const ii = o.ignoreIndex ?? -100;
+  if (!Number.isInteger(ii)) throw new ArgumentError(`${op}: expected ignoreIndex to be an integer, got ${describe(o.ignoreIndex)}`);
   const C = logProbs.shape[1]!;
-  const valid = labels.ne(o.ignoreIndex ?? -100).cast(logProbs.dtype);
+  const valid = labels.ne(ii).cast(logProbs.dtype);
   let mask = labels.unsqueeze(1).eq(arange(C)).cast(logProbs.dtype).mul(valid.unsqueeze(1));
   if (o.weight) mask = mask.mul(o.weight);
   const per = logProbs.mul(mask).sum(1).neg();

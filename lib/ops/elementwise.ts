@@ -7,6 +7,7 @@ import { Tensor, TensorLike, launch, launchFlat } from '../tensor/tensor.js';
 import { opId, opNames } from '../native.js';
 import { broadcastShapes, broadcastStrides, coalesce, shapesEqual } from '../tensor/shape.js';
 import { scalarLike } from '../tensor/create.js';
+import { asDType } from './view.js';
 import { needsGrad, record } from '../autograd/engine.js';
 import { sumToShape } from './reduce.js';
 import { operandArg, tensorArg } from '../check.js';
@@ -63,8 +64,8 @@ export function binary(op: string, a: TensorLike, b: TensorLike, fp: number[] = 
   const ref = (ta ?? tb)!;
   let dtype: DType = ta && tb ? promote(ta.dtype, tb.dtype) : scalarPromote(ref.dtype, (ta ? b : a) as number);
   if (FLOAT_ONLY.has(op) && !isFloat(dtype)) dtype = 'float32';
-  const A = ta ? ta.cast(dtype) : scalarLike(a as number, dtype);
-  const B = tb ? tb.cast(dtype) : scalarLike(b as number, dtype);
+  const A = ta ? asDType(ta, dtype) : scalarLike(a as number, dtype);
+  const B = tb ? asDType(tb, dtype) : scalarLike(b as number, dtype);
   let out: Tensor;
   try {
     out = broadcastLaunch(op, dtype, COMPARISONS.has(op) ? 'uint8' : dtype, [A, B], fp);
@@ -180,8 +181,8 @@ export function where(cond: Tensor, a: TensorLike, b: TensorLike): Tensor {
   const dtype = ta && tb ? promote(ta.dtype, tb.dtype) : ta ? scalarPromote(ta.dtype, b as number) : tb ? scalarPromote(tb.dtype, a as number) : 'float32';
   const grad = needsGrad(ta, tb);
   const c = cond.dtype === 'uint8' ? cond : cond.ne(0);
-  const A = ta ? ta.cast(dtype) : scalarLike(a as number, dtype);
-  const B = tb ? tb.cast(dtype) : scalarLike(b as number, dtype);
+  const A = ta ? asDType(ta, dtype) : scalarLike(a as number, dtype);
+  const B = tb ? asDType(tb, dtype) : scalarLike(b as number, dtype);
   let out: Tensor;
   try {
     out = broadcastLaunch('where', dtype, dtype, [c, A, B]);

@@ -40,6 +40,15 @@ function unslice(g: Tensor, src: Tensor, dim: number, s0: number, step: number):
   return z;
 }
 
+/**
+ * @internal t itself when already of `dtype`, else its copy in `dtype`: for ops that cast their operands and
+ * dispose what they made (`if (A !== a) A.dispose()`), without a view per op. The public cast() always returns a
+ * tensor of its own.
+ */
+export function asDType(t: Tensor, dtype: DType): Tensor {
+  return dtype === t.dtype ? t : copy(t, dtype);
+}
+
 /** A contiguous copy of t in `dtype` (any dtype name is checked here: cast and clone come through). */
 export function copy(t: Tensor, dtype: DType): Tensor {
   checkDType('cast', dtype);

@@ -13,7 +13,8 @@ export interface CreateOptions {
 
 // The options of a creation function. A dtype name in their place (`zeros([2], 'int32')`, which PyTorch refuses
 // too: its dtype is keyword-only) is an ArgumentError that shows the options object meant, not a silent float32.
-function createOpts<T extends CreateOptions>(op: string, opts: T | undefined): T {
+/** @internal */
+export function createOpts<T extends CreateOptions>(op: string, opts: T | undefined): T {
   if (typeof opts === 'string') {
     throw new ArgumentError(`${op}: expected an options object such as { dtype: '${opts}' }, got ${describe(opts)}`);
   }

@@ -4,7 +4,8 @@ import { ArgumentError, DTypeError } from '../errors.js';
 import { DType, checkDType, isFloat } from '../dtype.js';
 import { Tensor, launch } from './tensor.js';
 import { checkShapeArg } from './shape.js';
-import { CreateOptions } from './create.js';
+import { CreateOptions, createOpts } from './create.js';
+import { intArg } from '../check.js';
 
 /** The generator state: restore it with setRngState to replay a random stream. */
 export interface RngState {
@@ -45,24 +46,28 @@ function floatDType(op: string, d: DType | undefined): DType {
 }
 
 /** Uniform values in [low, high). @example `rand([2, 3])` */
-export function rand(shape: readonly number[], opts: CreateOptions & { low?: number; high?: number } = {}): Tensor {
-  checkShapeArg('rand', shape);
+export function rand(shape: readonly number[], opts?: CreateOptions & { low?: number; high?: number }): Tensor {
+  opts = createOpts('rand', opts);
   const dtype = floatDType('rand', opts.dtype);
+  checkShapeArg('rand', shape, dtype);
   return launch('rand_uniform', dtype, [], [{ shape, dtype }], nextRng(), [opts.low ?? 0, opts.high ?? 1])[0]!;
 }
 /** Normal values (mean 0, std 1 by default). @example `randn([64, 10], { std: 0.01 })` */
-export function randn(shape: readonly number[], opts: CreateOptions & { mean?: number; std?: number } = {}): Tensor {
-  checkShapeArg('randn', shape);
+export function randn(shape: readonly number[], opts?: CreateOptions & { mean?: number; std?: number }): Tensor {
+  opts = createOpts('randn', opts);
   const dtype = floatDType('randn', opts.dtype);
+  checkShapeArg('randn', shape, dtype);
   return launch('rand_normal', dtype, [], [{ shape, dtype }], nextRng(), [opts.mean ?? 0, opts.std ?? 1])[0]!;
 }
 /** Integers in [low, high). @example `randint(0, 10, [64])` */
-export function randint(low: number, high: number, shape: readonly number[], opts: CreateOptions = {}): Tensor {
-  checkShapeArg('randint', shape);
-  if (!Number.isInteger(low) || !Number.isInteger(high) || high <= low) {
-    throw new ArgumentError(`randint: expected integers low < high, got ${low} and ${high}`);
-  }
+export function randint(low: number, high: number, shape: readonly number[], opts?: CreateOptions): Tensor {
+  opts = createOpts('randint', opts);
+  // the kernel draws in int32 (native/cpu/random.cpp): both bounds must fit it
+  intArg('randint', 'low', low, -(2 ** 31), 2 ** 31 - 1);
+  intArg('randint', 'high', high, -(2 ** 31), 2 ** 31 - 1);
+  if (high <= low) throw new ArgumentError(`randint: expected integers low < high, got ${low} and ${high}`);
   const dtype = checkDType('randint', opts.dtype ?? 'int32');
+  checkShapeArg('randint', shape, dtype);
   if (dtype !== 'int32' && dtype !== 'float32') throw new DTypeError(`randint: expected dtype int32 or float32, got ${dtype}`);
   return launch('randint', dtype, [], [{ shape, dtype }], [...nextRng(), low, high])[0]!;
 }

@@ -5,7 +5,7 @@ import {
   shareHandle, handleFromBytes, onSubmit, readHandle, trackIds, CMD_OP, CMD_FLAT, CMD_LEN,
 } from '../native.js';
 import { trackTensor } from '../memory.js';
-import { describe, optionsArg } from '../check.js';
+import { describe, optionsArg, isOptions } from '../check.js';
 import { Shape, contiguousStrides, fmt, normAxis, numelOf } from './shape.js';
 import * as ew from '../ops/elementwise.js';
 import * as red from '../ops/reduce.js';
@@ -56,6 +56,16 @@ interface GradState {
   requiresGrad: boolean;
   grad: Tensor | null;
   gradFn: engine.Node | null;
+}
+
+function finiteArg(op: string, what: string, v: unknown): number {
+  if (typeof v === 'number' && Number.isFinite(v)) return v;
+  throw new ArgumentError(`${op}: expected ${what} to be a finite number, got ${describe(v)}`);
+}
+function boundArg(what: string, v: unknown, none: number): number {
+  if (v === null || v === undefined) return none;
+  if (typeof v === 'number' && !Number.isNaN(v)) return v;
+  throw new ArgumentError(`clamp: expected ${what} to be a number or null, got ${describe(v)}`);
 }
 
 /** Scalars accepted wherever a tensor operand is. */
@@ -218,8 +228,16 @@ export class Tensor {
    * A non-scalar tensor needs `grad`. The graph is freed afterwards unless `retainGraph`.
    * @example `loss.backward(); console.log(w.grad)`
    */
-  backward(grad?: Tensor, opts: { retainGraph?: boolean } = {}): void {
-    engine.backward(this, grad, opts.retainGraph ?? false, (t) => view.onesLike(t));
+  backward(grad?: Tensor | null, opts?: { retainGraph?: boolean }): void {
+    if (grad !== null && grad !== undefined && !(grad instanceof Tensor)) {
+      const hint = isOptions(grad) ? ' (options go second: backward(undefined, { retainGraph: true }))' : '';
+      throw new ArgumentError(`backward: expected the gradient to be a Tensor, got ${describe(grad)}${hint}`);
+    }
+    const o = optionsArg('backward', opts);
+    if (o.retainGraph !== undefined && typeof o.retainGraph !== 'boolean') {
+      throw new ArgumentError(`backward: expected retainGraph to be true or false, got ${describe(o.retainGraph)}`);
+    }
+    engine.backward(this, grad ?? undefined, o.retainGraph ?? false, (t) => view.onesLike(t));
   }
   /** A view of the same values, cut from the graph. @example `const y = x.detach()` */
   detach(): Tensor {
@@ -343,9 +361,13 @@ export class Tensor {
   clone(): Tensor {
     return view.copy(this, this.dtype);
   }
-  /** Converts to another dtype (a copy; this tensor when already of that dtype). @example `labels.cast('float32')` */
+  /**
+   * Converts to another dtype: a copy, or, when already of that dtype, a new view of the same memory (its dispose()
+   * leaves this tensor alive).
+   * @example `labels.cast('float32')`
+   */
   cast(dtype: DType): Tensor {
-    return dtype === this.dtype ? this : view.copy(this, dtype);
+    return dtype === this.dtype ? view.reshape(this, this.shape) : view.copy(this, dtype);
   }
 
   // ------------------------------------------------------------------ arithmetic (NumPy broadcasting)
@@ -392,9 +414,9 @@ export class Tensor {
   /** max(x, 0). @example `x.relu()` */
   relu(): Tensor { return ew.unary('relu', this); }
   /** x where x > 0, else negativeSlope * x. @example `x.leakyRelu(0.2)` */
-  leakyRelu(negativeSlope = 0.01): Tensor { return ew.unary('leaky_relu', this, [negativeSlope]); }
+  leakyRelu(negativeSlope = 0.01): Tensor { return ew.unary('leaky_relu', this, [finiteArg('leaky_relu', 'negativeSlope', negativeSlope)]); }
   /** x where x > 0, else alpha * (exp(x) - 1). @example `x.elu()` */
-  elu(alpha = 1): Tensor { return ew.unary('elu', this, [alpha]); }
+  elu(alpha = 1): Tensor { return ew.unary('elu', this, [finiteArg('elu', 'alpha', alpha)]); }
   /** Gaussian error linear unit (exact, erf-based). @example `x.gelu()` */
   gelu(): Tensor { return ew.unary('gelu', this); }
   /** x * sigmoid(x). @example `x.silu()` */
@@ -405,8 +427,14 @@ export class Tensor {
   tanh(): Tensor { return ew.unary('tanh', this); }
   /** log(1 + exp(x)), computed without overflow. @example `x.softplus()` */
   softplus(): Tensor { return ew.unary('softplus', this); }
-  /** @example `x.clamp(0, 6)` */
-  clamp(min = -Infinity, max = Infinity): Tensor { return ew.unary('clamp', this, [min, max]); }
+  /**
+   * Limits every element to [min, max]; null or undefined leaves that side unbounded. An integer tensor with
+   * bounds that are not integers gives float32 (PyTorch's promotion).
+   * @example `x.clamp(0, 6); x.clamp(null, 1)`
+   */
+  clamp(min: number | null = null, max: number | null = null): Tensor {
+    return ew.unary('clamp', this, [boundArg('min', min, -Infinity), boundArg('max', max, Infinity)]);
+  }
 
   // ------------------------------------------------------------------ reductions
   /** Sum over `axes` (all by default). @example `x.sum(1, true)` */
