@@ -274,6 +274,57 @@ export function shareHandle(h: Handle): Handle {
   return dst;
 }
 
+// Where the user recorded the ops that can fail on their data (labels, indices: checked as they run) or on memory
+// (large outputs), by record number: a failure the worker reports carries its record's number (`seq`), and the
+// error gets the stack of that line instead of the read's. A stack costs microseconds, so other ops keep none (their
+// errors name the op; they fail only on what the worker cannot know, and their record is checked in JS).
+const SITES = 1024;
+const siteSeq = new Float64Array(SITES);
+const sites: ({ stack: string | undefined } | undefined)[] = new Array(SITES);
+const SITE_OPS = new Set(['cross_entropy', 'cross_entropy_bwd', 'index_select', 'index_select_bwd', 'max_pool2d_bwd']);
+const SITE_BYTES = 1 << 24;
+/** @internal whether launch() keeps the stack of op `id` with output bytes `bytes` */
+export const keepsSite: (id: number, bytes: number) => boolean = (() => {
+  let ids: Uint8Array | null = null;
+  return (id: number, bytes: number) => {
+    if (bytes >= SITE_BYTES) return true;
+    if (ids === null) {
+      ids = new Uint8Array(opNames.length);
+      for (let i = 0; i < opNames.length; i++) ids[i] = SITE_OPS.has(opNames[i]!) ? 1 : 0;
+    }
+    return ids[id] === 1;
+  };
+})();
+/** @internal keeps the stack of the code recording record `seq` (from the caller of `below` down) */
+export function keepSite(seq: number, below: Function): void {
+  const o: { stack?: string } = {};
+  Error.captureStackTrace(o, below);
+  // formatted now: the unformatted trace holds the frames' receivers and closures (tensors among them) alive
+  siteSeq[seq % SITES] = seq;
+  sites[seq % SITES] = { stack: o.stack };
+}
+/** @internal gives a failure that names its record the stack of the line that recorded it, when one was kept */
+export function withSite(e: unknown): unknown {
+  const seq = (e as { seq?: unknown } | null)?.seq;
+  if (typeof seq === 'number' && siteSeq[seq % SITES] === seq) {
+    const site = sites[seq % SITES]?.stack;
+    const err = e as Error;
+    if (site) {
+      err.stack = `${err.name}: ${err.message}\n${site.split('\n').slice(1).join('\n')}`;
+      Object.defineProperty(err, HAS_SITE, { value: true });
+    }
+  }
+  return e;
+}
+const HAS_SITE = Symbol('tensile.site');
+/** @internal whether withSite gave the error the stack of the line that recorded its op */
+export function hasSite(e: unknown): boolean {
+  return typeof e === 'object' && e !== null && (e as { [HAS_SITE]?: boolean })[HAS_SITE] === true;
+}
+const rethrow = (e: unknown): never => {
+  throw withSite(e);
+};
+
 /**
  * @internal reads bytes [off, off + len) of a handle's storage once every op queued before has run (h = 0: only
  * waits). The read is numbered like a record and counts as a use of h, so a dispose() right after does not free
@@ -283,7 +334,7 @@ export function readHandle(h: Handle | 0, off: number, len: number): Promise<Arr
   submit();
   const seq = ++cmd.seq;
   if (h !== 0) cmd.lastUse[h] = seq;
-  return binding.read(h, off, len);
+  return binding.read(h, off, len).catch(rethrow);
 }
 
 /** @internal a new handle holding a copy of the bytes */

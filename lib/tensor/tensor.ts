@@ -2,7 +2,7 @@ import { DisposedError, ShapeError, ArgumentError, DTypeError, NativeError } fro
 import { AnyTypedArray, DType, DTYPE_ID, DTYPE_SIZE, typedArrayCtor } from '../dtype.js';
 import {
   binding, opId, opNames, Handle, Device, DEVICE_ID, assertSupported, cmd, reserve, recorded, submit, newHandle, releaseHandle,
-  shareHandle, handleFromBytes, onSubmit, readHandle, trackIds, CMD_OP, CMD_FLAT, CMD_LEN,
+  shareHandle, handleFromBytes, onSubmit, readHandle, trackIds, keepsSite, keepSite, withSite, hasSite, CMD_OP, CMD_FLAT, CMD_LEN,
 } from '../native.js';
 import { trackTensor } from '../memory.js';
 import { describe, optionsArg, isOptions } from '../check.js';
@@ -267,7 +267,7 @@ export class Tensor {
       const buf = await readHandle(src.handle('data'), src.offset * bytes, this.numel * bytes);
       return new (typedArrayCtor(this.dtype))(buf as ArrayBuffer);
     } catch (e) {
-      if (e instanceof Error && stack.stack) e.stack = `${e.name}: ${e.message}\n${stack.stack.split('\n').slice(1).join('\n')}`;
+      if (e instanceof Error && !hasSite(e) && stack.stack) e.stack = `${e.name}: ${e.message}\n${stack.stack.split('\n').slice(1).join('\n')}`;
       throw e;
     } finally {
       if (src !== this) src.dispose();
@@ -282,6 +282,8 @@ export class Tensor {
       submit();
       const buf = binding.readSync(h, src.offset * bytes, this.numel * bytes);
       return new (typedArrayCtor(this.dtype))(buf as ArrayBuffer);
+    } catch (e) {
+      throw withSite(e);
     } finally {
       if (src !== this) src.dispose();
     }
@@ -545,6 +547,7 @@ export function launch(
     work += a instanceof Tensor ? a.numel : a.t.numel;
   }
   let created: Tensor[] = NO_TENSORS;
+  let outBytes = 0;
   for (let i = 0; i < outs.length; i++) {
     const o = outs[i]!;
     if (o instanceof Tensor) {
@@ -557,6 +560,7 @@ export function launch(
     let n = 1;
     for (let d = 0; d < ks.length; d++) n *= ks[d]!;
     const h = newHandle(n * DTYPE_SIZE[o.dtype]);
+    outBytes += n * DTYPE_SIZE[o.dtype];
     cmd.lastUse[h] = seq;
     b[p++] = -h;
     b[p++] = DTYPE_ID[o.dtype];
@@ -572,6 +576,7 @@ export function launch(
   for (let i = 0; i < fp.length; i++) b[p++] = fp[i]!;
   if (p > CMD_LEN) throw new NativeError(`${op}: internal error: its record ran past the command buffer`);
   cmd.p = p;
+  if (keepsSite(id, outBytes)) keepSite(seq, launch);  // an op that may fail as it runs: where the user recorded it
   for (let i = 0; i < outs.length; i++) {
     const o = outs[i]!;
     if (o instanceof Tensor) o._vc.v++;  // in-place update: saved copies are now stale

@@ -90,13 +90,15 @@ struct EnvData {
 
 EnvData& env_data(Napi::Env env) { return *env.GetInstanceData<EnvData>(); }
 
-Napi::Error make_error(Napi::Env env, int kind, const std::string& msg) {
+// seq: the number of the record whose op raised it (0: none); lib/ puts the stack of the user's line that recorded
+// that op on the error when it kept one (lib/native.ts withSite)
+Napi::Error make_error(Napi::Env env, int kind, const std::string& msg, double seq = 0) {
   EnvData& d = env_data(env);
-  if (d.initialised && kind >= 0 && kind < 6 && !d.errors[kind].IsEmpty()) {
-    Napi::Value e = d.errors[kind].New({Napi::String::New(env, msg)});
-    return Napi::Error(env, e);
-  }
-  return Napi::Error::New(env, msg);
+  Napi::Error err = d.initialised && kind >= 0 && kind < 6 && !d.errors[kind].IsEmpty()
+                        ? Napi::Error(env, d.errors[kind].New({Napi::String::New(env, msg)}))
+                        : Napi::Error::New(env, msg);
+  if (seq > 0) err.Set("seq", Napi::Number::New(env, seq));
+  return err;
 }
 
 #define TS_GUARD_BEGIN try {
@@ -300,13 +302,14 @@ struct ReadCtx {
   bool failed = false;
   int kind = 0;
   std::string msg;
+  double seq = 0;
 };
 
 void settle(Napi::Env env, ReadCtx* c) {
   EnvData& d = env_data(env);
   if (--d.pending == 0) d.tsfn.Unref(env);
   if (c->failed) {
-    c->deferred.Reject(make_error(env, c->kind, c->msg).Value());
+    c->deferred.Reject(make_error(env, c->kind, c->msg, c->seq).Value());
   } else if (c->buf || c->len == 0) {
     Napi::ArrayBuffer ab = Napi::ArrayBuffer::New(env, c->len);
     if (c->len) std::memcpy(ab.Data(), c->buf, c->len);
@@ -336,6 +339,7 @@ Napi::Value Read(const Napi::CallbackInfo& info) {
       c->failed = true;
       c->kind = err->kind;
       c->msg = err->message;
+      c->seq = err->seq;
     } else if (h) {
       c->len = len;
       if (off + len > st->bytes) {
@@ -380,7 +384,7 @@ Napi::Value ReadSync(const Napi::CallbackInfo& info) {
   const size_t len = (size_t)info[2].As<Napi::Number>().Int64Value();
   d.stream->synchronize();
   tensile::Error err;
-  if (d.stream->take_error(&err)) throw make_error(env, err.kind, err.message);
+  if (d.stream->error_for(h, &err)) throw make_error(env, err.kind, err.message, err.seq);
   if (!h) return env.Undefined();
   Storage* st = d.stream->idle_handle(h);
   if (!st) throw tensile::Error{ERR_NATIVE, "readSync: expected a live tensor handle, got a released one"};

@@ -177,11 +177,11 @@ static Allocator& allocator_for(int device) {
 Storage* storage_new(int device, size_t bytes) {
   Allocator& a = allocator_for(device);
   void* p = a.alloc(bytes ? bytes : 1);
-  return new Storage{p, bytes, device, {1}};
+  return new Storage{p, bytes, device, {1}, 0};
 }
 Storage* storage_new_lazy(int device, size_t bytes) {
   allocator_for(device);  // a device without an allocator fails now, on the caller's thread
-  return new Storage{nullptr, bytes, device, {1}};
+  return new Storage{nullptr, bytes, device, {1}, 0};
 }
 void* storage_data(Storage* s, bool zero) {
   if (!s->data) {
@@ -333,20 +333,72 @@ void Stream::synchronize() {
   waiters_.fetch_sub(1, std::memory_order_relaxed);
 }
 
-bool Stream::take_error(Error* out) {
-  std::lock_guard<std::mutex> g(mu_);
-  if (!has_error_.load(std::memory_order_relaxed)) return false;
-  *out = error_;
-  has_error_.store(false, std::memory_order_relaxed);
-  return true;
+int32_t Stream::new_failure(Error e) {
+  int32_t f;
+  if (!free_failures_.empty()) {
+    f = free_failures_.back();
+    free_failures_.pop_back();
+    failures_[f - 1] = Failure{std::move(e), 0, false};
+  } else {
+    failures_.push_back(Failure{std::move(e), 0, false});
+    f = (int32_t)failures_.size();
+  }
+  if (unreported_.size() < kMaxUnreported) {
+    unreported_.push_back(f);
+    failures_[f - 1].refs++;
+  }
+  return f;
 }
 
-void Stream::set_error(const Error& e) {
-  std::lock_guard<std::mutex> g(mu_);
-  if (!has_error_.load(std::memory_order_relaxed)) {
-    error_ = e;
-    has_error_.store(true, std::memory_order_release);
+void Stream::unref_failure(int32_t f) {
+  if (--failures_[f - 1].refs == 0) {
+    failures_[f - 1].err.message.clear();
+    free_failures_.push_back(f);
   }
+}
+
+void Stream::mark_failed(Storage* s, int32_t f) {
+  if (s->failed == f) return;
+  failures_[f - 1].refs++;
+  if (s->failed) unref_failure(s->failed);
+  s->failed = f;
+}
+
+void Stream::fail_outputs(int op, int nin, int nout, Error e) {
+  // named after the op that raised it (kernels' messages already are: "cross_entropy: expected labels ...")
+  const std::string name = op_name(op);
+  if (e.message.compare(0, name.size() + 1, name + ":") != 0) e.message = name + ": " + e.message;
+  e.seq = decoded_ + 1;  // this record's number: it is counted once it has run
+  const int32_t f = new_failure(std::move(e));
+  for (int a = nin; a < nin + nout; ++a)
+    if (arg_st_[a]) mark_failed(arg_st_[a], f);
+}
+
+bool Stream::error_for(uint32_t handle, Error* out) {
+  if (handle) {
+    Storage* s = lookup(handle);
+    if (!s) {
+      *out = faulted_ ? fault_ : Error{ERR_NATIVE, "read: expected a live tensor handle, got a released one"};
+      return true;
+    }
+    if (!s->failed) return false;
+    Failure& f = failures_[s->failed - 1];
+    f.reported = true;
+    *out = f.err;
+    return true;
+  }
+  // a sync: the first failure since the previous sync that no read has reported; the others count as reported
+  bool found = false;
+  for (int32_t f : unreported_) {
+    if (!found && !failures_[f - 1].reported) {
+      *out = failures_[f - 1].err;
+      found = true;
+    }
+    failures_[f - 1].reported = true;
+    unref_failure(f);
+  }
+  unreported_.clear();
+  return found;
 }
 
 Storage* Stream::lookup(uint32_t handle) const { return handle < handles_.size() ? handles_[handle] : nullptr; }
@@ -372,6 +424,10 @@ void Stream::drop(Storage* s) {
     return;
   }
   count(s, -1);
+  if (s->failed) {
+    unref_failure(s->failed);
+    s->failed = 0;
+  }
   if (s->data) {
     const size_t sz = cpu_size_class(s->bytes ? s->bytes : 1);
     const int k = sz <= kSmallMax && s->device == DEV_CPU ? __builtin_ctzll(sz) - 6 : -1;
@@ -406,6 +462,7 @@ Storage* Stream::make_output(int device, size_t bytes, uint32_t handle) {
     s->bytes = bytes;
     s->device = device;
     s->refs.store(1, std::memory_order_relaxed);
+    s->failed = 0;
   }
   count(s, 1);
   set_handle(handle, s);
@@ -556,10 +613,18 @@ bool Stream::run_flat(const double* b, size_t n, size_t& p) {
 
 // Runs a decoded op (args_, arg_st_, arg_off_, ip_[0, nip)); `bad` reports a released handle among its arguments.
 void Stream::exec_op(int op, int dtype, int device, int nin, int nout, int nip, const double* fp, int nfp, const char* bad) {
-  if (has_error_.load(std::memory_order_acquire)) return;  // skipped until a read takes the error
+  // an input (or a tensor it updates in place) that an earlier failure reached: skip, and pass the failure on
+  int32_t inherited = 0;
+  for (int a = 0; a < nin + nout && !inherited; ++a)
+    if (arg_st_[a] && arg_st_[a]->failed) inherited = arg_st_[a]->failed;
+  if (inherited) {
+    for (int a = nin; a < nin + nout; ++a)
+      if (arg_st_[a]) mark_failed(arg_st_[a], inherited);
+    return;
+  }
   KernelFn fn = kernel_lookup(op, device, dtype);
   if (bad || !fn) {
-    set_error(Error{bad ? ERR_NATIVE : ERR_DEVICE, std::string(op_name(op)) + ": " + (bad ? bad : "not implemented for this device and dtype")});
+    fail_outputs(op, nin, nout, Error{bad ? ERR_NATIVE : ERR_DEVICE, bad ? bad : "not implemented for this device and dtype"});
     return;
   }
   const OpCall call{op, dtype, nin, nout, args_.data(), args_.data() + nin, nip, nfp, ip_.data(), fp};
@@ -576,11 +641,11 @@ void Stream::exec_op(int op, int dtype, int device, int nin, int nout, int nip, 
       fn(call);
     }
   } catch (const Error& ex) {
-    set_error(ex);
+    fail_outputs(op, nin, nout, ex);
   } catch (const std::bad_alloc&) {
-    set_error(Error{ERR_MEMORY, std::string(op_name(op)) + ": out of memory"});
+    fail_outputs(op, nin, nout, Error{ERR_MEMORY, "out of memory"});
   } catch (...) {
-    set_error(Error{ERR_NATIVE, std::string(op_name(op)) + ": unknown native error"});
+    fail_outputs(op, nin, nout, Error{ERR_NATIVE, "unknown native error"});
   }
 }
 
@@ -612,8 +677,10 @@ void Stream::run_batch(const double* b, size_t n) {
         if (s) {
           storage_ref(s);
           set_handle((uint32_t)w[2], s);
-        } else {
-          set_error(Error{ERR_NATIVE, "view: expected a live tensor handle, got a released one"});
+        } else {  // the view reads as failed (lib/ never asks this: it checks that a tensor is live first)
+          Error e{ERR_NATIVE, "view: expected a live tensor handle, got a released one"};
+          e.seq = decoded_ + 1;
+          mark_failed(make_output(DEV_CPU, 0, (uint32_t)w[2]), new_failure(std::move(e)));
         }
         decoded_one();
         break;
@@ -622,7 +689,14 @@ void Stream::run_batch(const double* b, size_t n) {
         ok = false;
     }
   }
-  if (!ok) set_error(Error{ERR_NATIVE, "stream: malformed command buffer (records after the bad one were dropped)"});
+  if (!ok) {  // lib/ checks what it records, so this is a bug of ours: say so wherever it shows
+    Error e{ERR_NATIVE, "stream: malformed command buffer (the records after the bad one in it were dropped)"};
+    if (!faulted_) {
+      faulted_ = true;
+      fault_ = e;
+    }
+    new_failure(std::move(e));
+  }
 }
 
 void Stream::execute(StreamItem& it) {
@@ -645,14 +719,9 @@ void Stream::execute(StreamItem& it) {
       decoded_one();  // binds are numbered like records
       break;
     case StreamItem::FENCE: {
-      // a fence (a read) takes the error: it is reported once, then work goes on
       Error err;
-      bool had = take_error(&err);
+      const bool had = error_for(it.handle, &err);
       Storage* s = it.handle ? lookup(it.handle) : nullptr;
-      if (!had && it.handle && !s) {
-        err = Error{ERR_NATIVE, "read: expected a live tensor handle, got a released one"};
-        had = true;
-      }
       it.fence(had ? &err : nullptr, s);
       it.fence = nullptr;
       decoded_one();  // reads are numbered like records (a read counts as a use of its handle)

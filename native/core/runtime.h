@@ -15,6 +15,7 @@ namespace tensile {
 struct Error {
   int kind;
   std::string message;
+  double seq = 0;  // the number of the record whose op raised it (lib/ finds the user's stack by it); 0: none
 };
 
 // ---------------------------------------------------------------- storage
@@ -39,6 +40,7 @@ struct Storage {
   size_t bytes;
   int device;
   std::atomic<int> refs;
+  int32_t failed;  // 0, or the stream's failure (1-based) that an op writing this storage raised or inherited
 };
 Storage* storage_new(int device, size_t bytes);
 Storage* storage_new_lazy(int device, size_t bytes);  // memory comes at first storage_data()
@@ -105,9 +107,16 @@ class Stream {
   // item so that an idle worker wakes up for them (not needed when a batch is submitted right after).
   void release(const int32_t* handles, const double* last_use, size_t n, bool wake);
 
+  // Failures stay with the tensors they concern: an op that fails (a kernel's error, memory, a missing kernel)
+  // marks the storages it writes as failed with its error, an op with a failed input skips and passes the failure
+  // on to what it writes, and every other op runs as if nothing had happened. A read of a failed tensor rejects
+  // with the original error (named after the op that raised it, with its record's number); a fence without a
+  // handle (sync()) rejects with the first failure raised since the previous one that no read has reported.
   void fence(uint32_t handle, std::function<void(const Error*, Storage*)> fn);
   void synchronize();                      // waits until every queued item has run (blocks the caller)
-  bool take_error(Error* out);             // the first error since the last take, if any
+  // The error a read of `handle` (0: a sync) gets, as fence() decides it; for the JS thread once synchronize()
+  // has returned (the worker is idle).
+  bool error_for(uint32_t handle, Error* out);
   // The storage of a live handle, for the JS thread once synchronize() has returned (the worker is idle); or null.
   Storage* idle_handle(uint32_t handle) const;
   // Live storages held by this stream's handles and their bytes (exact once synchronize() has returned).
@@ -123,7 +132,10 @@ class Stream {
   bool run_op(const double* b, size_t n, size_t& p);
   bool run_flat(const double* b, size_t n, size_t& p);
   void exec_op(int op, int dtype, int device, int nin, int nout, int nip, const double* fp, int nfp, const char* bad);
-  void set_error(const Error& e);
+  void fail_outputs(int op, int nin, int nout, Error e);  // a new failure, marked on the op's written storages
+  int32_t new_failure(Error e);
+  void mark_failed(Storage* s, int32_t f);
+  void unref_failure(int32_t f);
   void take_releases();
   void decoded_one();
   void release_due();
@@ -149,8 +161,21 @@ class Stream {
   std::condition_variable cv_, idle_cv_;
   bool stop_ = false;
   std::atomic<bool> discard_{false};  // set at shutdown: lib/'s buffers may be gone, so batches are not read
-  std::atomic<bool> has_error_{false};
-  Error error_;
+  // worker-owned (the JS thread reads them only while the worker is idle): failures by number (1-based; a free
+  // list reuses the numbers of those no storage holds any more), those not yet reported (what sync() rejects with;
+  // each entry holds a reference), and a malformed command buffer (what reads of the handles its dropped records
+  // would have bound get)
+  struct Failure {
+    Error err;
+    int64_t refs = 0;
+    bool reported = false;
+  };
+  std::vector<Failure> failures_;
+  std::vector<int32_t> free_failures_;
+  std::deque<int32_t> unreported_;
+  static constexpr size_t kMaxUnreported = 1024;
+  bool faulted_ = false;
+  Error fault_;
   struct Release {
     double at;  // the handle's last use
     int32_t handle;
