@@ -145,7 +145,7 @@ export class DataLoader<S extends Sample = Sample> implements AsyncIterable<Reco
       for (let b = 0; b < nb; b++) {
         const cur = await next!;
         next = b + 1 < nb ? prefetch(b + 1) : null;
-        // one turn of the event loop per batch: lets FinalizationRegistry release the tensors of earlier steps
+        // one turn of the event loop per batch: timers, I/O and signals (Ctrl-C) get theirs in a loop that awaits nothing else
         // (a loop that only awaits already-resolved promises would otherwise keep them until its next real read)
         await new Promise<void>((r) => setImmediate(r));
         yield cur;
