@@ -20,7 +20,7 @@ interface Binding {
   opNames(): string[];
   supports(op: number, device: number, dtype: number): boolean;
   submit(buffer: number, start: number, end: number, seqEnd: number, memoryDelta: number, advance: boolean,
-    released: Int32Array, lastUse: Float64Array, nReleased: number): void;
+    released: Int32Array, lastUse: Float64Array, nReleased: number, mayInline: boolean): void;
   fromBytes(device: number, bytes: ArrayBufferView, h: Handle): void;
   track(tensors: readonly unknown[], ids: Int32Array, n: number): void;
   refillCollected(): boolean;
@@ -100,6 +100,9 @@ export const CMD_OP = 1, CMD_RELEASE = 2, CMD_SHARE = 3, CMD_FLAT = 4;
 const WORK_NOW = 1 << 15;
 const OP_COST = 512;
 const BATCH_WORK = 1 << 21;
+// Records worth at most this much work may run on the JS thread itself when the worker is idle (Stream::run_inline):
+// a few microseconds, less than waking a sleeping worker costs (a request after idle then takes a tenth of the time).
+const INLINE_WORK = 1 << 12;
 
 let hook: () => void = () => {};
 /** @internal runs at every submit (tensor.ts registers its young tensors with the finalization registry there) */
@@ -128,13 +131,14 @@ function flush(advance: boolean): void {
   if (collected[0] !== collected[1] && !draining) drainCollected();
   const start = cmd.start, end = cmd.p;
   const delta = cmd.memoryDelta;
+  const small = cmd.pendingWork <= INLINE_WORK;
   cmd.memoryDelta = 0;
   cmd.pendingWork = 0;
   hook();
   const nr = cmd.nRel;
   cmd.nRel = 0;
   if (end > start || delta !== 0 || advance || nr > 0) {
-    binding.submit(current, start, end, cmd.seq, delta, advance, cmd.rel, cmd.relAt, nr);
+    binding.submit(current, start, end, cmd.seq, delta, advance, cmd.rel, cmd.relAt, nr, small);
   }
   cmd.start = end;
   if (advance) {
@@ -159,7 +163,8 @@ export function reserve(n: number): Float64Array {
 
 /** @internal after an op's record: submits at once when it has real work (so the worker starts on it) */
 export function recorded(work: number): void {
-  if (work > WORK_NOW || (cmd.pendingWork += work + OP_COST) > BATCH_WORK) submit();
+  // (counted first: the submit of a large op must see its work, or it would run it inline)
+  if ((cmd.pendingWork += work + OP_COST) > BATCH_WORK || work > WORK_NOW) submit();
 }
 
 // Tensors the GC collected: the addon's GC-time finalizers (track()) write their (id, generation) pairs into this ring

@@ -226,7 +226,8 @@ Napi::Value Submit(const Napi::CallbackInfo& info) {
       throw tensile::Error{ERR_NATIVE, "submit: expected nReleased within the arrays"};
     if (nr) d.stream->release(rel.Data(), at.Data(), nr, !(end > start));
   }
-  if (end > start) d.stream->submit(d.bufs[i] + (size_t)start, (size_t)(end - start), &d.busy[i], seq_end);
+  const bool may_inline = info.Length() > 9 && info[9].ToBoolean().Value();
+  if (end > start) d.stream->submit(d.bufs[i] + (size_t)start, (size_t)(end - start), &d.busy[i], seq_end, may_inline);
   if (info[5].ToBoolean().Value()) {
     std::atomic<int>& next = d.busy[(i + 1) % k];
     for (int spin = 0; next.load(std::memory_order_acquire) != 0; ++spin) {
@@ -295,6 +296,8 @@ Napi::Value FromBytes(const Napi::CallbackInfo& info) {
   TS_GUARD_END
 }
 
+constexpr size_t kInlineReadMax = size_t(1) << 20;
+
 struct ReadCtx {
   Napi::Promise::Deferred deferred;
   void* buf = nullptr;
@@ -305,9 +308,10 @@ struct ReadCtx {
   double seq = 0;
 };
 
-void settle(Napi::Env env, ReadCtx* c) {
+// pending: the read went through the worker (it holds a reference on the TSFN, so that the process waits for it)
+void settle(Napi::Env env, ReadCtx* c, bool pending = true) {
   EnvData& d = env_data(env);
-  if (--d.pending == 0) d.tsfn.Unref(env);
+  if (pending && --d.pending == 0) d.tsfn.Unref(env);
   if (c->failed) {
     c->deferred.Reject(make_error(env, c->kind, c->msg, c->seq).Value());
   } else if (c->buf || c->len == 0) {
@@ -332,9 +336,8 @@ Napi::Value Read(const Napi::CallbackInfo& info) {
   const size_t len = (size_t)info[2].As<Napi::Number>().Int64Value();
   ReadCtx* c = new ReadCtx{Napi::Promise::Deferred::New(env)};
   Napi::Promise promise = c->deferred.Promise();
-  if (d.pending++ == 0) d.tsfn.Ref(env);
-  Napi::ThreadSafeFunction tsfn = d.tsfn;
-  d.stream->fence(h, [c, h, off, len, tsfn](const tensile::Error* err, Storage* st) mutable {
+  // the worker fills c; from the worker, the TSFN brings it back to this thread, which settles the promise
+  auto fill = [c, h, off, len](const tensile::Error* err, Storage* st) {
     if (err) {
       c->failed = true;
       c->kind = err->kind;
@@ -363,6 +366,17 @@ Napi::Value Read(const Napi::CallbackInfo& info) {
         }
       }
     }
+  };
+  // an idle stream: the read runs here and now (a copy of at most 1 MiB), without waking the worker or waiting
+  // for the TSFN's turn of the event loop
+  if (len <= kInlineReadMax && d.stream->fence_inline(h, fill)) {
+    settle(env, c, false);
+    return promise;
+  }
+  if (d.pending++ == 0) d.tsfn.Ref(env);
+  Napi::ThreadSafeFunction tsfn = d.tsfn;
+  d.stream->fence(h, [c, fill, tsfn](const tensile::Error* err, Storage* st) mutable {
+    fill(err, st);
     napi_status status = tsfn.BlockingCall(c, [](Napi::Env env, Napi::Function, ReadCtx* c) { settle(env, c); });
     if (status != napi_ok) {  // environment shutting down: nobody is waiting any more
       std::free(c->buf);

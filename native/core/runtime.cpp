@@ -233,8 +233,25 @@ void Stream::commit() {
   }
 }
 
-void Stream::submit(const double* buf, size_t n, std::atomic<int>* busy, double seq_end) {
+bool Stream::run_inline(StreamItem& it) {
+  if (head_.load(std::memory_order_acquire) != tail_.load(std::memory_order_relaxed)) return false;
+  std::unique_lock<std::mutex> g(exec_mu_, std::try_to_lock);
+  if (!g.owns_lock() || head_.load(std::memory_order_acquire) != tail_.load(std::memory_order_relaxed)) return false;
+  execute(it);
+  return true;
+}
+
+void Stream::submit(const double* buf, size_t n, std::atomic<int>* busy, double seq_end, bool may_inline) {
   busy->fetch_add(1, std::memory_order_relaxed);
+  if (may_inline) {
+    StreamItem now;
+    now.kind = StreamItem::BATCH;
+    now.batch = buf;
+    now.len = n;
+    now.busy = busy;
+    now.seq_end = seq_end;
+    if (run_inline(now)) return;
+  }
   StreamItem& it = reserve();
   it.kind = StreamItem::BATCH;
   it.batch = buf;
@@ -245,11 +262,24 @@ void Stream::submit(const double* buf, size_t n, std::atomic<int>* busy, double 
 }
 
 void Stream::bind(uint32_t handle, Storage* s) {
+  StreamItem now;
+  now.kind = StreamItem::BIND;
+  now.handle = handle;
+  now.storage = s;
+  if (run_inline(now)) return;
   StreamItem& it = reserve();
   it.kind = StreamItem::BIND;
   it.handle = handle;
   it.storage = s;
   commit();
+}
+
+bool Stream::fence_inline(uint32_t handle, const std::function<void(const Error*, Storage*)>& fn) {
+  StreamItem now;
+  now.kind = StreamItem::FENCE;
+  now.handle = handle;
+  now.fence = fn;
+  return run_inline(now);
 }
 
 void Stream::fence(uint32_t handle, std::function<void(const Error*, Storage*)> fn) {
@@ -763,8 +793,11 @@ void Stream::run() {
       }
       continue;
     }
-    execute(ring_[h % kSlots]);
-    head_.store(h + 1, std::memory_order_release);
+    {
+      std::lock_guard<std::mutex> g(exec_mu_);
+      execute(ring_[h % kSlots]);
+      head_.store(h + 1, std::memory_order_release);
+    }
   }
 }
 

@@ -97,8 +97,10 @@ class Stream {
   ~Stream();  // joins the worker (queued command buffers are dropped, binds and fences run), releases every handle
   // Queues n slots of records from buf. *busy (the count of ranges of buf's buffer in flight) goes up by one now
   // and down by one when the worker is done with them.
-  void submit(const double* buf, size_t n, std::atomic<int>* busy, double seq_end);
-  void bind(uint32_t handle, Storage* s);  // queues handle <- s (s's reference passes to the handle)
+  // may_inline: the records are little work; when the worker has nothing left to run, the calling thread runs them
+  // itself at once (run_inline) instead of waking it.
+  void submit(const double* buf, size_t n, std::atomic<int>* busy, double seq_end, bool may_inline = false);
+  void bind(uint32_t handle, Storage* s);  // queues handle <- s (s's reference passes to the handle); inline when idle
   // Releases of handles, each with the sequence number of the last record that uses it (records that name handles
   // are numbered 1, 2, ... in the order lib/ writes them: OP, FLAT, SHARE, binds and reads). The worker drops each handle
   // as soon as it has run that record: neither later, at the point in the queue where lib/ let go of the tensor,
@@ -113,6 +115,9 @@ class Stream {
   // with the original error (named after the op that raised it, with its record's number); a fence without a
   // handle (sync()) rejects with the first failure raised since the previous one that no read has reported.
   void fence(uint32_t handle, std::function<void(const Error*, Storage*)> fn);
+  // Runs fn as fence() would, on the calling thread and at once, when the worker has nothing left to run; false
+  // (and nothing done) otherwise.
+  bool fence_inline(uint32_t handle, const std::function<void(const Error*, Storage*)>& fn);
   void synchronize();                      // waits until every queued item has run (blocks the caller)
   // The error a read of `handle` (0: a sync) gets, as fence() decides it; for the JS thread once synchronize()
   // has returned (the worker is idle).
@@ -125,6 +130,11 @@ class Stream {
 
  private:
   StreamItem& reserve();                   // the next free slot (waits if the ring is full); fill it, then commit()
+  // Runs `it` on the calling thread when every queued item has run (the worker is idle: spinning or asleep), under
+  // exec_mu_, which the worker holds while it runs an item: an idle device then costs no wake-up of a sleeping
+  // thread (a futex call, and on a virtual machine an interrupt to an idle vCPU: ~0.1-0.3 ms), for the op nor for
+  // the read's completion. False when the worker is busy: the caller queues `it`.
+  bool run_inline(StreamItem& it);
   void commit();
   void run();
   void execute(StreamItem& it);
@@ -158,6 +168,7 @@ class Stream {
   std::atomic<bool> sleeping_{false};
   std::atomic<int> waiters_{0};
   std::mutex mu_;
+  std::mutex exec_mu_;  // held by whoever runs items: the worker, or the JS thread running one inline
   std::condition_variable cv_, idle_cv_;
   bool stop_ = false;
   std::atomic<bool> discard_{false};  // set at shutdown: lib/'s buffers may be gone, so batches are not read
