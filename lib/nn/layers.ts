@@ -7,6 +7,8 @@ import { Tensor } from '../tensor/tensor.js';
 import { zeros, ones } from '../tensor/create.js';
 import { DType } from '../dtype.js';
 import { Module, Parameter } from './module.js';
+import { noGrad } from '../autograd/engine.js';
+import { copyInto } from '../ops/view.js';
 import * as init from './init.js';
 import * as F from './functional.js';
 import { Pair, Conv2dOptions, pair } from '../ops/conv.js';
@@ -166,11 +168,17 @@ export class AdaptiveAvgPool2d extends Module {
   }
 }
 
+/**
+ * Batch norm's state, named and laid out as in torch.nn.BatchNorm*d: weight, bias, running_mean, running_var [C]
+ * and num_batches_tracked, a 0-d count of the training batches seen. PyTorch keeps that count in int64, which
+ * tensile has not: it is int32 here (and in the files it writes), which load_state_dict(strict=True) casts back.
+ */
 abstract class BatchNormBase extends Module {
   weight: Tensor | null;
   bias: Tensor | null;
   runningMean!: Tensor;
   runningVar!: Tensor;
+  numBatchesTracked!: Tensor;
   constructor(readonly numFeatures: number, readonly options: { eps?: number; momentum?: number; affine?: boolean } & FactoryOptions = {}) {
     super();
     optionsArg(this.constructor.name, options);
@@ -180,6 +188,10 @@ abstract class BatchNormBase extends Module {
     this.bias = options.affine === false ? null : Parameter(zeros([numFeatures], { dtype }));
     this.registerBuffer('runningMean', zeros([numFeatures], { dtype }));
     this.registerBuffer('runningVar', ones([numFeatures], { dtype }));
+    this.registerBuffer('numBatchesTracked', zeros([], { dtype: 'int32' }));
+    this.setStateName('runningMean', 'running_mean');
+    this.setStateName('runningVar', 'running_var');
+    this.setStateName('numBatchesTracked', 'num_batches_tracked', { legacy: null });  // files of earlier versions have none
   }
   protected abstract checkRank(x: Tensor): void;
   forward(x: Tensor): Tensor {
@@ -187,7 +199,15 @@ abstract class BatchNormBase extends Module {
     this.checkRank(x);
     const w = this.weight ?? ones([this.numFeatures], { dtype: x.dtype });
     const b = this.bias ?? zeros([this.numFeatures], { dtype: x.dtype });
-    return F.batchNorm(x, this.runningMean, this.runningVar, w, b, { training: this.training, momentum: this.options.momentum ?? 0.1, eps: this.options.eps ?? 1e-5 });
+    const y = F.batchNorm(x, this.runningMean, this.runningVar, w, b, { training: this.training, momentum: this.options.momentum ?? 0.1, eps: this.options.eps ?? 1e-5 });
+    if (this.training) {  // PyTorch counts the batches that updated the running statistics
+      noGrad(() => {
+        const n = this.numBatchesTracked.add(1);
+        copyInto(this.numBatchesTracked, n);
+        n.dispose();
+      });
+    }
+    return y;
   }
   extraRepr(): string {
     return `${this.numFeatures}, eps=${this.options.eps ?? 1e-5}, momentum=${this.options.momentum ?? 0.1}`;

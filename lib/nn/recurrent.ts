@@ -1,7 +1,9 @@
 /**
  * Recurrent layers built from matmul and elementwise ops (autograd gives backpropagation through time).
- * Gate layouts and equations follow torch.nn.RNN / LSTM / GRU, so weights load from PyTorch state dicts
- * (weightIhL0 <-> weight_ih_l0, ...).
+ * Gate layouts and equations follow torch.nn.RNN / LSTM / GRU, and so do the state-dict names (the property
+ * weightIhL0 is `weight_ih_l0`), so state dicts move to and from PyTorch unchanged: per layer k, weight_ih_lk
+ * [G*H, in] (in: inputSize for k = 0, else H), weight_hh_lk [G*H, H], bias_ih_lk and bias_hh_lk [G*H], the G gate
+ * blocks stacked in PyTorch's order: LSTM (i, f, g, o), GRU (r, z, n), RNN one block.
  */
 import { ArgumentError, DTypeError, ShapeError } from '../errors.js';
 import { Tensor } from '../tensor/tensor.js';
@@ -38,8 +40,11 @@ abstract class RNNBase extends Module {
       const ws = [zeros([gates * hiddenSize, inp], { dtype: options.dtype }), zeros([gates * hiddenSize, hiddenSize], { dtype: options.dtype })];
       if (options.bias !== false) ws.push(zeros([gates * hiddenSize], { dtype: options.dtype }), zeros([gates * hiddenSize], { dtype: options.dtype }));
       for (const w of ws) init.uniform_(Parameter(w), -k, k);
-      const names = ['weightIh', 'weightHh', 'biasIh', 'biasHh'];
-      ws.forEach((w, i) => ((this as unknown as Record<string, Tensor>)[`${names[i]}L${l}`] = w));
+      const names = ['weightIh', 'weightHh', 'biasIh', 'biasHh'], torchNames = ['weight_ih', 'weight_hh', 'bias_ih', 'bias_hh'];
+      ws.forEach((w, i) => {
+        (this as unknown as Record<string, Tensor>)[`${names[i]}L${l}`] = w;
+        this.setStateName(`${names[i]}L${l}`, `${torchNames[i]}_l${l}`);
+      });
       this.weights.push(ws);
     }
   }
