@@ -24,7 +24,9 @@ import { describe, optionsArg } from '../check.js';
 export class CheckpointError extends TensileError {}
 
 const TO_ST: Record<DType, string> = { float32: 'F32', float64: 'F64', int32: 'I32', uint8: 'U8' };
-const FROM_ST: Record<string, DType> = { F32: 'float32', F64: 'float64', I32: 'int32', U8: 'uint8' };
+// I64 (PyTorch's num_batches_tracked, its integer tensors) loads as int32, tensile having no int64: values outside
+// int32 are refused
+const FROM_ST: Record<string, DType> = { F32: 'float32', F64: 'float64', I32: 'int32', I64: 'int32', U8: 'uint8' };
 const MAX_HEADER = 100 * 1024 * 1024;
 const STRUCT_KEY = 'tensile.structure';
 const META_KEY = '__metadata__';
@@ -245,7 +247,7 @@ export async function load(path: string): Promise<Record<string, unknown>> {
     }
     if (!header || typeof header !== 'object' || Array.isArray(header)) throw new CheckpointError(`load: expected a JSON object header, got ${describe(header)} in '${path}'`);
     const dataStart = 8 + Number(hlen), dataLen = size - dataStart;
-    const specs: { name: string; dtype: DType; shape: number[]; begin: number; end: number }[] = [];
+    const specs: { name: string; dtype: DType; wide: boolean; shape: number[]; begin: number; end: number }[] = [];
     let meta: Record<string, string> = {};
     for (const [name, v] of Object.entries(header)) {
       if (name === META_KEY) {
@@ -257,7 +259,7 @@ export async function load(path: string): Promise<Record<string, unknown>> {
       }
       const e = v as { dtype?: unknown; shape?: unknown; data_offsets?: unknown };
       const dtype = FROM_ST[String(e?.dtype)];
-      if (!dtype) throw new CheckpointError(`load: expected dtype F32, F64, I32 or U8 for '${name}', got ${JSON.stringify(e?.dtype)} in '${path}'`);
+      if (!dtype) throw new CheckpointError(`load: expected dtype F32, F64, I32, I64 or U8 for '${name}', got ${JSON.stringify(e?.dtype)} in '${path}'`);
       if (!Array.isArray(e.shape) || !e.shape.every((d) => Number.isSafeInteger(d) && d >= 0)) {
         throw new CheckpointError(`load: expected a shape of non-negative integers for '${name}', got ${JSON.stringify(e.shape)} in '${path}'`);
       }
@@ -266,8 +268,10 @@ export async function load(path: string): Promise<Record<string, unknown>> {
         throw new CheckpointError(`load: expected data_offsets [begin, end] for '${name}', got ${JSON.stringify(off)} in '${path}'`);
       }
       const numel = (e.shape as number[]).reduce((a, b) => a * b, 1);
-      if (off[1] - off[0] !== numel * DTYPE_SIZE[dtype]) {
-        throw new CheckpointError(`load: expected ${numel * DTYPE_SIZE[dtype]} bytes for '${name}' (${dtype} [${(e.shape as number[]).join(',')}]), got ${off[1] - off[0]} in '${path}'`);
+      const wide = e.dtype === 'I64';
+      const size = wide ? 8 : DTYPE_SIZE[dtype];
+      if (off[1] - off[0] !== numel * size) {
+        throw new CheckpointError(`load: expected ${numel * size} bytes for '${name}' (${wide ? 'I64' : dtype} [${(e.shape as number[]).join(',')}]), got ${off[1] - off[0]} in '${path}'`);
       }
       if (off[1] > dataLen) {
         throw new CheckpointError(`load: expected '${name}' within the data (${dataLen} bytes), got offsets [${off[0]}, ${off[1]}]: the file '${path}' is truncated`);
@@ -275,7 +279,7 @@ export async function load(path: string): Promise<Record<string, unknown>> {
       if (off[1] - off[0] > bufferConstants.MAX_LENGTH) {
         throw new CheckpointError(`load: expected tensors of at most ${bufferConstants.MAX_LENGTH} bytes (the largest buffer Node allocates), got ${off[1] - off[0]} bytes for '${name}' in '${path}'`);
       }
-      specs.push({ name, dtype, shape: e.shape as number[], begin: off[0], end: off[1] });
+      specs.push({ name, dtype, wide, shape: e.shape as number[], begin: off[0], end: off[1] });
     }
     const sorted = [...specs].sort((a, b) => a.begin - b.begin);
     for (let i = 1; i < sorted.length; i++) {
@@ -286,6 +290,19 @@ export async function load(path: string): Promise<Record<string, unknown>> {
     const tensors = new Map<string, Tensor>();
     for (const s of specs) {
       const bytes = await readAt(s.end - s.begin, dataStart + s.begin, `tensor '${s.name}'`);
+      if (s.wide) {
+        const src = new BigInt64Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.length));
+        const arr = new Int32Array(src.length);
+        for (let i = 0; i < src.length; i++) {
+          const v = src[i]!;
+          if (v < -2147483648n || v > 2147483647n) {
+            throw new CheckpointError(`load: expected I64 values of '${s.name}' within int32 (tensile has no int64), got ${v} at ${i} in '${path}'`);
+          }
+          arr[i] = Number(v);
+        }
+        tensors.set(s.name, tensor(arr, { shape: s.shape, dtype: 'int32' }));
+        continue;
+      }
       const Ctor = typedArrayCtor(s.dtype);
       const arr = new Ctor(bytes.buffer, bytes.byteOffset, bytes.length / DTYPE_SIZE[s.dtype]);
       tensors.set(s.name, tensor(arr, { shape: s.shape, dtype: s.dtype }));

@@ -268,7 +268,7 @@ describe('nn.BatchNorm1d', () => {
   it('affine: false has no parameters and normalises only; rank 4 input is an ArgumentError with the shape', async () => {
     const m = new nn.BatchNorm1d(2, { affine: false, dtype: 'float64' });
     expect(m.parameters()).toEqual([]);
-    expect(m.namedBuffers().map(([n]) => n)).toEqual(['runningMean', 'runningVar']);
+    expect(m.namedBuffers().map(([n]) => n)).toEqual(['running_mean', 'running_var', 'num_batches_tracked']);
     const [x, xv] = randTensor([5, 2], 4, 'float64');
     const st = stats(xv, 5, 2, 1);
     expectClose(await f64(m.forward(x)), norm(xv, 5, 2, 1, st.mean, st.vb, [1, 1], [0, 0], 1e-5), TOL.float64, 'no affine');
@@ -327,7 +327,7 @@ describe('nn.ModuleList', () => {
     }
     const net = new Net();
     expect(net.namedParameters().map(([n]) => n)).toEqual(['blocks.0.weight', 'blocks.0.bias', 'blocks.1.weight', 'blocks.1.bias']);
-    expect(Object.keys(net.stateDict())).toEqual(['blocks.0.weight', 'blocks.0.bias', 'blocks.1.weight', 'blocks.1.bias', 'blocks.1.runningMean', 'blocks.1.runningVar']);
+    expect(Object.keys(net.stateDict())).toEqual(['blocks.0.weight', 'blocks.0.bias', 'blocks.1.weight', 'blocks.1.bias', 'blocks.1.running_mean', 'blocks.1.running_var', 'blocks.1.num_batches_tracked']);
     expect(net.blocks.children()).toEqual(net.blocks.items);
     net.eval();
     expect(net.blocks.items.every((m) => !m.training)).toBe(true);

@@ -226,8 +226,8 @@ describe('Module.loadStateDict checks every entry first; on any error no tensor 
     const before = await values(m);
     const sd: Record<string, unknown> = {};
     for (const [k, t] of Object.entries(m.stateDict())) sd[k] = randn(t.shape);
-    sd['1.runningVar'] = [1, 1, 1, 1];
-    throwsExactly(() => m.loadStateDict(sd as never), ArgumentError, "Sequential.loadStateDict: expected '1.runningVar' to be a Tensor, got an array of length 4");
+    sd['1.running_var'] = [1, 1, 1, 1];
+    throwsExactly(() => m.loadStateDict(sd as never), ArgumentError, "Sequential.loadStateDict: expected '1.running_var' to be a Tensor, got an array of length 4");
     expect(await values(m)).toEqual(before);
   });
   it('a good one still loads (float64 values cast to float32)', async () => {

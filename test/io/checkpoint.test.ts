@@ -1,5 +1,5 @@
 import { describe, it, expect, afterEach, vi } from 'vitest';
-import { mkdtempSync, writeFileSync, readFileSync, existsSync, readdirSync, mkdirSync, truncateSync, unlinkSync, promises as fsp } from 'node:fs';
+import { mkdtempSync, writeFileSync, readFileSync, existsSync, readdirSync, mkdirSync, truncateSync, unlinkSync, rmSync, promises as fsp } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, dirname, basename } from 'node:path';
 import { spawn } from 'node:child_process';
@@ -366,5 +366,38 @@ describe('checkpoints never lose data', () => {
     unlinkSync(big);
     expect(e2).toBeInstanceOf(CheckpointError);
     expect(e2.message).toBe(`load: expected tensors of at most 4294967296 bytes (the largest buffer Node allocates), got ${n} bytes for 'big' in '${big}'`);
+  });
+});
+
+describe('I64 tensors (PyTorch integer buffers such as num_batches_tracked)', () => {
+  const writeI64 = (file: string, values: bigint[]) => {
+    const header = JSON.stringify({ n: { dtype: 'I64', shape: [values.length], data_offsets: [0, 8 * values.length] } });
+    const len = Buffer.alloc(8);
+    len.writeBigUInt64LE(BigInt(Buffer.byteLength(header)));
+    const data = Buffer.alloc(8 * values.length);
+    values.forEach((v, i) => data.writeBigInt64LE(v, 8 * i));
+    writeFileSync(file, Buffer.concat([len, Buffer.from(header), data]));
+  };
+  it('load as int32 when they fit', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tensile-i64-'));
+    try {
+      writeI64(join(dir, 'a.safetensors'), [0n, 7n, -2147483648n, 2147483647n]);
+      const st = (await load(join(dir, 'a.safetensors'))) as Record<string, Tensor>;
+      expect(st['n']!.dtype).toBe('int32');
+      expect(Array.from(await st['n']!.data())).toEqual([0, 7, -2147483648, 2147483647]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+  it('outside int32: a CheckpointError naming the tensor, the value and the path', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tensile-i64-'));
+    try {
+      const p = join(dir, 'b.safetensors');
+      writeI64(p, [1n, 2n ** 40n]);
+      await expect(load(p)).rejects.toThrow(CheckpointError);
+      await expect(load(p)).rejects.toThrow(`load: expected I64 values of 'n' within int32 (tensile has no int64), got 1099511627776 at 1 in '${p}'`);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -55,10 +55,10 @@ describe('nn.Module', () => {
   it('finds parameters, buffers and children by property, with dotted names', () => {
     const m = new Net();
     expect(m.namedParameters().map(([n]) => n)).toEqual(['conv.weight', 'conv.bias', 'bn.weight', 'bn.bias', 'head.2.weight', 'head.2.bias']);
-    expect(m.namedBuffers().map(([n]) => n)).toEqual(['bn.runningMean', 'bn.runningVar']);
+    expect(m.namedBuffers().map(([n]) => n)).toEqual(['bn.running_mean', 'bn.running_var', 'bn.num_batches_tracked']);
     expect(m.children().length).toBe(3);
     expect(m.modules().length).toBe(7);
-    expect(Object.keys(m.stateDict())).toHaveLength(8);
+    expect(Object.keys(m.stateDict())).toHaveLength(9);
     expect(m.parameters().reduce((a, p) => a + p.numel, 0)).toBe(4 * 9 + 4 + 4 + 4 + 256 * 3 + 3);
   });
   it('prints like PyTorch, with the parameter count', () => {
