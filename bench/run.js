@@ -438,7 +438,7 @@ async function benchDispatch() {
   row({
     group: 'dispatch', what: 'enqueue add [16]+[16], result dropped: released by the GC finalizer', ours: dropped.opNs, ...common(dropped),
     ratioMeans: 'ours/bare; lower is better', noBar: 'for information: what leaving results to the GC costs',
-    note: `a process of its own; end to end ${dropped.endToEndNs.toFixed(0)} ns/op; passes ${dropped.passesNs.map((t) => t.toFixed(0)).join('/')} ns; ` +
+    note: `a process of its own; ${(dropped.opNs / disposed.opNs).toFixed(1)}x the disposed op's cost; end to end ${dropped.endToEndNs.toFixed(0)} ns/op; passes ${dropped.passesNs.map((t) => t.toFixed(0)).join('/')} ns; ` +
       `${dropped.liveTensorsAtEnd} tensors not yet collected at the end`,
   });
 }
