@@ -1,23 +1,91 @@
 // tensile benchmarks: each figure is a ratio against a peer measured in the same run (see ../shared/ANCHORS.md).
-// Usage: npm run build && (cd bench && npm run setup) && node bench/run.js [--quick]
-// Writes bench/RESULTS.md. Timings use the `benchmark` package (deferred for asynchronous ops).
+// Usage: npm run build && (cd bench && npm run setup) && node bench/run.js [options]
+//   --runs N       N runs one after the other, each in a fresh process, each recorded
+//   --only a,b     a subset of dispatch,train,sgemm,conv,pool,adam (not recorded unless --record)
+//   --quick        fewer shapes and samples (not recorded unless --record)
+//   --record       record a --only or --quick run too
+//   --report       rewrite RESULTS.md from results.jsonl, running nothing
+//   --out DIR      the folder of results.jsonl and RESULTS.md (default: bench/)
+// A recorded run appends one line to results.jsonl (its date, commit, a fingerprint of the sources, the machine, and
+// every row with its samples and bar) and rewrites RESULTS.md from that file: the latest run's table, then each row's
+// range over the recorded runs of the same sources on the same machine, so that a range quoted from RESULTS.md is
+// one that recorded runs show. Timings use the `benchmark` package (deferred for asynchronous ops) where a call is
+// fast enough for many samples, and explicit loops elsewhere; each row says how many samples each side took.
 import Benchmark from 'benchmark';
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { createInterface } from 'node:readline';
-import { mkdirSync, writeFileSync, existsSync, readFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync, existsSync, readFileSync, appendFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { createRequire } from 'node:module';
-import { dirname, join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import * as T from '../dist/index.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
+const root = join(here, '..');
 const require = createRequire(import.meta.url);
-const quick = process.argv.includes('--quick');
+const GROUPS = ['dispatch', 'train', 'sgemm', 'conv', 'pool', 'adam'];
+/** @type {typeof import('../dist/index.js')} the library, loaded by main() (reporting alone does not need it) */
+let T;
+let quick = false;
 const rows = [];
 const log = (...a) => console.log(...a);
 
-/** Median seconds per call of fn (async when it returns a promise). */
+// ------------------------------------------------------------------ rows, bars, samples
+// Each row records what was measured, what it is compared with, the ratio and which way it reads, the samples on
+// each side, and its bar, which the report evaluates (a miss is flagged, not left to the reader).
+// bar: { on: 'ratio' | 'ours', op: '>=' | '<=', value, floor? } (floor: a lower limit no run may cross), or null
+// with noBar saying why there is none.
+
+/** The number v, with digits enough to show on which side of `bar` it lies. */
+function fmtAgainst(v, bar) {
+  let d = Math.abs(v) >= 100 ? 1 : 3;
+  while (d < 8 && Number(v.toFixed(d)) === bar && v !== bar) d++;
+  return v.toFixed(d);
+}
+/** The bar's text, as the table shows it. */
+export function barText(r) {
+  if (!r.bar) return '-';
+  const b = r.bar;
+  const what = b.on === 'ratio' ? 'ratio' : 'ours';
+  return `${what} ${b.op} ${b.value}${b.on === 'ours' ? ` ${r.unit}` : ''}${b.floor !== undefined ? ` (never < ${b.floor})` : ''}`;
+}
+/**
+ * Whether a row meets its bar: status 'met', 'missed', 'unevaluated' (the figure it is judged on is missing: a peer
+ * that did not run) or 'none' (no bar), and the text the table shows, misses and unevaluated bars in bold capitals.
+ */
+export function barStatus(r) {
+  if (!r.bar) return { status: 'none', text: `no bar (${r.noBar})` };
+  const b = r.bar;
+  const v = b.on === 'ratio' ? r.ratio : r.ours;
+  if (typeof v !== 'number' || !Number.isFinite(v)) {
+    return { status: 'unevaluated', text: `**NOT EVALUATED** (no ${b.on === 'ratio' ? `figure from ${r.peerName}` : 'figure'})` };
+  }
+  const unit = b.on === 'ours' ? ` ${r.unit}` : '';
+  if (b.op === '>=' ? v >= b.value : v <= b.value) return { status: 'met', text: `met (${fmtAgainst(v, b.value)} ${b.op} ${b.value}${unit})` };
+  const floor = b.floor !== undefined && v < b.floor ? `; under the ${b.floor} floor` : '';
+  return { status: 'missed', text: `**MISSED** (${fmtAgainst(v, b.value)} ${b.op === '>=' ? '<' : '>'} ${b.value}${unit}${floor})` };
+}
+
+/**
+ * Adds a row. ratio: ours/peer for rates and peer/ours for times (so that > 1 means tensile is ahead), unless
+ * `ratio` is given; ratioMeans says which, in words. samples: [ours, peer], each in words; n: their numbers.
+ */
+function row({ group, what, ours, peer, peerName, unit, lowerIsBetter = false, ratio, ratioMeans, samples, n, bar = null, noBar = '', note = '' }) {
+  const has = typeof peer === 'number' && Number.isFinite(peer);
+  const rt = ratio ?? (has ? (lowerIsBetter ? peer / ours : ours / peer) : NaN);
+  const r = { group, what, ours, peer: has ? peer : null, peerName, unit, ratio: Number.isFinite(rt) ? rt : null, ratioMeans,
+    samplesOurs: samples[0], samplesPeer: has ? samples[1] : 'did not run', nOurs: n[0], nPeer: has ? n[1] : 0, bar, noBar, note };
+  rows.push(r);
+  log(`${group.padEnd(8)} ${what.padEnd(40)} ours ${ours.toFixed(1).padStart(8)} ${unit}  ${peerName} ${has ? peer.toFixed(1) : '-'}  ratio ${r.ratio === null ? '-' : r.ratio.toFixed(2)}  ${barStatus(r).text}`);
+}
+const faster = (peer) => `ours/${peer}; > 1 is faster than the peer`;
+const fasterTimes = (peer) => `${peer}'s time / ours; > 1 is faster than the peer`;
+
+const median = (v) => [...v].sort((x, y) => x - y)[v.length >> 1];
+const range = (v, d = 0) => `${Math.min(...v).toFixed(d)}-${Math.max(...v).toFixed(d)}`;
+
+/** Seconds per call of fn (async when it returns a promise): { s: the median of Benchmark.js's samples, n: their number }. */
 function measure(fn, { async = true, maxTime = quick ? 0.5 : 1.5 } = {}) {
   return new Promise((resolve, reject) => {
     const b = new Benchmark({
@@ -26,16 +94,17 @@ function measure(fn, { async = true, maxTime = quick ? 0.5 : 1.5 } = {}) {
       minSamples: 5,
       maxTime,
       onComplete() {
-        const s = [...this.stats.sample].sort((x, y) => x - y);
-        resolve(s[Math.floor(s.length / 2)]);
+        resolve({ s: median(this.stats.sample), n: this.stats.sample.length });
       },
       onError: (e) => reject(e.target.error),
     });
     b.run({ async: true });
   });
 }
-/** One warm-up and the median of n timed calls, for slow peers (tfjs cpu). */
-async function measureSlow(fn, n = 2) {
+const bjs = (m) => `median of ${m.n} Benchmark.js samples`;
+/** For slow peers (tfjs cpu): one warm-up call, then n timed calls: { s: their median in seconds, n, all: every time }. */
+const SLOW_SAMPLES = 3;
+async function measureSlow(fn, n = SLOW_SAMPLES) {
   await fn();
   const t = [];
   for (let i = 0; i < n; i++) {
@@ -43,14 +112,10 @@ async function measureSlow(fn, n = 2) {
     await fn();
     t.push((performance.now() - t0) / 1e3);
   }
-  return t.sort((a, b) => a - b)[Math.floor(t.length / 2)];
+  return { s: median(t), n, all: t };
 }
-// ratio = ours / peer, or peer / ours for times (lowerIsBetter), so that > 1 always means tensile is ahead
-const row = (group, what, ours, peer, peerName, unit, bar, note = '', lowerIsBetter = false) => {
-  const ratio = peer ? (lowerIsBetter ? peer / ours : ours / peer) : NaN;
-  rows.push({ group, what, ours, peer, peerName, unit, ratio, bar, note });
-  log(`${group.padEnd(8)} ${what.padEnd(34)} ours ${ours.toFixed(1).padStart(8)} ${unit}  ${peerName} ${peer ? peer.toFixed(1) : '-'}  ratio ${ratio.toFixed(2)} ${bar ? `(bar ${bar})` : ''} ${note}`);
-};
+const slow = (m) => `median of ${m.n} calls after 1 warm-up`;
+const slowNote = (m, what = 'tfjs') => `${what} ${(m.s * 1e3).toFixed(0)} ms per call (${range(m.all.map((s) => s * 1e3))} ms)`;
 
 // ------------------------------------------------------------------ peers
 // numpy's OpenBLAS in a Python process of its own, serving one timed sample per request (bench/peers/gemm.py)
@@ -166,9 +231,13 @@ async function benchGemm() {
     }
     a.dispose();
     b.dispose();
-    const med = (v) => [...v].sort((x, y) => x - y)[v.length >> 1];
-    row('sgemm', `M=${M} K=${K} N=${N}`, med(ours), np ? med(peer) : NaN, 'numpy/OpenBLAS', 'GFLOP/s', M === K && K === N ? '>= 0.9 (never < 0.8)' : '>= 0.8',
-      `medians of ${rounds} alternating samples; ours ${Math.min(...ours).toFixed(0)}-${Math.max(...ours).toFixed(0)}, numpy ${np ? `${Math.min(...peer).toFixed(0)}-${Math.max(...peer).toFixed(0)}` : '-'}`);
+    const each = `median of ${rounds} (${reps} products each), alternating with the other side after 2 warm-up rounds`;
+    row({
+      group: 'sgemm', what: `M=${M} K=${K} N=${N}`, ours: median(ours), peer: np ? median(peer) : NaN, peerName: 'numpy/OpenBLAS',
+      unit: 'GFLOP/s', ratioMeans: faster('numpy'), samples: [each, each], n: [rounds, rounds],
+      bar: M === K && K === N ? { on: 'ratio', op: '>=', value: 0.9, floor: 0.8 } : { on: 'ratio', op: '>=', value: 0.8 },
+      note: `ours ${range(ours)}, numpy ${np ? range(peer) : '-'}`,
+    });
   }
   np?.close();
 }
@@ -183,20 +252,34 @@ async function benchConv(ort, tf) {
     let peer;
     if (ort) {
       const run = await ort.conv([N, C, H, H], [K, C, 3, 3], 1);
-      peer = gflops(flop, await measure(run));
+      peer = await measure(run);
     }
     const name = `N${N} C${C} ${H}x${H} K${K}`;
-    row('conv2d', `${name} fwd`, gflops(flop, fwd), peer, 'onnxruntime', 'GFLOP/s', '>= 1.0');
+    row({
+      group: 'conv2d', what: `${name} fwd`, ours: gflops(flop, fwd.s), peer: peer ? gflops(flop, peer.s) : NaN, peerName: 'onnxruntime',
+      unit: 'GFLOP/s', ratioMeans: faster('onnxruntime'), samples: [bjs(fwd), peer ? bjs(peer) : ''], n: [fwd.n, peer?.n ?? 0],
+      bar: { on: 'ratio', op: '>=', value: 1.0 },
+    });
     const dy = T.randn([N, K, H, H]);
     await T.sync();
     const bi = await measure(async () => { T.conv2dBackwardInput(dy, w, [N, C, H, H], { padding: 1 }).dispose(); await T.sync(); });
     const bw = await measure(async () => { T.conv2dBackwardWeight(dy, x, [K, C, 3, 3], { padding: 1 }).dispose(); await T.sync(); });
-    row('conv2d', `${name} bwd-input`, gflops(flop, bi), gflops(flop, fwd), 'our fwd', 'GFLOP/s', '>= 0.7');
-    row('conv2d', `${name} bwd-weight`, gflops(flop, bw), gflops(flop, fwd), 'our fwd', 'GFLOP/s', '>= 0.7');
+    // the backward passes have no peer here: they are judged against our own forward pass of the same shape
+    for (const [pass, m] of [['bwd-input', bi], ['bwd-weight', bw]]) {
+      row({
+        group: 'conv2d', what: `${name} ${pass}`, ours: gflops(flop, m.s), peer: gflops(flop, fwd.s), peerName: 'our forward (not a peer)',
+        unit: 'GFLOP/s', ratioMeans: 'this pass / our forward of the shape; > 1 is faster than our forward',
+        samples: [bjs(m), `${bjs(fwd)} (the fwd row's)`], n: [m.n, fwd.n], bar: { on: 'ratio', op: '>=', value: 0.7 },
+      });
+    }
     if (tf && (N * C * H * H * K < 5e7 || !quick)) {
       const X = tf.randomNormal([N, H, H, C]), W = tf.randomNormal([3, 3, C, K]);
-      const s = await measureSlow(async () => { const y = tf.conv2d(X, W, 1, 'same'); await y.data(); y.dispose(); }, 1);
-      row('tfjs', `conv2d ${name} fwd (status quo)`, gflops(flop, fwd), gflops(flop, s), 'tfjs cpu', 'GFLOP/s', '', `tfjs ${(s * 1e3).toFixed(0)} ms`);
+      const m = await measureSlow(async () => { const y = tf.conv2d(X, W, 1, 'same'); await y.data(); y.dispose(); });
+      row({
+        group: 'tfjs', what: `conv2d ${name} fwd (status quo)`, ours: gflops(flop, fwd.s), peer: gflops(flop, m.s), peerName: 'tfjs cpu',
+        unit: 'GFLOP/s', ratioMeans: faster('tfjs'), samples: [`${bjs(fwd)} (the fwd row's)`, slow(m)], n: [fwd.n, m.n],
+        noBar: 'status quo', note: slowNote(m),
+      });
       X.dispose(); W.dispose();
     }
     for (const t of [x, w, dy]) t.dispose();
@@ -209,15 +292,25 @@ async function benchPool(ort, tf) {
   await T.sync();
   const ours = await measure(async () => { T.maxPool2d(x, { kernelSize: 2 }).dispose(); await T.sync(); });
   const peer = ort ? await measure(await ort.maxpool(shape)) : undefined;
-  row('pool', 'max 2x2/2 N64 C32 28x28 (ms, ratio = peer/ours)', ours * 1e3, peer ? peer * 1e3 : undefined, 'onnxruntime', 'ms', '>= 1.0', '', true);
+  row({
+    group: 'pool', what: 'max pool 2x2/2 N64 C32 28x28', ours: ours.s * 1e3, peer: peer ? peer.s * 1e3 : NaN, peerName: 'onnxruntime',
+    unit: 'ms/call', lowerIsBetter: true, ratioMeans: fasterTimes('onnxruntime'), samples: [bjs(ours), peer ? bjs(peer) : ''], n: [ours.n, peer?.n ?? 0],
+    bar: { on: 'ratio', op: '>=', value: 1.0 },
+  });
   if (tf) {
     const X = tf.randomNormal([64, 28, 28, 32]);
-    const s = await measureSlow(async () => { const y = tf.maxPool(X, 2, 2, 'valid'); await y.data(); y.dispose(); }, 3);
-    row('tfjs', 'maxpool (status quo, ratio = tfjs/ours)', ours * 1e3, s * 1e3, 'tfjs cpu', 'ms', '', '', true);
+    const m = await measureSlow(async () => { const y = tf.maxPool(X, 2, 2, 'valid'); await y.data(); y.dispose(); });
+    row({
+      group: 'tfjs', what: 'max pool 2x2/2 N64 C32 28x28 (status quo)', ours: ours.s * 1e3, peer: m.s * 1e3, peerName: 'tfjs cpu',
+      unit: 'ms/call', lowerIsBetter: true, ratioMeans: fasterTimes('tfjs'), samples: [`${bjs(ours)} (the pool row's)`, slow(m)], n: [ours.n, m.n],
+      noBar: 'status quo', note: slowNote(m),
+    });
+    X.dispose();
   }
+  x.dispose();
 }
 
-// Ours (one step per sample) and the triad (a median of 5 passes per sample) alternate over 7 rounds; medians.
+// Ours (a median of 7 steps per sample) and the triad (a median of 5 passes per sample) alternate over 7 rounds; medians.
 async function benchAdam(tf) {
   const n = 10_000_000;
   const p = T.randn([n]), g = T.randn([n]), m = T.zeros([n]), v = T.zeros([n]);
@@ -228,7 +321,8 @@ async function benchAdam(tf) {
   const ours = [], peer = [];
   for (let r = 0; r < 2; r++) adamStepOnce();
   await T.sync();
-  for (let r = 0; r < (quick ? 3 : 7); r++) {
+  const rounds = quick ? 3 : 7;
+  for (let r = 0; r < rounds; r++) {
     const t = [];
     for (let i = 0; i < 7; i++) {
       const t0 = performance.now();
@@ -236,18 +330,25 @@ async function benchAdam(tf) {
       await T.sync();
       t.push((performance.now() - t0) / 1e3);
     }
-    ours.push((28 * n) / t.sort((x, y) => x - y)[3] / 1e9);
+    ours.push((28 * n) / median(t) / 1e9);
     peer.push(triad(5));
   }
-  const med = (x) => [...x].sort((a, b) => a - b)[x.length >> 1];
-  const s = (28 * n) / med(ours) / 1e9;
-  row('adam', 'fused Adam, 10M params (28 B/param)', med(ours), med(peer), 'triad', 'GB/s', '>= 0.8',
-    `medians of alternating samples; ours ${Math.min(...ours).toFixed(0)}-${Math.max(...ours).toFixed(0)}, triad ${Math.min(...peer).toFixed(0)}-${Math.max(...peer).toFixed(0)}`);
+  const gbs = median(ours);
+  row({
+    group: 'adam', what: 'fused Adam, 10M params (28 B/param)', ours: gbs, peer: median(peer), peerName: 'triad', unit: 'GB/s',
+    ratioMeans: faster('triad'),
+    samples: [`median of ${rounds} (each the median of 7 steps), alternating after 2 warm-up steps`, `median of ${rounds} (each the median of 5 passes), alternating`], n: [rounds, rounds],
+    bar: { on: 'ratio', op: '>=', value: 0.8 }, note: `ours ${range(ours)}, triad ${range(peer)}`,
+  });
+  for (const t of [p, g, m, v]) t.dispose();
   if (tf) {
     const P = tf.variable(tf.randomNormal([n])), G = tf.randomNormal([n]);
     const opt = tf.train.adam(1e-3);
-    const t = await measureSlow(async () => { opt.applyGradients([{ name: P.name, tensor: G }]); await P.data(); }, 1);
-    row('tfjs', 'Adam 10M params (status quo)', (28 * n) / s / 1e9, (28 * n) / t / 1e9, 'tfjs cpu', 'GB/s', '', `tfjs ${(t * 1e3).toFixed(0)} ms`);
+    const t = await measureSlow(async () => { opt.applyGradients([{ name: P.name, tensor: G }]); await P.data(); });
+    row({
+      group: 'tfjs', what: 'Adam 10M params (status quo)', ours: gbs, peer: (28 * n) / t.s / 1e9, peerName: 'tfjs cpu', unit: 'GB/s',
+      ratioMeans: faster('tfjs'), samples: [`the adam row's median of ${rounds}`, `${slow(t)} (one step each)`], n: [rounds, t.n], noBar: 'status quo', note: slowNote(t),
+    });
   }
 }
 
@@ -281,9 +382,9 @@ async function benchCnn(tf) {
   // warm-up (JIT, the allocator's pool), then the median of three windows, as ANCHORS.md's figures are taken
   for (let i = 0; i < 20; i++) step();
   await T.sync();
-  const steps = quick ? 20 : 40;
+  const steps = quick ? 20 : 40, windows = 3;
   const rates = [];
-  for (let w = 0; w < 3; w++) {
+  for (let w = 0; w < windows; w++) {
     const t0 = performance.now();
     for (let i = 0; i < steps; i++) {
       const l = step();
@@ -292,10 +393,10 @@ async function benchCnn(tf) {
     await T.sync();
     rates.push((steps * 64) / ((performance.now() - t0) / 1e3));
   }
-  const sps = rates.sort((a, b) => a - b)[1];
+  const sps = median(rates);
   const peak = fmaPeak();
   const gf = (3 * CNN_FLOPS_FWD * sps) / 1e9;  // forward + backward ~ 3x the forward FLOPs
-  let tfSps;
+  let tfm;
   if (tf) {
     const v = (shape, fanIn) => tf.variable(tf.randomUniform(shape, -1 / Math.sqrt(fanIn), 1 / Math.sqrt(fanIn)));
     const W1 = v([3, 3, 1, 32], 9), W2 = v([3, 3, 32, 64], 288), W3 = v([3, 3, 64, 64], 576), D1 = v([576, 64], 576), D2 = v([64, 10], 64);
@@ -309,50 +410,259 @@ async function benchCnn(tf) {
       h = tf.relu(tf.add(tf.matMul(tf.reshape(h, [64, 576]), D1), b[3]));
       return tf.losses.softmaxCrossEntropy(Y, tf.add(tf.matMul(h, D2), b[4]));
     };
-    const s = await measureSlow(async () => { const l = topt.minimize(f, true); await l.data(); l.dispose(); }, 1);
-    tfSps = 64 / s;
+    tfm = await measureSlow(async () => { const l = topt.minimize(f, true); await l.data(); l.dispose(); });
   }
-  row('train', 'CNN (ANCHORS) samples/s, batch 64, Adam', sps, tfSps, 'tfjs cpu', 'samples/s', '>= 5000 samples/s', `${gf.toFixed(0)} GFLOP/s = ${((100 * gf) / peak).toFixed(0)}% of the measured FMA peak ${peak.toFixed(0)} GFLOP/s`);
+  row({
+    group: 'train', what: 'CNN (ANCHORS) samples/s, batch 64, Adam', ours: sps, peer: tfm ? 64 / tfm.s : NaN, peerName: 'tfjs cpu',
+    unit: 'samples/s', ratioMeans: faster('tfjs'),
+    samples: [`median of ${windows} windows of ${steps} steps after 20 warm-up steps`, tfm ? `${slow(tfm)} (one step each)` : ''], n: [windows, tfm?.n ?? 0],
+    bar: { on: 'ours', op: '>=', value: 5000 },
+    note: `windows ${range(rates)} samples/s; ${gf.toFixed(0)} GFLOP/s = ${((100 * gf) / peak).toFixed(0)}% of the measured FMA peak ${peak.toFixed(0)} GFLOP/s${tfm ? `; ${slowNote(tfm, 'tfjs step')}` : ''}`,
+  });
 }
 
-// bench/dispatch.js, in a process of its own (see there)
+// bench/dispatch.js, in a process of its own per mode (see there)
 async function benchDispatch() {
-  const out = execFileSync(process.execPath, [join(here, 'dispatch.js')], { encoding: 'utf8' });
-  const r = JSON.parse(out.trim().split('\n').pop());
-  row('dispatch', 'enqueue add [16]+[16] + dispose (ns/op, ratio = ours/bare)', r.enqueueNs, r.bareNs, 'bare N-API call', 'ns', 'ours/bare <= 4',
-    `end to end (until the ops have run) ${r.endToEndNs.toFixed(0)} ns/op; passes ${r.passesNs.map((t) => t.toFixed(0)).join('/')} ns`);
+  const run = (mode) => JSON.parse(execFileSync(process.execPath, [join(here, 'dispatch.js'), mode], { encoding: 'utf8' }).trim().split('\n').pop());
+  const passes = (r) => `median of ${r.passes} passes of ${r.opsPerPass / 1000}k after ${r.warmup} warm-up passes, alternating in chunks of ${r.chunk / 1000}k`;
+  const common = (r) => ({
+    peer: r.bareNs, peerName: 'bare N-API call', unit: 'ns/op', ratio: r.opNs / r.bareNs, samples: [passes(r), passes(r)], n: [r.passes, r.passes],
+  });
+  const disposed = run('disposed');
+  row({
+    group: 'dispatch', what: 'enqueue add [16]+[16], result disposed', ours: disposed.opNs, ...common(disposed),
+    ratioMeans: 'ours/bare; <= 4 is the bar; lower is better', bar: { on: 'ratio', op: '<=', value: 4 },
+    note: `end to end (until the ops have run) ${disposed.endToEndNs.toFixed(0)} ns/op; passes ${disposed.passesNs.map((t) => t.toFixed(0)).join('/')} ns`,
+  });
+  const dropped = run('dropped');
+  row({
+    group: 'dispatch', what: 'enqueue add [16]+[16], result dropped: released by the GC finalizer', ours: dropped.opNs, ...common(dropped),
+    ratioMeans: 'ours/bare; lower is better', noBar: 'for information: what leaving results to the GC costs',
+    note: `a process of its own; ${(dropped.opNs / disposed.opNs).toFixed(1)}x the disposed op's cost; end to end ${dropped.endToEndNs.toFixed(0)} ns/op; passes ${dropped.passesNs.map((t) => t.toFixed(0)).join('/')} ns; ` +
+      `${dropped.liveTensorsAtEnd} tensors not yet collected at the end`,
+  });
 }
 
-const t0 = Date.now();
-log(`tensile bench: isa=${T.isa()} cpus=${cpus().length} ${cpus()[0]?.model ?? ''}`);
-const tf = await tfPeer();
-const ort = await ortPeer();
-// --only dispatch,sgemm,conv,pool,adam,train runs a subset (and leaves RESULTS.md alone)
-const onlyArg = process.argv.indexOf('--only');
-const only = onlyArg > 0 ? new Set(process.argv[onlyArg + 1].split(',')) : null;
-const want = (g) => !only || only.has(g);
-// dispatch first, while this process is quiet (it runs in a process of its own, but a busy heap's GC threads here
-// would take a core), then training: onnxruntime's thread pool, once it has run, competes for the two cores
-if (want('dispatch')) await benchDispatch();
-if (want('train')) await benchCnn(tf);
-if (want('sgemm')) await benchGemm();
-if (want('conv')) await benchConv(ort, tf);
-if (want('pool')) await benchPool(ort, tf);
-if (want('adam')) await benchAdam(tf);
+// ------------------------------------------------------------------ records and RESULTS.md
+const cell = (s) => String(s ?? '').replaceAll('|', '\\|');
+// figures: one decimal from 100 up, three significant digits below (a pool time of 0.27 ms keeps its digits)
+const fig = (v) => (Math.abs(v) >= 100 ? v.toFixed(1) : v.toPrecision(3));
+const num = (v, fmt) => (typeof v === 'number' && Number.isFinite(v) ? fmt(v) : '-');
+const spread = (vs, fmt) => {
+  const ok = vs.filter((v) => typeof v === 'number' && Number.isFinite(v));
+  if (ok.length === 0) return '-';
+  const lo = fmt(Math.min(...ok)), hi = fmt(Math.max(...ok));
+  return lo === hi ? lo : `${lo}-${hi}`;
+};
+const ratioFig = (v) => v.toFixed(2);
+const count = (v) => String(v);
+const rowKey = (r) => `${r.group}\u0000${r.what}`;
+const barLabel = (r) => `${r.group} ${r.what}`;
 
-const md = [
-  '# Benchmark results',
-  '',
-  `Command: \`npm run build && (cd bench && npm run setup) && node bench/run.js\`  `,
-  `Date: ${new Date().toISOString()}  `,
-  `Machine: ${cpus().length} x ${cpus()[0]?.model ?? 'unknown'}, Node ${process.version}, kernels ${T.isa()}, run took ${((Date.now() - t0) / 1e3).toFixed(0)} s  `,
-  'Each ratio compares against a peer measured in the same run (ANCHORS.md explains the peers). The machine is shared and',
-  'noisy: expect +-10% between runs.',
-  '',
-  '| group | what | ours | peer | peer value | unit | ratio | bar | note |',
-  '|---|---|---|---|---|---|---|---|---|',
-  ...rows.map((r) => `| ${r.group} | ${r.what} | ${r.ours.toFixed(1)} | ${r.peerName} | ${r.peer ? r.peer.toFixed(1) : '-'} | ${r.unit} | ${Number.isFinite(r.ratio) ? r.ratio.toFixed(2) : '-'} | ${r.bar} | ${r.note} |`),
-  '',
-];
-if (!quick && !only) writeFileSync(join(here, 'RESULTS.md'), md.join('\n'));
-log(`done in ${((Date.now() - t0) / 1e3).toFixed(0)} s`);
+/** The runs of `records` that the summary ranges cover: those of the latest one's sources, machine and mode. */
+export function comparableRuns(records) {
+  const last = records[records.length - 1];
+  return records.filter((r) => r.sources === last.sources && r.machine === last.machine && r.quick === last.quick);
+}
+
+/** RESULTS.md's text for the recorded runs (oldest first, as results.jsonl holds them). */
+export function renderResults(records) {
+  if (records.length === 0) throw new Error('renderResults: expected at least one recorded run, got none');
+  const last = records[records.length - 1];
+  const same = comparableRuns(records);
+  const status = last.rows.map((r) => [r, barStatus(r)]);
+  const withBar = status.filter(([, s]) => s.status !== 'none');
+  const missed = status.filter(([, s]) => s.status === 'missed');
+  const unevaluated = status.filter(([, s]) => s.status === 'unevaluated');
+  const md = [
+    '# Benchmark results',
+    '',
+    'Command: `npm run build && (cd bench && npm run setup) && node bench/run.js` (`--runs N`: N runs, each recorded)  ',
+    `Latest run: ${last.date}, commit ${last.commit}${last.dirty ? ' with uncommitted changes to the benchmarked sources' : ''}, ` +
+      `took ${last.seconds} s${last.quick ? ', --quick' : ''}${last.only ? `, only ${last.only.join(',')}` : ''}  `,
+    `Machine: ${last.machine}`,
+    '',
+    'How to read a row: "ours" and "compared with" are measured in the same run (ANCHORS.md explains the peers); the',
+    'conv2d backward rows are compared with our own forward pass of the shape, not with a peer. "ratio means" says what',
+    'the ratio divides and which way is better; "samples" says what each side\'s figure is the median of; "bar met?"',
+    'judges the row against its bar, and a miss reads **MISSED**. The machine is shared and noisy: expect +-10% between',
+    'runs, the CNN more; the ranges over the recorded runs below show how much.',
+    '',
+    missed.length === 0
+      ? `Every bar was met in the latest run (${withBar.length - unevaluated.length} of ${withBar.length}).`
+      : `**Bars MISSED in the latest run: ${missed.length} of ${withBar.length}**: ${missed.map(([r, s]) => `${barLabel(r)} ${s.text.replace('**MISSED** ', '')}`).join('; ')}.`,
+  ];
+  if (unevaluated.length > 0) {
+    md.push('', `**Bars NOT EVALUATED in the latest run: ${unevaluated.length}** (the figure they judge is missing): ${unevaluated.map(([r]) => barLabel(r)).join('; ')}.`);
+  }
+  md.push(
+    '',
+    `## Latest run (${last.date})`,
+    '',
+    '| group | what is measured | ours | compared with | its value | unit | ratio | ratio means | samples: ours | samples: compared with | bar | bar met? | note |',
+    '|---|---|---|---|---|---|---|---|---|---|---|---|---|',
+    ...status.map(([r, s]) => `| ${[r.group, r.what, num(r.ours, fig), r.peerName, num(r.peer, fig), r.unit, num(r.ratio, ratioFig), r.ratioMeans,
+      r.samplesOurs, r.samplesPeer, barText(r), s.text, r.note].map(cell).join(' | ')} |`),
+    '',
+    '## Over the recorded runs',
+    '',
+    `${same.length} recorded run${same.length === 1 ? '' : 's'} of these sources (fingerprint ${last.sources.slice(0, 12)}) on this machine` +
+      `${last.quick ? ' (--quick)' : ''}, from bench/results.jsonl: ${same.map((r) => `${r.date} (${r.commit}${r.dirty ? '+changes' : ''})`).join(', ')}.` +
+      (same.length === 1 ? ' With one run, each range is that run\'s figure.' : '') +
+      (records.length > same.length ? ` ${records.length - same.length} other recorded run${records.length - same.length === 1 ? '' : 's'} (other sources, machine or mode) ${records.length - same.length === 1 ? 'is' : 'are'} left out.` : ''),
+    '',
+    '| group | what is measured | compared with | unit | runs | ours (min-max) | its value (min-max) | ratio (min-max) | ratio means | samples per run: ours; compared with | bar | bar met in |',
+    '|---|---|---|---|---|---|---|---|---|---|---|---|',
+  );
+  const order = [], byKey = new Map();
+  for (const run of [...same].reverse()) {
+    for (const r of run.rows) {
+      const k = rowKey(r);
+      if (!byKey.has(k)) {
+        byKey.set(k, []);
+        order.push(k);
+      }
+      byKey.get(k).push(r);
+    }
+  }
+  for (const k of order) {
+    const rs = byKey.get(k), r = rs[0];
+    const st = rs.map((x) => barStatus(x).status);
+    const runs = (s) => st.filter((x) => x === s).length;
+    const met = r.bar
+      ? `${runs('met')} of ${rs.length} run${rs.length === 1 ? '' : 's'}` + (runs('missed') ? `; **MISSED in ${runs('missed')}**` : '') +
+        (runs('unevaluated') ? `; **NOT EVALUATED in ${runs('unevaluated')}**` : '')
+      : `no bar (${r.noBar})`;
+    md.push(`| ${[r.group, r.what, r.peerName, r.unit, rs.length, spread(rs.map((x) => x.ours), fig), spread(rs.map((x) => x.peer), fig),
+      spread(rs.map((x) => x.ratio), ratioFig), r.ratioMeans, `${spread(rs.map((x) => x.nOurs), count)}; ${spread(rs.map((x) => x.nPeer), count)}`,
+      barText(r), met].map(cell).join(' | ')} |`);
+  }
+  md.push('');
+  return md.join('\n');
+}
+
+/** The records of results.jsonl in `dir` (none when it does not exist). */
+function readRecords(dir) {
+  const file = join(dir, 'results.jsonl');
+  if (!existsSync(file)) return [];
+  return readFileSync(file, 'utf8').split('\n').filter((l) => l.trim() !== '').map((l, i) => {
+    try {
+      return JSON.parse(l);
+    } catch (e) {
+      throw new Error(`${file}: expected one JSON object per line, got line ${i + 1}: ${e.message}`);
+    }
+  });
+}
+
+/** Where the benchmarked code stands: the commit, whether the sources differ from it, and a hash of their content. */
+function sourceState() {
+  const paths = ['lib', 'native', 'CMakeLists.txt', 'bench/run.js', 'bench/dispatch.js', 'bench/peers'];
+  try {
+    const git = (...a) => execFileSync('git', a, { cwd: root, encoding: 'utf8' });
+    const files = git('ls-files', '-co', '--exclude-standard', '--', ...paths).split('\n').filter(Boolean).sort();
+    const h = createHash('sha256');
+    for (const f of files) {
+      if (!existsSync(join(root, f))) continue;
+      h.update(`${f}\u0000`);
+      h.update(readFileSync(join(root, f)));
+      h.update('\u0000');
+    }
+    return { commit: git('rev-parse', '--short', 'HEAD').trim(), dirty: git('status', '--porcelain', '--', ...paths).trim() !== '', sources: h.digest('hex') };
+  } catch {
+    return { commit: 'unknown', dirty: false, sources: 'unknown' };
+  }
+}
+
+function parseArgs(argv) {
+  const o = { runs: 1, only: null, quick: false, record: false, report: false, out: here };
+  const fail = (m) => {
+    console.error(`bench/run.js: ${m}`);
+    process.exit(2);
+  };
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    if (a === '--quick') o.quick = true;
+    else if (a === '--record') o.record = true;
+    else if (a === '--report') o.report = true;
+    else if (a === '--runs') {
+      const n = Number(argv[++i]);
+      if (!Number.isInteger(n) || n < 1) fail(`--runs: expected a positive integer, got ${argv[i] ?? 'nothing'}`);
+      o.runs = n;
+    } else if (a === '--only') {
+      const gs = (argv[++i] ?? '').split(',').filter(Boolean);
+      const bad = gs.filter((g) => !GROUPS.includes(g));
+      if (gs.length === 0 || bad.length > 0) fail(`--only: expected some of ${GROUPS.join(',')}, got ${argv[i] ?? 'nothing'}`);
+      o.only = gs;
+    } else if (a === '--out') {
+      if (argv[i + 1] === undefined) fail('--out: expected a folder, got nothing');
+      o.out = resolve(argv[++i]);
+    } else fail(`expected one of --runs N, --only a,b, --quick, --record, --report, --out DIR, got ${a}`);
+  }
+  return o;
+}
+
+async function main() {
+  const argv = process.argv.slice(2);
+  const o = parseArgs(argv);
+  if (o.report) {
+    const records = readRecords(o.out);
+    if (records.length === 0) {
+      console.error(`bench/run.js --report: expected recorded runs in ${join(o.out, 'results.jsonl')}, got none`);
+      process.exit(1);
+    }
+    writeFileSync(join(o.out, 'RESULTS.md'), renderResults(records));
+    log(`wrote ${join(o.out, 'RESULTS.md')} from ${records.length} recorded runs`);
+    return;
+  }
+  if (o.runs > 1) {
+    // each run in a fresh process: within one, onnxruntime's thread pool, once it has run, competes with the rest
+    const rest = [];
+    for (let i = 0; i < argv.length; i++) {
+      if (argv[i] === '--runs') i++;
+      else rest.push(argv[i]);
+    }
+    for (let k = 1; k <= o.runs; k++) {
+      log(`--- run ${k} of ${o.runs}`);
+      const r = spawnSync(process.execPath, [fileURLToPath(import.meta.url), ...rest, '--record'], { stdio: 'inherit' });
+      if (r.status !== 0) {
+        console.error(`bench/run.js: run ${k} of ${o.runs} failed (exit ${r.status ?? r.signal}); the runs before it are recorded`);
+        process.exit(1);
+      }
+    }
+    return;
+  }
+  quick = o.quick;
+  T = await import('../dist/index.js');
+  const t0 = Date.now();
+  log(`tensile bench: isa=${T.isa()} cpus=${cpus().length} ${cpus()[0]?.model ?? ''}`);
+  const tf = await tfPeer();
+  const ort = await ortPeer();
+  const want = (g) => !o.only || o.only.includes(g);
+  // dispatch first, while this process is quiet (it runs in processes of its own, but a busy heap's GC threads here
+  // would take a core), then training: onnxruntime's thread pool, once it has run, competes for the two cores
+  if (want('dispatch')) await benchDispatch();
+  if (want('train')) await benchCnn(tf);
+  if (want('sgemm')) await benchGemm();
+  if (want('conv')) await benchConv(ort, tf);
+  if (want('pool')) await benchPool(ort, tf);
+  if (want('adam')) await benchAdam(tf);
+  const seconds = Math.round((Date.now() - t0) / 1e3);
+  if (o.record || (!o.quick && !o.only)) {
+    const record = {
+      date: new Date().toISOString(), seconds, ...sourceState(),
+      machine: `${cpus().length} x ${cpus()[0]?.model ?? 'unknown'}, Node ${process.version}, kernels ${T.isa()}`,
+      quick: o.quick, only: o.only, rows,
+    };
+    mkdirSync(o.out, { recursive: true });
+    appendFileSync(join(o.out, 'results.jsonl'), `${JSON.stringify(record)}\n`);
+    const records = readRecords(o.out);
+    writeFileSync(join(o.out, 'RESULTS.md'), renderResults(records));
+    log(`recorded in ${join(o.out, 'results.jsonl')} (${comparableRuns(records).length} comparable runs); wrote ${join(o.out, 'RESULTS.md')}`);
+  } else {
+    log('not recorded (--only or --quick without --record): results.jsonl and RESULTS.md are left alone');
+  }
+  const missed = rows.filter((r) => barStatus(r).status === 'missed');
+  log(`done in ${seconds} s${missed.length ? `; bars missed: ${missed.map(barLabel).join('; ')}` : ''}`);
+}
+
+if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) await main();
