@@ -1,7 +1,7 @@
 // tensile benchmarks: each figure is a ratio against a peer measured in the same run (see ../shared/ANCHORS.md).
 // Usage: npm run build && (cd bench && npm run setup) && node bench/run.js [options]
 //   --runs N       N runs one after the other, each in a fresh process, each recorded
-//   --only a,b     a subset of dispatch,train,sgemm,conv,pool,adam (not recorded unless --record)
+//   --only a,b     a subset of dispatch,latency,train,sgemm,conv,pool,adam,memory (not recorded unless --record)
 //   --quick        fewer shapes and samples (not recorded unless --record)
 //   --record       record a --only or --quick run too
 //   --report       rewrite RESULTS.md from results.jsonl, running nothing
@@ -24,7 +24,7 @@ import { fileURLToPath } from 'node:url';
 const here = dirname(fileURLToPath(import.meta.url));
 const root = join(here, '..');
 const require = createRequire(import.meta.url);
-const GROUPS = ['dispatch', 'train', 'sgemm', 'conv', 'pool', 'adam'];
+const GROUPS = ['dispatch', 'latency', 'train', 'sgemm', 'conv', 'pool', 'adam', 'memory'];
 /** @type {typeof import('../dist/index.js')} the library, loaded by main() (reporting alone does not need it) */
 let T;
 let quick = false;
@@ -443,6 +443,46 @@ async function benchDispatch() {
   });
 }
 
+// bench/latency.js, in a process of its own: a tiny op and a 512x512 matmul with their reads, back to back and after
+// 30 ms idle
+async function benchLatency() {
+  const r = JSON.parse(execFileSync(process.execPath, [join(here, 'latency.js'), '--samples', quick ? '15' : '41'], { encoding: 'utf8' }).trim().split('\n').pop());
+  const samples = (m) => [`median of ${m.samples} requests, each after ${r.idleMs} ms idle`, `median of ${3 * m.samples} requests back to back`];
+  row({
+    group: 'latency', what: `add [16]+[16] and its read, after ${r.idleMs} ms idle`, ours: r.tiny.idleUs, peer: r.tiny.warmUs, peerName: 'our warm latency',
+    unit: 'us', ratio: r.tiny.ratio, ratioMeans: 'after idle / warm; <= 2 is the bar; lower is better', samples: samples(r.tiny),
+    n: [r.tiny.samples, 3 * r.tiny.samples], bar: { on: 'ratio', op: '<=', value: 2 },
+    note: `warm ${r.tiny.warmUs} us (interleaved with the idle samples)`,
+  });
+  row({
+    group: 'latency', what: `matmul 512x512 and its read, after ${r.idleMs} ms idle`, ours: r.matmul512.idleUs, peer: r.matmul512.warmUs,
+    peerName: 'our warm latency', unit: 'us', ratio: r.matmul512.ratio, ratioMeans: 'after idle / warm; lower is better',
+    samples: samples(r.matmul512), n: [r.matmul512.samples, 3 * r.matmul512.samples], noBar: 'for information (the bar is the tiny op\'s)',
+  });
+}
+
+// scripts/sync-loop.mjs: loops that never await and never dispose, each in a process of its own; the bound is the
+// memory issue's: resident-set growth after warm-up under 256 MiB
+async function benchMemory() {
+  const loops = [
+    ['train', 'readme', 'random', quick ? 300 : 2000, 'README CNN training'],
+    ['infer', 'readme', 'random', quick ? 300 : 2000, 'README CNN inference under noGrad'],
+    ['arrays', 'readme', 'random', quick ? 300 : 2000, 'README CNN training on tensors made from Float32Arrays'],
+    ...(quick ? [] : [['train', 'convnet', 'fashion-mnist', 0, 'convnet training, one Fashion-MNIST epoch']]),
+  ];
+  for (const [loop, model, data, steps, what] of loops) {
+    const args = [join(here, '../scripts/sync-loop.mjs'), '--loop', loop, '--model', model, '--data', data, '--limit-mb', '4096'];
+    if (steps) args.push('--steps', String(steps));
+    const r = JSON.parse(execFileSync(process.execPath, args, { encoding: 'utf8' }).trim().split('\n').pop());
+    row({
+      group: 'memory', what: `${what}, ${r.steps} steps of batch ${r.batch}, never awaiting`, ours: r.growthMB, peerName: 'none (a bound)',
+      unit: 'MiB RSS growth', ratioMeans: 'no ratio: the growth itself; <= 256 MiB is the bar', samples: ['one run', ''], n: [1, 0],
+      bar: { on: 'ours', op: '<=', value: 256 },
+      note: `RSS ${r.rssWarmMB} MiB after ${r.warmup} warm-up steps, at most ${r.rssMaxMB} MiB after; trace ${r.rssTraceMB.join('/')} MiB; live tensors <= ${r.liveTensorsMax}; ${r.stepsPerSecond} steps/s`,
+    });
+  }
+}
+
 // ------------------------------------------------------------------ records and RESULTS.md
 const cell = (s) => String(s ?? '').replaceAll('|', '\\|');
 // figures: one decimal from 100 up, three significant digits below (a pool time of 0.27 ms keeps its digits)
@@ -556,7 +596,7 @@ function readRecords(dir) {
 
 /** Where the benchmarked code stands: the commit, whether the sources differ from it, and a hash of their content. */
 function sourceState() {
-  const paths = ['lib', 'native', 'CMakeLists.txt', 'bench/run.js', 'bench/dispatch.js', 'bench/peers'];
+  const paths = ['lib', 'native', 'CMakeLists.txt', 'bench/run.js', 'bench/dispatch.js', 'bench/latency.js', 'scripts/sync-loop.mjs', 'bench/peers'];
   try {
     const git = (...a) => execFileSync('git', a, { cwd: root, encoding: 'utf8' });
     const files = git('ls-files', '-co', '--exclude-standard', '--', ...paths).split('\n').filter(Boolean).sort();
@@ -641,11 +681,13 @@ async function main() {
   // dispatch first, while this process is quiet (it runs in processes of its own, but a busy heap's GC threads here
   // would take a core), then training: onnxruntime's thread pool, once it has run, competes for the two cores
   if (want('dispatch')) await benchDispatch();
+  if (want('latency')) await benchLatency();
   if (want('train')) await benchCnn(tf);
   if (want('sgemm')) await benchGemm();
   if (want('conv')) await benchConv(ort, tf);
   if (want('pool')) await benchPool(ort, tf);
   if (want('adam')) await benchAdam(tf);
+  if (want('memory')) await benchMemory();
   const seconds = Math.round((Date.now() - t0) / 1e3);
   if (o.record || (!o.quick && !o.only)) {
     const record = {
