@@ -548,8 +548,8 @@ napi_value init_module(napi_env env, napi_value exports) noexcept {
 // finalizers inside the garbage collection (napi_env__::InvokeFinalizerFromGC; every other version defers them to
 // the event loop, as FinalizationRegistry does). That is what frees tensors in a loop that never awaits (`collected`
 // above). The code is compiled against Node-API 8 (NAPI_VERSION in CMakeLists.txt), so the binary calls nothing a
-// Node >= 20 lacks; its finalizers obey the mode's rule (no call that touches the JS heap from inside the GC: the
-// ones node-addon-api attaches only delete their own data).
+// Node >= 20 lacks; its finalizers obey the mode's rule (no call that touches the JS heap from inside the GC:
+// `collected` touches only the ring; the instance data's, free_env_data, runs at teardown, not in a collection).
 EXTERN_C_START
 NAPI_MODULE_EXPORT int32_t NODE_API_MODULE_GET_API_VERSION(void) { return NAPI_VERSION_EXPERIMENTAL; }
 NAPI_MODULE_EXPORT napi_value NAPI_MODULE_INITIALIZER(napi_env env, napi_value exports) {

@@ -3,6 +3,7 @@
 //
 //   node h9-terminate-child.mjs terminate ROUNDS SEED   each round starts a worker on one of SCENARIOS and terminates
 //                                                       it after a random delay; then a fresh worker computes a sum
+//                                                       (and this thread, which holds a tensor throughout, another)
 //   node h9-terminate-child.mjs memory WORKERS MB       each worker holds MB MiB of tensors (and reads of them in
 //                                                       flight) when it is terminated; prints the resident set
 //
@@ -73,6 +74,10 @@ function start(code, data = {}) {
 }
 
 async function terminateRounds(rounds, seed) {
+  // this thread uses tensile too: its tensors and its stream are untouched by the workers' ends
+  const T = await import(dist);
+  const kept = T.randn([256, 256]);
+  const keptValues = Array.from(kept.dataSync());
   const rand = rng(seed);
   const names = Object.keys(SCENARIOS);
   const counts = {};
@@ -103,12 +108,15 @@ async function terminateRounds(rounds, seed) {
     w.on('message', (m) => { if (m !== 'ready') { resolve(m); void w.terminate(); } });
     w.once('error', reject);
   });
-  return { rounds, counts, errors, fresh };
+  const same = Array.from(kept.dataSync()).every((v, i) => v === keptValues[i]);
+  const ownSum = await T.tensor([1, 2, 3]).mul(kept.sum().mul(0).add(1)).sum().item();
+  return { rounds, counts, errors, fresh, mainThread: { same, ownSum } };
 }
 
 // Each worker makes `mb` MiB of float32 tensors (4 MiB each), reads one back, leaves reads of as much again in
 // flight (their outputs and their copies) and waits to be terminated.
 async function memoryRounds(workers, mb) {
+  const T = await import(dist);  // for memory(): the process's pool of freed native blocks
   const body = `
     const held = [];
     for (let i = 0; i < ${mb} / 4; i++) held.push(T.randn([1024, 1024]));
@@ -134,7 +142,10 @@ async function memoryRounds(workers, mb) {
   for (let i = 0; i < workers; i++) held.push(await run());
   const rss1 = process.memoryUsage.rss();
   // heldMB: the native bytes each worker held when terminated; rssHeldMB: the most the process held while one did
-  return { workers, heldMB: held.map((b) => b / MB), rssStartMB: rss0 / MB, rssHeldMB: rssHeld / MB, rssEndMB: rss1 / MB };
+  return {
+    workers, heldMB: held.map((b) => b / MB), rssStartMB: rss0 / MB, rssHeldMB: rssHeld / MB, rssEndMB: rss1 / MB,
+    pooledMB: T.memory().cpu.pooledBytes / MB,
+  };
 }
 
 const [mode, a, b] = process.argv.slice(2);

@@ -16,26 +16,32 @@ function run(args: string[]): unknown {
   return JSON.parse(r.stdout.trim().split('\n').pop()!);
 }
 
-interface Rounds { rounds: number; counts: Record<string, number>; errors: string[]; fresh: number }
-interface Memory { workers: number; heldMB: number[]; rssStartMB: number; rssHeldMB: number; rssEndMB: number }
+interface Rounds {
+  rounds: number; counts: Record<string, number>; errors: string[]; fresh: number; mainThread: { same: boolean; ownSum: number };
+}
+interface Memory { workers: number; heldMB: number[]; rssStartMB: number; rssHeldMB: number; rssEndMB: number; pooledMB: number }
+// Under scripts/sanitize.sh the resident set says little: ASan keeps freed heap blocks in quarantine (256 MiB)
+const sanitized = /libasan/.test(process.env['LD_PRELOAD'] ?? '');
 
 describe('worker.terminate() on a worker running tensile', { timeout: 900_000 }, () => {
   // 7 scenarios (loading, an async loop with reads pending, a synchronous loop, an await on a long chain, many reads
   // in flight, errors thrown and rejected, tensors from bytes with GC garbage), each terminated at random points
-  for (const seed of [1, 2]) {
-    it(`56 workers terminated at random points (seed ${seed}): the process survives and a fresh worker works`, () => {
-      const r = run(['terminate', '56', String(seed)]) as Rounds;
-      expect(r.rounds).toBe(56);
-      expect(r.counts).toEqual({ import: 8, loop: 8, sync: 8, await: 8, pending: 8, errors: 8, bytes: 8 });
-      expect(r.errors).toEqual([]);
-      expect(r.fresh).toBe(12);
-    });
-  }
+  it("56 workers terminated at random points (seed 1): the process survives, its main thread's tensors are intact and a fresh worker works", () => {
+    const r = run(['terminate', '56', '1']) as Rounds;
+    expect(r.rounds).toBe(56);
+    expect(r.counts).toEqual({ import: 8, loop: 8, sync: 8, await: 8, pending: 8, errors: 8, bytes: 8 });
+    expect(r.errors).toEqual([]);
+    expect(r.fresh).toBe(12);
+    expect(r.mainThread).toEqual({ same: true, ownSum: 6 });
+  });
 
   it('8 workers terminated while each holds 128 MiB (64 MiB of tensors, reads of as much in flight): the resident set comes back', () => {
     const r = run(['memory', '8', '64']) as Memory;
     expect(r.heldMB).toHaveLength(8);
     for (const mb of r.heldMB) expect(mb).toBeGreaterThanOrEqual(128);
+    // the workers' storages went back to the system, not to the process's pool of freed blocks
+    expect(r.pooledMB).toBeLessThan(1);
+    if (sanitized) return;
     // the memory was there while a worker held it ...
     expect(r.rssHeldMB - r.rssStartMB).toBeGreaterThan(128);
     // ... and is given back when it is terminated: the 8 workers' 1 GiB leaves less than one worker's share behind
