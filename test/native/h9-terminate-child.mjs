@@ -24,6 +24,9 @@ const SCENARIOS = {
   sync: `for (;;) { const a = T.randn([128, 128]); a.matmul(a).tanh().dataSync(); }`,
   // a long chain of work with an await t.data() pending on it
   await: `for (;;) { const a = T.randn([256, 256]); let b = a; for (let i = 0; i < 30; i++) b = b.matmul(a).tanh(); await b.data(); }`,
+  // a queue of heavy ops far ahead of the stream with a read at its end: the stream is still busy at teardown, and
+  // the read's fence runs while the environment goes away
+  busy: `for (;;) { const a = T.randn([384, 384]); let b = a; for (let i = 0; i < 400; i++) b = b.matmul(a).tanh(); await b.data(); }`,
   // many reads in flight at once, and a timer keeping the loop alive
   pending: `for (;;) { const ps = []; for (let i = 0; i < 64; i++) { const a = T.randn([64, 64]); ps.push(a.matmul(a).data()); } await Promise.all(ps); }`,
   // errors thrown synchronously and ones rejected from the stream (the error classes are constructed natively)
