@@ -7,6 +7,10 @@ import { fmt } from './tensor/shape.js';
 /** What a value is, for error messages: `a tensor of shape [2,3] (float32)`, `the string 'a'`, `undefined`. @internal */
 export function describe(v: unknown): string {
   if (v instanceof Tensor) return `a tensor of shape ${fmt(v.shape)} (${v.dtype})`;
+  if (isPostedTensor(v)) {
+    return `a Tensor of shape ${fmt(v.shape)} (${String(v.dtype)}) sent through postMessage, which copies only its fields: ` +
+      'send await toMessage(t) and rebuild it with fromMessage(m)';
+  }
   if (v === null || v === undefined) return String(v);
   switch (typeof v) {
     case 'number': return `the number ${v}`;
@@ -20,6 +24,14 @@ export function describe(v: unknown): string {
   if (ArrayBuffer.isView(v)) return `a ${v.constructor.name}`;
   const ctor = (v as object).constructor;
   return ctor && ctor !== Object ? `a ${ctor.name}` : 'an object';
+}
+
+// What postMessage() (structuredClone) makes of a Tensor: a plain object with its own fields (lib/tensor/tensor.ts:
+// the handle _h, shape, dtype, numel, ...) and none of its methods or native memory.
+function isPostedTensor(v: unknown): v is { shape: number[]; dtype: unknown } {
+  if (v === null || typeof v !== 'object' || v instanceof Tensor) return false;
+  const o = v as Record<string, unknown>;
+  return '_h' in o && 'numel' in o && 'dtype' in o && Array.isArray(o['shape']) && (o['shape'] as unknown[]).every((d) => typeof d === 'number');
 }
 
 /** v as a Tensor, or an ArgumentError naming `what`. @internal */

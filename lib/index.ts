@@ -5,6 +5,8 @@ export { tensor, zeros, ones, full, fullLike, zerosLike, onesLike, arange, linsp
 export type { CreateOptions } from './tensor/create.js';
 export { manualSeed, getRngState, setRngState, rand, randn, randint } from './tensor/random.js';
 export type { RngState } from './tensor/random.js';
+export { toMessage, fromMessage } from './tensor/transfer.js';
+export type { TensorMessage } from './tensor/transfer.js';
 export { scope, memory, emptyCache, sync } from './memory.js';
 export { isa, setIsa, opNames } from './native.js';
 export type { Device } from './native.js';

@@ -67,6 +67,11 @@ void collected(node_api_basic_env, void* data, void* hint) {
 }
 
 // Per-environment state (context-aware: each worker_thread gets its own stream and error classes).
+// Teardown (a worker_thread that ends or is terminated, or the main thread's exit): the JS thread can no longer run
+// JS, every Node-API call that could fails, and Node deletes the environment's thread-safe functions before the
+// instance data (this struct). So the stream is stopped by an environment cleanup hook (shutdown(), registered by
+// init() after the TSFN, so it runs first: Node runs cleanup hooks youngest first), which first aborts the TSFN (the
+// stream's last fences then find it closing and free their reads), then joins the worker and frees every storage.
 struct EnvData {
   std::unique_ptr<Stream> stream;
   Napi::FunctionReference errors[6];
@@ -78,15 +83,31 @@ struct EnvData {
   Napi::ThreadSafeFunction tsfn;
   int pending = 0;
   bool initialised = false;
+  bool tsfn_live = false;  // tsfn made and not yet aborted by shutdown()
   int64_t unreported = 0;  // bytes not yet reported to V8 (reported in steps of 1 MiB)
   GcRing* ring = new GcRing();
+  // The environment is going away: no read can be settled any more. Aborting the TSFN makes every later call on it
+  // fail (the fences that run below free their reads; Node frees what was already queued through settle_on_js,
+  // with no environment), then the worker is joined and every storage of the environment freed. Nothing here
+  // throws: it runs inside Node's teardown.
+  void shutdown() noexcept {
+    if (tsfn_live) {
+      napi_release_threadsafe_function(tsfn, napi_tsfn_abort);
+      tsfn_live = false;
+    }
+    initialised = false;  // a late call gets "expected init() before use", not a stopped stream
+    stream.reset();
+  }
+  // Runs after the cleanup hook (Node deletes the instance data last), when the TSFN is gone: not touched here.
   ~EnvData() {
-    stream.reset();  // joins the worker before the buffers and the TSFN go away
-    if (initialised) tsfn.Release();
+    stream.reset();  // set only when init() failed before registering the hook, or never ran
     ring->alive = false;
     ring->unref();
   }
 };
+
+void shutdown_hook(void* data) { static_cast<EnvData*>(data)->shutdown(); }
+void settle_on_js(napi_env env, napi_value, void*, void* data) noexcept;
 
 EnvData& env_data(Napi::Env env) { return *env.GetInstanceData<EnvData>(); }
 
@@ -99,6 +120,45 @@ Napi::Error make_error(Napi::Env env, int kind, const std::string& msg, double s
                         : Napi::Error::New(env, msg);
   if (seq > 0) err.Set("seq", Napi::Number::New(env, seq));
   return err;
+}
+
+// Every function lib/ calls, the module's registration and the TSFN's callback end in one of these (not in
+// node-addon-api's wrappers): no C++ exception may leave a Node-API callback (std::terminate would abort the whole
+// process), and while an environment is being torn down (worker.terminate(), the end of a worker) a Node-API call
+// that could run JS fails and node-addon-api turns that into a Napi::Error, which its wrappers, failing to throw it
+// into JS, throw again. Here an error goes to JS when JS can still take it and is dropped when it cannot (nothing
+// waits for it then).
+void throw_to_js(napi_env env, const Napi::Error* e, const char* msg) noexcept {
+  try {
+    bool pending = false;
+    if (napi_is_exception_pending(env, &pending) != napi_ok || pending) return;  // one already goes to JS
+    napi_value v = e && !e->IsEmpty() ? napi_value(e->Value()) : nullptr;
+    if (!v) {
+      napi_value m;
+      if (napi_create_string_utf8(env, msg ? msg : "tensile: native error", NAPI_AUTO_LENGTH, &m) != napi_ok ||
+          napi_create_error(env, nullptr, m, &v) != napi_ok)
+        return;
+    }
+    napi_throw(env, v);  // fails once the environment cannot run JS: the error is dropped
+  } catch (...) {
+  }
+}
+
+template <Napi::Value (*F)(const Napi::CallbackInfo&)>
+napi_value guarded(napi_env env, napi_callback_info cbinfo) noexcept {
+  try {
+    Napi::CallbackInfo info(env, cbinfo);
+    return F(info);
+  } catch (const Napi::Error& e) {
+    throw_to_js(env, &e, nullptr);
+  } catch (const std::bad_alloc&) {
+    throw_to_js(env, nullptr, "tensile: out of memory");
+  } catch (const std::exception& e) {
+    throw_to_js(env, nullptr, e.what());
+  } catch (...) {
+    throw_to_js(env, nullptr, "tensile: unknown native error");
+  }
+  return nullptr;
 }
 
 #define TS_GUARD_BEGIN try {
@@ -153,8 +213,20 @@ Napi::Value Init(const Napi::CallbackInfo& info) {
     }
   });
   d.stream.reset(new Stream());
-  d.tsfn = Napi::ThreadSafeFunction::New(env, Napi::Function::New(env, [](const Napi::CallbackInfo&) {}),
-                                         "tensile-stream", 0, 1);
+  // The TSFN settles reads on this thread (settle_on_js, with no JS function), and the cleanup hook that stops the
+  // stream at teardown is registered right after it, so that it runs before Node's own hook for the TSFN.
+  napi_value name;
+  napi_threadsafe_function tsfn;
+  if (napi_create_string_utf8(env, "tensile-stream", NAPI_AUTO_LENGTH, &name) != napi_ok ||
+      napi_create_threadsafe_function(env, nullptr, nullptr, name, 0, 1, nullptr, nullptr, nullptr, settle_on_js,
+                                      &tsfn) != napi_ok)
+    throw Napi::Error::New(env);
+  d.tsfn = Napi::ThreadSafeFunction(tsfn);
+  d.tsfn_live = true;
+  if (napi_add_env_cleanup_hook(env, shutdown_hook, &d) != napi_ok) {
+    d.shutdown();
+    throw tensile::Error{ERR_NATIVE, "init: expected to register the environment's cleanup hook"};
+  }
   d.tsfn.Unref(env);
   d.initialised = true;
   Napi::Object r = Napi::Object::New(env);
@@ -308,10 +380,19 @@ struct ReadCtx {
   double seq = 0;
 };
 
-// pending: the read went through the worker (it holds a reference on the TSFN, so that the process waits for it)
+void free_read(ReadCtx* c) {
+  std::free(c->buf);
+  delete c;
+}
+
+// Settles a read on the JS thread; with no environment (Node empties the TSFN's queue at teardown) only frees it.
+// The read is freed however this ends (a Node-API call that fails during teardown throws). pending: the read went
+// through the worker (it holds a reference on the TSFN, so that the process waits for it).
 void settle(Napi::Env env, ReadCtx* c, bool pending = true) {
+  std::unique_ptr<ReadCtx, void (*)(ReadCtx*)> owned(c, free_read);
+  if (env == nullptr) return;
   EnvData& d = env_data(env);
-  if (pending && --d.pending == 0) d.tsfn.Unref(env);
+  if (pending && --d.pending == 0 && d.tsfn_live) d.tsfn.Unref(env);
   if (c->failed) {
     c->deferred.Reject(make_error(env, c->kind, c->msg, c->seq).Value());
   } else if (c->buf || c->len == 0) {
@@ -321,8 +402,17 @@ void settle(Napi::Env env, ReadCtx* c, bool pending = true) {
   } else {
     c->deferred.Resolve(env.Undefined());
   }
-  std::free(c->buf);
-  delete c;
+}
+
+// The TSFN's call_js_cb: data is the ReadCtx a fence queued.
+void settle_on_js(napi_env env, napi_value, void*, void* data) noexcept {
+  try {
+    settle(Napi::Env(env), static_cast<ReadCtx*>(data));
+  } catch (const Napi::Error& e) {
+    if (env) throw_to_js(env, &e, nullptr);
+  } catch (...) {
+    if (env) throw_to_js(env, nullptr, "read: unknown native error");
+  }
 }
 
 // read(handle (0: none), byteOffset, byteLength) -> Promise<ArrayBuffer> (no handle: a fence, resolves undefined).
@@ -377,8 +467,8 @@ Napi::Value Read(const Napi::CallbackInfo& info) {
   Napi::ThreadSafeFunction tsfn = d.tsfn;
   d.stream->fence(h, [c, fill, tsfn](const tensile::Error* err, Storage* st) mutable {
     fill(err, st);
-    napi_status status = tsfn.BlockingCall(c, [](Napi::Env env, Napi::Function, ReadCtx* c) { settle(env, c); });
-    if (status != napi_ok) {  // environment shutting down: nobody is waiting any more
+    const napi_status status = napi_call_threadsafe_function(tsfn, c, napi_tsfn_blocking);
+    if (status != napi_ok) {  // environment shutting down (shutdown() aborted the TSFN): nobody is waiting any more
       std::free(c->buf);
       delete c;
     }
@@ -431,21 +521,41 @@ Napi::Value Trim(const Napi::CallbackInfo& info) {
 // A bare N-API call, for the dispatch benchmark's baseline.
 Napi::Value Noop(const Napi::CallbackInfo& info) { return info.Env().Undefined(); }
 
-Napi::Object InitModule(Napi::Env env, Napi::Object exports) {
-  env.SetInstanceData<EnvData>(new EnvData());
-  exports.Set("init", Napi::Function::New(env, Init));
-  exports.Set("setIsa", Napi::Function::New(env, SetIsa));
-  exports.Set("opNames", Napi::Function::New(env, OpNames));
-  exports.Set("supports", Napi::Function::New(env, Supports));
-  exports.Set("fromBytes", Napi::Function::New(env, FromBytes));
-  exports.Set("track", Napi::Function::New(env, Track));
-  exports.Set("refillCollected", Napi::Function::New(env, RefillCollected));
-  exports.Set("submit", Napi::Function::New(env, Submit));
-  exports.Set("read", Napi::Function::New(env, Read));
-  exports.Set("readSync", Napi::Function::New(env, ReadSync));
-  exports.Set("memory", Napi::Function::New(env, Memory));
-  exports.Set("trim", Napi::Function::New(env, Trim));
-  exports.Set("noop", Napi::Function::New(env, Noop));
+void free_env_data(napi_env, void* data, void*) { delete static_cast<EnvData*>(data); }
+
+// The module's exports; returns null (the require() fails) if the environment cannot take them (terminated while
+// loading the module).
+napi_value init_module(napi_env env, napi_value exports) noexcept {
+  EnvData* d = nullptr;
+  try {
+    d = new EnvData();
+  } catch (...) {
+    throw_to_js(env, nullptr, "tensile: out of memory");
+    return nullptr;
+  }
+  if (napi_set_instance_data(env, d, free_env_data, nullptr) != napi_ok) {
+    delete d;
+    return nullptr;
+  }
+  struct Export {
+    const char* name;
+    napi_callback fn;
+  };
+  static const Export fns[] = {
+      {"init", guarded<Init>},          {"setIsa", guarded<SetIsa>},
+      {"opNames", guarded<OpNames>},    {"supports", guarded<Supports>},
+      {"fromBytes", guarded<FromBytes>}, {"track", guarded<Track>},
+      {"refillCollected", guarded<RefillCollected>}, {"submit", guarded<Submit>},
+      {"read", guarded<Read>},          {"readSync", guarded<ReadSync>},
+      {"memory", guarded<Memory>},      {"trim", guarded<Trim>},
+      {"noop", guarded<Noop>},
+  };
+  for (const Export& e : fns) {
+    napi_value f;
+    if (napi_create_function(env, e.name, NAPI_AUTO_LENGTH, e.fn, nullptr, &f) != napi_ok ||
+        napi_set_named_property(env, exports, e.name, f) != napi_ok)
+      return nullptr;
+  }
   return exports;
 }
 
@@ -456,11 +566,11 @@ Napi::Object InitModule(Napi::Env env, Napi::Object exports) {
 // finalizers inside the garbage collection (napi_env__::InvokeFinalizerFromGC; every other version defers them to
 // the event loop, as FinalizationRegistry does). That is what frees tensors in a loop that never awaits (`collected`
 // above). The code is compiled against Node-API 8 (NAPI_VERSION in CMakeLists.txt), so the binary calls nothing a
-// Node >= 20 lacks; its finalizers obey the mode's rule (no call that touches the JS heap from inside the GC: the
-// ones node-addon-api attaches only delete their own data).
+// Node >= 20 lacks; its finalizers obey the mode's rule (no call that touches the JS heap from inside the GC:
+// `collected` touches only the ring; the instance data's, free_env_data, runs at teardown, not in a collection).
 EXTERN_C_START
 NAPI_MODULE_EXPORT int32_t NODE_API_MODULE_GET_API_VERSION(void) { return NAPI_VERSION_EXPERIMENTAL; }
 NAPI_MODULE_EXPORT napi_value NAPI_MODULE_INITIALIZER(napi_env env, napi_value exports) {
-  return Napi::RegisterModule(env, exports, InitModule);
+  return init_module(env, exports);
 }
 EXTERN_C_END

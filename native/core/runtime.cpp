@@ -215,6 +215,10 @@ Stream::~Stream() {
   for (Storage* s : spare_) delete s;
   for (int k = 0; k < kSmallClasses; ++k)
     for (int i = 0; i < small_n_[k]; ++i) cpu_allocator().free(small_[k][i], size_t(64) << k);
+  // The stream's environment is ending (a worker_thread that ended or was terminated): what it held went to the
+  // process's pool above, which would keep it resident for streams that may never ask for those sizes. It goes back
+  // to the system (the other streams' next misses take fresh blocks, as after emptyCache()).
+  cpu_allocator().trim();
 }
 
 StreamItem& Stream::reserve() {
