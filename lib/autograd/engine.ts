@@ -31,10 +31,19 @@ export function isGradEnabled(): boolean {
  * @example `const y = noGrad(() => model.forward(x));`
  */
 export function noGrad<T>(fn: () => T): T {
+  fnArg('noGrad', fn);
   return gradMode.run(false, fn);
+}
+// (not check.ts's describe(): that module imports Tensor, which imports this one)
+function fnArg(op: string, fn: unknown): void {
+  if (typeof fn !== 'function') {
+    const got = fn === null || fn === undefined ? String(fn) : typeof fn === 'object' ? (Array.isArray(fn) ? 'an array' : 'an object') : `a ${typeof fn}`;
+    throw new ArgumentError(`${op}: expected a function, got ${got}`);
+  }
 }
 /** Runs fn with graph recording on, even inside noGrad. @example `enableGrad(() => loss(x))` */
 export function enableGrad<T>(fn: () => T): T {
+  fnArg('enableGrad', fn);
   return gradMode.run(true, fn);
 }
 /** Turns recording on or off for the rest of the program (outside noGrad/enableGrad). @example `setGradEnabled(false)` */

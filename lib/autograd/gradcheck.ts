@@ -2,6 +2,7 @@ import { ArgumentError, DTypeError } from '../errors.js';
 import { Tensor } from '../tensor/tensor.js';
 import { tensor } from '../tensor/create.js';
 import { seededRandom } from '../data/dataset.js';
+import { describe, optionsArg, tensorsArg } from '../check.js';
 
 export interface GradcheckOptions {
   eps?: number;
@@ -33,6 +34,9 @@ export interface GradcheckResult {
  * ```
  */
 export async function gradcheck(fn: (...xs: Tensor[]) => Tensor, inputs: Tensor[], o: GradcheckOptions = {}): Promise<GradcheckResult> {
+  if (typeof fn !== 'function') throw new ArgumentError(`gradcheck: expected fn to be a function, got ${describe(fn)}`);
+  tensorsArg('gradcheck', 'inputs', inputs);
+  o = optionsArg('gradcheck', o);
   const eps = o.eps ?? 1e-6, atol = o.atol ?? 1e-5, rtol = o.rtol ?? 1e-3, seed = o.seed ?? 0x9c0d;
   if (!Number.isSafeInteger(seed) || seed < 0) throw new ArgumentError(`gradcheck: expected seed to be a non-negative safe integer, got ${seed}`);
   for (const x of inputs) {

@@ -23,6 +23,13 @@ export class ArrayDataset implements Dataset<{ x: Float32Array; y: number }> {
   private readonly size: number;
   constructor(readonly images: Float32Array, readonly sampleShape: number[], readonly labels: Int32Array,
     readonly transform?: (x: Float32Array, rng: () => number) => Float32Array) {
+    const kind = (v: unknown) => (v === null || v === undefined ? String(v) : typeof v === 'object' ? (v.constructor?.name ?? 'an object') : `a ${typeof v}`);
+    if (!(images instanceof Float32Array)) throw new ArgumentError(`ArrayDataset: expected images to be a Float32Array, got ${kind(images)}`);
+    if (!Array.isArray(sampleShape) || !sampleShape.every((d) => Number.isInteger(d) && d >= 0)) {
+      throw new ArgumentError(`ArrayDataset: expected sampleShape to be an array of non-negative integers, got ${Array.isArray(sampleShape) ? `[${sampleShape.join(',')}]` : kind(sampleShape)}`);
+    }
+    if (!(labels instanceof Int32Array)) throw new ArgumentError(`ArrayDataset: expected labels to be an Int32Array, got ${kind(labels)}`);
+    if (transform !== undefined && typeof transform !== 'function') throw new ArgumentError(`ArrayDataset: expected transform to be a function, got ${kind(transform)}`);
     this.size = sampleShape.reduce((a, b) => a * b, 1);
     if (images.length !== labels.length * this.size) {
       throw new ShapeError(`ArrayDataset: expected ${labels.length} images of ${this.size} values, got ${images.length} values`);

@@ -27,17 +27,31 @@ async function idxPair(dir: string, prefix: string, name: string, how: string): 
   return new ArrayDataset(x, [1, h, w], Int32Array.from(lab.data as Uint8Array));
 }
 
+// { split, dir }: an options object whose dir (required or optional) is a non-empty string
+function splitOptions<T extends { dir?: string }>(op: string, o: T, needDir: boolean): T {
+  if (o === null || typeof o !== 'object' || Array.isArray(o)) {
+    throw new ArgumentError(`${op}: expected an options object such as { split: 'train' }, got ${o === null ? 'null' : Array.isArray(o) ? 'an array' : typeof o}`);
+  }
+  if ((needDir || o.dir !== undefined) && (typeof o.dir !== 'string' || o.dir === '')) {
+    throw new ArgumentError(`${op}: expected dir to be a directory path, got ${JSON.stringify(o.dir) ?? 'undefined'}`);
+  }
+  return o;
+}
+
 /**
  * Fashion-MNIST from IDX files (60,000 train / 10,000 test, 28x28 grey, values scaled to [0, 1]).
  * @example `const train = await datasets.fashionMnist({ split: 'train' })`
  */
 export async function fashionMnist(o: { split: 'train' | 'test'; dir?: string }): Promise<ArrayDataset> {
+  o = splitOptions('fashionMnist', o, false);
   if (o.split !== 'train' && o.split !== 'test') throw new ArgumentError(`fashionMnist: expected split 'train' or 'test', got ${JSON.stringify(o.split)}`);
   return idxPair(o.dir ?? '/usr/share/datasets/fashion-mnist', o.split === 'train' ? 'train' : 't10k', 'fashionMnist',
     'Install Debian\'s package with `apt-get install dataset-fashion-mnist`, or pass {dir} with the four IDX files.');
 }
 /** MNIST from IDX files in `dir` (same layout as Fashion-MNIST). @example `await datasets.mnist({ split: 'test', dir })` */
 export async function mnist(o: { split: 'train' | 'test'; dir: string }): Promise<ArrayDataset> {
+  o = splitOptions('mnist', o, true);
+  if (o.split !== 'train' && o.split !== 'test') throw new ArgumentError(`mnist: expected split 'train' or 'test', got ${JSON.stringify(o.split)}`);
   return idxPair(o.dir, o.split === 'train' ? 'train' : 't10k', 'mnist', 'Pass {dir} with the MNIST IDX files.');
 }
 /**

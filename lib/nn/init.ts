@@ -8,9 +8,10 @@ import { rand, randn } from '../tensor/random.js';
 import { full } from '../tensor/create.js';
 import { copyInto } from '../ops/view.js';
 import { noGrad } from '../autograd/engine.js';
-import { describe, optionsArg } from '../check.js';
+import { describe, optionsArg, tensorArg } from '../check.js';
 
-function fans(t: Tensor): [number, number] {
+function fans(op: string, t: Tensor): [number, number] {
+  tensorArg(op, 'the tensor', t);
   if (t.ndim < 2) throw new ArgumentError(`init: expected a tensor with at least 2 dims for fan computation, got shape [${t.shape.join(',')}]`);
   const receptive = t.shape.slice(2).reduce((a, b) => a * b, 1);
   return [t.shape[1]! * receptive, t.shape[0]! * receptive];
@@ -22,33 +23,38 @@ function fill(t: Tensor, src: Tensor): Tensor {
 }
 /** @example `uniform_(w, -0.1, 0.1)` */
 export function uniform_(t: Tensor, low = 0, high = 1): Tensor {
+  tensorArg('uniform_', 'the tensor', t);
   return fill(t, rand(t.shape, { dtype: t.dtype, low, high }));
 }
 /** @example `normal_(w, 0, 0.02)` */
 export function normal_(t: Tensor, mean = 0, std = 1): Tensor {
+  tensorArg('normal_', 'the tensor', t);
   return fill(t, randn(t.shape, { dtype: t.dtype, mean, std }));
 }
 /** @example `constant_(b, 0.1)` */
 export function constant_(t: Tensor, v: number): Tensor {
+  tensorArg('constant_', 'the tensor', t);
   return fill(t, full(t.shape, v, { dtype: t.dtype }));
 }
 /** Fills t with 0 in place. @example `nn.init.zeros_(lin.bias)` */
 export function zeros_(t: Tensor): Tensor {
+  tensorArg('zeros_', 'the tensor', t);
   return constant_(t, 0);
 }
 /** Fills t with 1 in place. @example `nn.init.ones_(bn.weight)` */
 export function ones_(t: Tensor): Tensor {
+  tensorArg('ones_', 'the tensor', t);
   return constant_(t, 1);
 }
 /** Glorot uniform: U(-a, a), a = gain * sqrt(6 / (fanIn + fanOut)). @example `xavierUniform_(w)` */
 export function xavierUniform_(t: Tensor, gain = 1): Tensor {
-  const [fi, fo] = fans(t);
+  const [fi, fo] = fans('xavierUniform_', t);
   const a = gain * Math.sqrt(6 / (fi + fo));
   return uniform_(t, -a, a);
 }
 /** @example `xavierNormal_(w)` */
 export function xavierNormal_(t: Tensor, gain = 1): Tensor {
-  const [fi, fo] = fans(t);
+  const [fi, fo] = fans('xavierNormal_', t);
   return normal_(t, 0, gain * Math.sqrt(2 / (fi + fo)));
 }
 type Nonlinearity = 'relu' | 'leaky_relu' | 'linear' | 'sigmoid' | 'tanh' | 'selu';
@@ -64,7 +70,7 @@ function gainFor(op: string, nonlinearity: unknown, a: number): number {
   throw new ArgumentError(`${op}: expected nonlinearity 'relu', 'leaky_relu', 'linear', 'sigmoid', 'tanh' or 'selu', got ${describe(nonlinearity)}`);
 }
 function fanFor(op: string, t: Tensor, mode: unknown): number {
-  const [fi, fo] = fans(t);
+  const [fi, fo] = fans(op, t);
   if (mode === undefined || mode === 'fanIn') return fi;
   if (mode === 'fanOut') return fo;
   throw new ArgumentError(`${op}: expected mode 'fanIn' or 'fanOut', got ${describe(mode)}`);
@@ -87,5 +93,5 @@ export function kaimingNormal_(t: Tensor, o: { a?: number; mode?: 'fanIn' | 'fan
 }
 /** @internal fanIn of a weight, for PyTorch's default bias init U(-1/sqrt(fanIn), 1/sqrt(fanIn)) */
 export function fanIn(t: Tensor): number {
-  return fans(t)[0];
+  return fans('fanIn', t)[0];
 }

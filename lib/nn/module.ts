@@ -156,6 +156,7 @@ export abstract class Module {
   }
   /** Applies fn to every module (initialisation). @example `model.apply((m) => { if (m instanceof nn.Linear) nn.init.zeros_(m.bias!); })` */
   apply(fn: (m: Module) => void): this {
+    if (typeof fn !== 'function') throw new ArgumentError(`${this.constructor.name}.apply: expected a function, got ${describe(fn)}`);
     for (const m of this.modules()) fn(m);
     return this;
   }

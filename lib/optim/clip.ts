@@ -1,7 +1,7 @@
 import { ArgumentError } from '../errors.js';
 import { Tensor } from '../tensor/tensor.js';
 import { noGrad } from '../autograd/engine.js';
-import { describe } from '../check.js';
+import { describe, tensorsArg } from '../check.js';
 
 /**
  * Scales all gradients so that their joint norm is at most maxNorm; returns the norm before clipping (a tensor,
@@ -9,6 +9,7 @@ import { describe } from '../check.js';
  * @example `nn.utils.clipGradNorm(model.parameters(), 1.0)`
  */
 export function clipGradNorm(params: Tensor[], maxNorm: number, normType: 2 | number = 2): Tensor {
+  tensorsArg('clipGradNorm', 'params', params);
   if (!(maxNorm > 0)) throw new ArgumentError(`clipGradNorm: expected maxNorm > 0, got ${maxNorm}`);
   return noGrad(() => {
     const grads = params.map((p) => p.grad).filter((g): g is Tensor => !!g);
@@ -26,6 +27,7 @@ export function clipGradNorm(params: Tensor[], maxNorm: number, normType: 2 | nu
 }
 /** Clamps every gradient element to [-clipValue, clipValue]. @example `nn.utils.clipGradValue(model.parameters(), 0.5)` */
 export function clipGradValue(params: Tensor[], clipValue: number): void {
+  tensorsArg('clipGradValue', 'params', params);
   if (typeof clipValue !== 'number' || !(clipValue >= 0)) throw new ArgumentError(`clipGradValue: expected clipValue >= 0, got ${describe(clipValue)}`);
   noGrad(() => {
     for (const p of params) if (p.grad) p.grad = p.grad.clamp(-clipValue, clipValue);

@@ -76,6 +76,9 @@ export class ModelCheckpoint implements Callback {
   private best = NaN;
   readonly mode: 'min' | 'max';
   constructor(readonly o: { path: string; monitor?: string; saveBestOnly?: boolean; mode?: 'min' | 'max' }) {
+    if (o === null || typeof o !== 'object' || typeof o.path !== 'string' || o.path === '') {
+      throw new ArgumentError(`ModelCheckpoint: expected options with a file path, such as { path: 'best.safetensors' }, got ${o === null || typeof o !== 'object' ? String(o === null ? 'null' : typeof o) : `path ${JSON.stringify(o.path) ?? 'undefined'}`}`);
+    }
     this.mode = modeFor(o.monitor ?? 'valLoss', o.mode);
   }
   private async write(ctx: TrainContext, epoch: number): Promise<void> {

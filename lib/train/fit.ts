@@ -146,11 +146,17 @@ export async function fit(model: Module, train: AsyncIterable<Batch> & { length?
   return history;
 }
 
+function moduleArg(op: string, model: unknown): void {
+  if (!(model instanceof Module)) throw new ArgumentError(`${op}: expected model to be an nn.Module, got ${describe(model)}`);
+}
+
 /**
  * Average loss and metrics over a loader, in eval mode and without the graph.
  * @example `const { loss, accuracy } = await evaluate(model, testLoader)`
  */
 export async function evaluate(model: Module, loader: AsyncIterable<Batch>, o: { metrics?: Metric[]; loss?: (out: Tensor, y: Tensor) => Tensor; inputKey?: string; targetKey?: string } = {}): Promise<Logs> {
+  moduleArg('evaluate', model);
+  o = optionsArg('evaluate', o);
   const metrics = o.metrics ?? [new Accuracy()];
   const lossFn = o.loss ?? ((out: Tensor, y: Tensor) => crossEntropy(out, y));
   const ik = o.inputKey ?? 'x', tk = o.targetKey ?? 'y';
@@ -175,6 +181,8 @@ export async function evaluate(model: Module, loader: AsyncIterable<Batch>, o: {
 
 /** The model's outputs for a tensor, or for every batch of a loader concatenated. @example `const logits = await predict(model, x)` */
 export async function predict(model: Module, input: Tensor | AsyncIterable<Batch>, o: { inputKey?: string } = {}): Promise<Tensor> {
+  moduleArg('predict', model);
+  o = optionsArg('predict', o);
   const wasTraining = model.training;
   model.eval();
   try {

@@ -6,7 +6,7 @@ import { ArgumentError, DTypeError, IndexError, ShapeError } from '../errors.js'
 import { Tensor } from '../tensor/tensor.js';
 import { fmt } from '../tensor/shape.js';
 import { noGrad } from '../autograd/engine.js';
-import { tensorArg } from '../check.js';
+import { describe, tensorArg } from '../check.js';
 
 // logits [N, C] (C = numClasses when given) and int32 labels [N]
 function batchArgs(op: string, logits: unknown, labels: unknown, numClasses?: number): [Tensor, Tensor] {
@@ -40,6 +40,8 @@ export class Accuracy implements Metric {
   private hits: Tensor[] = [];
   private n = 0;
   update(logits: Tensor, labels: Tensor): void {
+    tensorArg('Accuracy.update', 'logits', logits);
+    tensorArg('Accuracy.update', 'labels', labels);
     noGrad(() => this.hits.push(logits.argmax(1).eq(labels).cast('float32').sum()));
     this.n += labels.numel;
   }
@@ -115,6 +117,14 @@ export class ConfusionMatrix {
 
 /** Per-class precision, recall and F1 from a confusion matrix. @example `perClass(await cm.matrix())` */
 export function perClass(m: number[][]): { precision: number; recall: number; f1: number; support: number }[] {
+  const n = Array.isArray(m) ? m.length : -1;
+  for (let i = 0; i < n; i++) {
+    const row: unknown = m[i];
+    if (!Array.isArray(row) || row.length !== n || !row.every((v) => typeof v === 'number')) {
+      throw new ArgumentError(`perClass: expected a square matrix of numbers (${n} rows of ${n}), got row ${i}: ${describe(row)}`);
+    }
+  }
+  if (n < 0) throw new ArgumentError(`perClass: expected a confusion matrix (an array of rows), got ${describe(m)}`);
   return m.map((row, c) => {
     const tp = row[c]!, support = row.reduce((a, b) => a + b, 0), predicted = m.reduce((a, r) => a + r[c]!, 0);
     const precision = predicted ? tp / predicted : 0, recall = support ? tp / support : 0;

@@ -5,6 +5,7 @@
 import { writeFile, rename } from 'node:fs/promises';
 import { cpus } from 'node:os';
 import type { History } from './fit.js';
+import { ArgumentError } from '../errors.js';
 
 export interface ReportInput {
   title?: string;
@@ -70,6 +71,11 @@ export function confusionChart(m: number[][], names: string[]): string {
 
 /** The report's HTML. @example `renderReport({ history, modelSummary: String(model) })` */
 export function renderReport(r: ReportInput): string {
+  const h = r !== null && typeof r === 'object' ? (r as { history?: unknown }).history : undefined;
+  if (h === null || typeof h !== 'object' || !Array.isArray((h as { epochs?: unknown }).epochs)) {
+    const got = r === null || typeof r !== 'object' ? String(r === null ? 'null' : typeof r) : h === undefined ? 'no history' : 'a history without an epochs array';
+    throw new ArgumentError(`renderReport: expected { history: { epochs: [...] }, modelSummary }, got ${got}`);
+  }
   const ep = r.history.epochs;
   const col = (k: string) => ep.map((e) => (typeof e[k] === 'number' ? (e[k] as number) : NaN));
   const accKey = ep.length && 'accuracy' in ep[0]! ? 'accuracy' : Object.keys(ep[0] ?? {}).find((k) => /acc/i.test(k) && !k.startsWith('val'));
@@ -99,7 +105,9 @@ ${r.confusion ? confusionChart(r.confusion, r.classNames ?? []) : ''}
 
 /** Writes the report atomically. @example `await writeReport('out/report.html', { history, modelSummary: String(model) })` */
 export async function writeReport(path: string, r: ReportInput): Promise<void> {
+  if (typeof path !== 'string' || path === '') throw new ArgumentError(`writeReport: expected a file path, got ${path === '' ? 'an empty string' : typeof path}`);
+  const html = renderReport(r);
   const tmp = `${path}.${process.pid}.tmp`;
-  await writeFile(tmp, renderReport(r));
+  await writeFile(tmp, html);
   await rename(tmp, path);
 }

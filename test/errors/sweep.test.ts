@@ -52,7 +52,7 @@ describe('property sweep over the public API', () => {
     expect(report.threw).toBeGreaterThan(300);
     expect(report.skipped).toBeLessThan(150);
     expect(report.targets).toBeGreaterThan(500);
-  });
+  }, 300_000);  // (about 20 s of CPU; the limit is for a machine shared with other work)
 
   it('--inject: each planted failure is reported with its kind and call, and the exit status is 1', () => {
     const { status, report } = sweep(['--seed', '1', '--cases', '8', '--inject', '--timeout', '2500', '--rss-mb', '384']);
@@ -70,8 +70,9 @@ describe('property sweep over the public API', () => {
     });
     const typeError = report.failures.find((f) => f.target === 'inject.typeError')!;
     expect(typeError.error).toBe('TypeError: boom');
+    expect(typeError.call).toMatch(/^inject\.typeError\(/);
     expect(typeError.repro).toBe('node scripts/sweep.mjs --seed 1 --only 0 --inject');
     expect(report.failures.find((f) => f.target === 'inject.badRead')!.error).toBe('RangeError: bad read');
     expect(report.ran).toBe(8);  // a new worker went on after each hang, crash and kill
-  });
+  }, 120_000);
 });
