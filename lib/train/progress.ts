@@ -12,6 +12,7 @@ export class Progress {
     this.tty = !!out.isTTY && !process.env['CI'];
   }
   epochBegin(epoch: number, epochs: number, batches: number): void {
+    this.lastLine = 0;
     if (this.verbosity === 0 || !this.tty) return;
     this.bar = new cliProgress.SingleBar({
       format: `epoch ${epoch}/${epochs} [{bar}] {value}/{total} | loss {loss} | {metric} | {sps} samples/s | ETA {eta_formatted}`,
@@ -21,11 +22,16 @@ export class Progress {
   }
   private lastLoss = '-';
   private lastMetric = '';
+  private lastLine = 0;
   batch(i: number, loss: number | null, metric: string, sps: number): void {
     if (loss !== null) this.lastLoss = sig4(loss);
     if (metric) this.lastMetric = metric;
     if (this.bar) this.bar.update(i, { loss: this.lastLoss, metric: this.lastMetric, sps: sps.toFixed(0) });
-    else if (this.verbosity === 2 && i % 100 === 0 && loss !== null) this.out.write(`  batch ${i} loss ${sig4(loss)} ${sps.toFixed(0)} samples/s\n`);
+    else if (this.verbosity === 2 && loss !== null && Math.floor(i / 100) > Math.floor(this.lastLine / 100)) {
+      // one line per 100 batches, at the first read past each hundred (reads come every logEvery batches)
+      this.lastLine = i;
+      this.out.write(`  batch ${i} loss ${sig4(loss)} ${sps.toFixed(0)} samples/s\n`);
+    }
   }
   epochEnd(epoch: number, epochs: number, logs: Record<string, number>, seconds: number, sps: number): void {
     this.bar?.stop();
