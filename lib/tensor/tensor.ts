@@ -68,6 +68,17 @@ function boundArg(what: string, v: unknown, none: number): number {
   throw new ArgumentError(`clamp: expected ${what} to be a number or null, got ${describe(v)}`);
 }
 
+// The `[Symbol.dispose]` member of Tensor below: the published tensor.d.ts names Symbol.dispose, which TypeScript
+// declares only in its esnext.disposable lib (and @types/node in its own shim). Node has it at run time since 20.4,
+// so it is declared here for users whose lib is ES2022 (the oldest Node we support), alone: nothing else of
+// esnext.disposable (DisposableStack, SuppressedError), which Node 20 lacks. Where the user's lib or @types/node
+// declares it too, the declarations merge into one symbol, the one `using` looks for.
+declare global {
+  interface SymbolConstructor {
+    readonly dispose: unique symbol;
+  }
+}
+
 /** Scalars accepted wherever a tensor operand is. */
 export type TensorLike = Tensor | number;
 
@@ -190,7 +201,11 @@ export class Tensor {
       releaseHandle(h);
     }
   }
-  /** `using x = randn([3])` disposes x at the end of the block. @example `using t = x.exp()` */
+  /**
+   * `using x = randn([3])` disposes x at the end of the block. (Symbol.dispose is declared by the `declare global`
+   * above the class, so that this member's declaration checks under a user's ES2022 lib too.)
+   * @example `using t = x.exp()`
+   */
   [Symbol.dispose](): void {
     this.dispose();
   }

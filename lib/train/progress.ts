@@ -8,7 +8,9 @@ const sig4 = (v: number) => (Number.isFinite(v) ? Number(v.toPrecision(4)).toStr
 export class Progress {
   private bar: cliProgress.SingleBar | null = null;
   private readonly tty: boolean;
-  constructor(readonly verbosity: Verbosity, readonly out: NodeJS.WriteStream = process.stdout) {
+  // `out` is typed by what the plain lines use, not NodeJS.WriteStream: the published progress.d.ts must check
+  // without @types/node. The bar is drawn only when out.isTTY (process.stdout on a terminal: a tty.WriteStream).
+  constructor(readonly verbosity: Verbosity, readonly out: { readonly isTTY?: boolean; write(chunk: string): unknown } = process.stdout) {
     this.tty = !!out.isTTY && !process.env['CI'];
   }
   epochBegin(epoch: number, epochs: number, batches: number): void {
@@ -16,7 +18,7 @@ export class Progress {
     if (this.verbosity === 0 || !this.tty) return;
     this.bar = new cliProgress.SingleBar({
       format: `epoch ${epoch}/${epochs} [{bar}] {value}/{total} | loss {loss} | {metric} | {sps} samples/s | ETA {eta_formatted}`,
-      stream: this.out, hideCursor: true, clearOnComplete: false,
+      stream: this.out as NodeJS.WritableStream, hideCursor: true, clearOnComplete: false,
     }, cliProgress.Presets.shades_classic);
     this.bar.start(Number.isFinite(batches) ? batches : 0, 0, { loss: '-', metric: '', sps: '-' });
   }
