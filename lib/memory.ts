@@ -5,6 +5,8 @@
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { binding, submit, liveHandles, readHandle } from './native.js';
+import { ArgumentError } from './errors.js';
+import { describe } from './check.js';
 
 interface Disposable_ {
   dispose(): void;
@@ -61,6 +63,7 @@ function finish(created: Set<Disposable_>, result: unknown): void {
  * ```
  */
 export function scope<T>(fn: () => T): T {
+  if (typeof fn !== 'function') throw new ArgumentError(`scope: expected a function, got ${describe(fn)}`);
   const created = new Set<Disposable_>();
   openScopes++;
   let result: T;

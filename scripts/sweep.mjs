@@ -518,9 +518,7 @@ async function worker(opts) {
 // ------------------------------------------------------------------------------------------------ the parent
 // Failures already reported in files this sweep's owner may not change, kept out of the exit status (listed under
 // `known` in the report) until they are fixed there: delete an entry with its fix.
-const KNOWN = [
-  { target: 'scope', error: /^TypeError: Function\.prototype\.apply was called on /, issue: 'lib/memory.ts: scope(fn) does not check that fn is a function' },
-];
+const KNOWN = [];
 const knownFor = (f) => KNOWN.find((k) => k.target === f.target && f.kind === 'error' && k.error.test(f.error ?? ''));
 
 function rssOf(pid) {

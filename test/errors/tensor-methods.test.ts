@@ -65,3 +65,11 @@ describe('Tensor methods check their arguments', () => {
     expect(Array.from(await w.grad!.data())).toEqual([2, 2, 2]);
   });
 });
+
+describe('scope checks its argument', () => {
+  it('scope(3): ArgumentError', async () => {
+    const { scope } = await import('../../lib/index.js');
+    expect(() => scope(3 as never)).toThrow(ArgumentError);
+    expect(() => scope(3 as never)).toThrow('scope: expected a function, got the number 3');
+  });
+});
