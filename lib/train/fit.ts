@@ -32,6 +32,8 @@ export interface FitOptions {
   /** read the loss every n batches for the progress bar (each read waits for the device); default 10 */
   logEvery?: number;
   device?: 'cpu' | 'auto';
+  /** epochs already done (a resumed run): training runs epochs initialEpoch+1 .. epochs, numbered so; default 0 */
+  initialEpoch?: number;
 }
 export interface EpochRecord extends Logs {
   epoch: number;
@@ -61,6 +63,10 @@ export async function fit(model: Module, train: AsyncIterable<Batch> & { length?
   o = optionsArg('fit', o);
   if (!(o.optimizer instanceof Optimizer)) throw new ArgumentError(`fit: expected options.optimizer to be an Optimizer, got ${describe(o.optimizer)}`);
   if (!(Number.isInteger(o.epochs) && o.epochs >= 1)) throw new ArgumentError(`fit: expected epochs >= 1, got ${o.epochs}`);
+  const initialEpoch = o.initialEpoch ?? 0;
+  if (!(Number.isInteger(initialEpoch) && initialEpoch >= 0 && initialEpoch < o.epochs)) {
+    throw new ArgumentError(`fit: expected initialEpoch to be an integer in [0, epochs) = [0, ${o.epochs}), got ${describe(o.initialEpoch)}`);
+  }
   if (o.device && o.device !== 'cpu' && o.device !== 'auto') throw new ArgumentError(`fit: expected device 'cpu' or 'auto' (this build has no CUDA backend), got '${o.device}'`);
   const lossFn = o.loss ?? ((out: Tensor, y: Tensor) => crossEntropy(out, y));
   const metrics = o.metrics ?? [new Accuracy()];
@@ -68,7 +74,7 @@ export async function fit(model: Module, train: AsyncIterable<Batch> & { length?
   const ik = o.inputKey ?? 'x', tk = o.targetKey ?? 'y';
   const progress = new Progress(o.verbose ?? 1);
   const logEvery = o.logEvery ?? 10;
-  const ctx: TrainContext = { model, optimizer: o.optimizer, stopTraining: false, epoch: 0 };
+  const ctx: TrainContext = { model, optimizer: o.optimizer, stopTraining: false, epoch: initialEpoch, epochs: o.epochs };
   const history: History = { epochs: [], steps: [], interrupted: false };
   let interrupted = false;
   const onSigint = () => {
@@ -78,7 +84,7 @@ export async function fit(model: Module, train: AsyncIterable<Batch> & { length?
   process.on('SIGINT', onSigint);
   try {
     for (const cb of cbs) await cb.onTrainBegin?.(ctx);
-    for (let epoch = 1; epoch <= o.epochs && !ctx.stopTraining; epoch++) {
+    for (let epoch = initialEpoch + 1; epoch <= o.epochs && !ctx.stopTraining; epoch++) {
       ctx.epoch = epoch;
       for (const cb of cbs) await cb.onEpochBegin?.(ctx, epoch);
       model.train();
