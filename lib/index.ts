@@ -28,7 +28,7 @@ export { crossEntropy, batchNorm, dropout } from './ops/nn.js';
 export * as nn from './nn/index.js';
 export * as F from './nn/functional.js';
 export * as optim from './optim/index.js';
-export { save, load, CheckpointError } from './io/safetensors.js';
+export { save, load, loadWithMetadata, CheckpointError } from './io/safetensors.js';
 export { indexSelect, cat, stack } from './ops/index.js';
 export * as data from './data/index.js';
 export * as train from './train/index.js';

@@ -202,21 +202,35 @@ export async function save(state: Record<string, unknown> | Tensor, path: string
  * @example `const ckpt = await load('ckpt.safetensors'); model.loadStateDict(ckpt.model)`
  */
 export async function load(path: string): Promise<Record<string, unknown>> {
-  if (typeof path !== 'string' || path === '') throw new ArgumentError(`load: expected path to be a non-empty string, got ${describe(path)}`);
+  return (await read(path, 'load')).state;
+}
+
+/**
+ * load() with the file's `__metadata__` besides the state: every string entry save() wrote (`format` and the
+ * `metadata` option's entries; not the structure of nested state, which the state itself is), or the entries another
+ * writer put there. State and metadata come from the same open file.
+ * @example `const { state, metadata } = await loadWithMetadata('ckpt.safetensors'); console.log(metadata['format'])`
+ */
+export async function loadWithMetadata(path: string): Promise<{ state: Record<string, unknown>; metadata: Record<string, string> }> {
+  return read(path, 'loadWithMetadata');
+}
+
+async function read(path: string, op: string): Promise<{ state: Record<string, unknown>; metadata: Record<string, string> }> {
+  if (typeof path !== 'string' || path === '') throw new ArgumentError(`${op}: expected path to be a non-empty string, got ${describe(path)}`);
   let fh: FileHandle;
   let size: number;
   try {
     fh = await fsp.open(path, 'r');
   } catch (e) {
-    throw ioError(e, `load: expected a readable file at '${path}'`);
+    throw ioError(e, `${op}: expected a readable file at '${path}'`);
   }
   try {
     try {
       const st = await fh.stat();  // the open file's size: the path may already name a newer file
-      if (!st.isFile()) throw new CheckpointError(`load: expected a file at '${path}', got ${st.isDirectory() ? 'a directory' : 'something that is not a regular file'}`);
+      if (!st.isFile()) throw new CheckpointError(`${op}: expected a file at '${path}', got ${st.isDirectory() ? 'a directory' : 'something that is not a regular file'}`);
       size = st.size;
     } catch (e) {
-      throw ioError(e, `load: expected a readable file at '${path}'`);
+      throw ioError(e, `${op}: expected a readable file at '${path}'`);
     }
     // reads exactly len bytes at pos of the open file; fewer means the file shrank since stat (rewritten in place)
     const readAt = async (len: number, pos: number, what: string): Promise<Buffer<ArrayBuffer>> => {
@@ -226,65 +240,65 @@ export async function load(path: string): Promise<Record<string, unknown>> {
         try {
           n = (await fh.read(buf, done, Math.min(len - done, IO_CHUNK), pos + done)).bytesRead;
         } catch (e) {
-          throw ioError(e, `load: expected to read ${what} of '${path}'`);
+          throw ioError(e, `${op}: expected to read ${what} of '${path}'`);
         }
-        if (n === 0) throw new CheckpointError(`load: expected ${len} bytes of ${what} at offset ${pos} of '${path}', got ${done}: the file is truncated (it shrank while being read)`);
+        if (n === 0) throw new CheckpointError(`${op}: expected ${len} bytes of ${what} at offset ${pos} of '${path}', got ${done}: the file is truncated (it shrank while being read)`);
         done += n;
       }
       return buf;
     };
-    if (size < 8) throw new CheckpointError(`load: expected a safetensors file of at least 8 bytes, got ${size} bytes in '${path}'`);
+    if (size < 8) throw new CheckpointError(`${op}: expected a safetensors file of at least 8 bytes, got ${size} bytes in '${path}'`);
     const hlen = (await readAt(8, 0, 'the header length')).readBigUInt64LE();
     if (hlen > BigInt(MAX_HEADER) || hlen > BigInt(size - 8)) {
-      throw new CheckpointError(`load: expected a header length within the file (${size - 8} bytes) and at most ${MAX_HEADER}, got ${hlen} in '${path}'`);
+      throw new CheckpointError(`${op}: expected a header length within the file (${size - 8} bytes) and at most ${MAX_HEADER}, got ${hlen} in '${path}'`);
     }
     const hbuf = await readAt(Number(hlen), 8, 'the header');
     let header: Record<string, unknown>;
     try {
       header = JSON.parse(hbuf.toString('utf8'));
     } catch (e) {
-      throw new CheckpointError(`load: expected a JSON header, got a parse error (${(e as Error).message}) in '${path}'`);
+      throw new CheckpointError(`${op}: expected a JSON header, got a parse error (${(e as Error).message}) in '${path}'`);
     }
-    if (!header || typeof header !== 'object' || Array.isArray(header)) throw new CheckpointError(`load: expected a JSON object header, got ${describe(header)} in '${path}'`);
+    if (!header || typeof header !== 'object' || Array.isArray(header)) throw new CheckpointError(`${op}: expected a JSON object header, got ${describe(header)} in '${path}'`);
     const dataStart = 8 + Number(hlen), dataLen = size - dataStart;
     const specs: { name: string; dtype: DType; wide: boolean; shape: number[]; begin: number; end: number }[] = [];
     let meta: Record<string, string> = {};
     for (const [name, v] of Object.entries(header)) {
       if (name === META_KEY) {
         if (!isPlainObject(v) || Object.values(v).some((x) => typeof x !== 'string')) {
-          throw new CheckpointError(`load: expected ${META_KEY} to map strings to strings, got ${JSON.stringify(v).slice(0, 80)} in '${path}'`);
+          throw new CheckpointError(`${op}: expected ${META_KEY} to map strings to strings, got ${JSON.stringify(v).slice(0, 80)} in '${path}'`);
         }
         meta = v as Record<string, string>;
         continue;
       }
       const e = v as { dtype?: unknown; shape?: unknown; data_offsets?: unknown };
       const dtype = FROM_ST[String(e?.dtype)];
-      if (!dtype) throw new CheckpointError(`load: expected dtype F32, F64, I32, I64 or U8 for '${name}', got ${JSON.stringify(e?.dtype)} in '${path}'`);
+      if (!dtype) throw new CheckpointError(`${op}: expected dtype F32, F64, I32, I64 or U8 for '${name}', got ${JSON.stringify(e?.dtype)} in '${path}'`);
       if (!Array.isArray(e.shape) || !e.shape.every((d) => Number.isSafeInteger(d) && d >= 0)) {
-        throw new CheckpointError(`load: expected a shape of non-negative integers for '${name}', got ${JSON.stringify(e.shape)} in '${path}'`);
+        throw new CheckpointError(`${op}: expected a shape of non-negative integers for '${name}', got ${JSON.stringify(e.shape)} in '${path}'`);
       }
       const off = e.data_offsets;
       if (!Array.isArray(off) || off.length !== 2 || !off.every((d) => Number.isSafeInteger(d) && d >= 0) || off[0] > off[1]) {
-        throw new CheckpointError(`load: expected data_offsets [begin, end] for '${name}', got ${JSON.stringify(off)} in '${path}'`);
+        throw new CheckpointError(`${op}: expected data_offsets [begin, end] for '${name}', got ${JSON.stringify(off)} in '${path}'`);
       }
       const numel = (e.shape as number[]).reduce((a, b) => a * b, 1);
       const wide = e.dtype === 'I64';
       const size = wide ? 8 : DTYPE_SIZE[dtype];
       if (off[1] - off[0] !== numel * size) {
-        throw new CheckpointError(`load: expected ${numel * size} bytes for '${name}' (${wide ? 'I64' : dtype} [${(e.shape as number[]).join(',')}]), got ${off[1] - off[0]} in '${path}'`);
+        throw new CheckpointError(`${op}: expected ${numel * size} bytes for '${name}' (${wide ? 'I64' : dtype} [${(e.shape as number[]).join(',')}]), got ${off[1] - off[0]} in '${path}'`);
       }
       if (off[1] > dataLen) {
-        throw new CheckpointError(`load: expected '${name}' within the data (${dataLen} bytes), got offsets [${off[0]}, ${off[1]}]: the file '${path}' is truncated`);
+        throw new CheckpointError(`${op}: expected '${name}' within the data (${dataLen} bytes), got offsets [${off[0]}, ${off[1]}]: the file '${path}' is truncated`);
       }
       if (off[1] - off[0] > bufferConstants.MAX_LENGTH) {
-        throw new CheckpointError(`load: expected tensors of at most ${bufferConstants.MAX_LENGTH} bytes (the largest buffer Node allocates), got ${off[1] - off[0]} bytes for '${name}' in '${path}'`);
+        throw new CheckpointError(`${op}: expected tensors of at most ${bufferConstants.MAX_LENGTH} bytes (the largest buffer Node allocates), got ${off[1] - off[0]} bytes for '${name}' in '${path}'`);
       }
       specs.push({ name, dtype, wide, shape: e.shape as number[], begin: off[0], end: off[1] });
     }
     const sorted = [...specs].sort((a, b) => a.begin - b.begin);
     for (let i = 1; i < sorted.length; i++) {
       if (sorted[i]!.begin < sorted[i - 1]!.end) {
-        throw new CheckpointError(`load: expected non-overlapping tensors, got '${sorted[i - 1]!.name}' and '${sorted[i]!.name}' overlapping in '${path}'`);
+        throw new CheckpointError(`${op}: expected non-overlapping tensors, got '${sorted[i - 1]!.name}' and '${sorted[i]!.name}' overlapping in '${path}'`);
       }
     }
     const tensors = new Map<string, Tensor>();
@@ -296,7 +310,7 @@ export async function load(path: string): Promise<Record<string, unknown>> {
         for (let i = 0; i < src.length; i++) {
           const v = src[i]!;
           if (v < -2147483648n || v > 2147483647n) {
-            throw new CheckpointError(`load: expected I64 values of '${s.name}' within int32 (tensile has no int64), got ${v} at ${i} in '${path}'`);
+            throw new CheckpointError(`${op}: expected I64 values of '${s.name}' within int32 (tensile has no int64), got ${v} at ${i} in '${path}'`);
           }
           arr[i] = Number(v);
         }
@@ -308,14 +322,15 @@ export async function load(path: string): Promise<Record<string, unknown>> {
       tensors.set(s.name, tensor(arr, { shape: s.shape, dtype: s.dtype }));
     }
     const struct = meta[STRUCT_KEY];
-    if (struct === undefined) return Object.fromEntries(tensors);
+    const metadata = Object.fromEntries(Object.entries(meta).filter(([k]) => k !== STRUCT_KEY));
+    if (struct === undefined) return { state: Object.fromEntries(tensors), metadata };
     let parsed: Json;
     try {
       parsed = JSON.parse(struct);
     } catch {
-      throw new CheckpointError(`load: expected valid JSON in ${META_KEY}["${STRUCT_KEY}"], got a parse error in '${path}'`);
+      throw new CheckpointError(`${op}: expected valid JSON in ${META_KEY}["${STRUCT_KEY}"], got a parse error in '${path}'`);
     }
-    return unflatten(parsed, tensors, path) as Record<string, unknown>;
+    return { state: unflatten(parsed, tensors, path) as Record<string, unknown>, metadata };
   } finally {
     await fh.close();
   }

@@ -1,8 +1,10 @@
 /** Callbacks of fit(): hooks at epoch and batch boundaries; the built-in ones cover early stopping and checkpoints. */
-import { appendFileSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { ArgumentError } from '../errors.js';
 import { Module } from '../nn/module.js';
 import { save } from '../io/safetensors.js';
+import { describe, isOptions } from '../check.js';
 import type { Optimizer } from '../optim/optimizer.js';
 
 export type Logs = Record<string, number>;
@@ -12,6 +14,8 @@ export interface TrainContext {
   /** set by a callback to end training after the current batch */
   stopTraining: boolean;
   epoch: number;
+  /** the number of epochs fit() was asked for (absent in contexts built outside fit) */
+  epochs?: number;
 }
 export interface Callback {
   /** Before the first epoch. @example `onTrainBegin(ctx) { console.log(ctx.model.toString()) }` */
@@ -68,33 +72,99 @@ export class EarlyStopping implements Callback {
   }
 }
 
+/** What built a model: a built-in of the CLI by name, or a module file whose default export builds it; with the options it was given. */
+export type ModelSource = { builtin: string; options?: Record<string, unknown> } | { file: string; options?: Record<string, unknown> };
+
+/** The checkpoint metadata entries ModelCheckpoint writes (JSON strings, except the summary). */
+export const CHECKPOINT_KEYS = { model: 'tensile.model', training: 'tensile.training', summary: 'tensile.summary' } as const;
+const RECORDED = ['epoch', 'epochs', 'interrupted', 'optimizerClass', 'optimizerOptions'];
+
+function jsonArg(op: string, what: string, v: unknown): string {
+  let s: string | undefined;
+  try {
+    s = JSON.stringify(v, (_k, x) => {
+      if (typeof x === 'number' && !Number.isFinite(x)) throw new ArgumentError(`${op}: expected ${what} to hold finite numbers (JSON), got ${x}`);
+      if (x !== null && typeof x === 'object' && !Array.isArray(x) && Object.getPrototypeOf(x) !== Object.prototype) {
+        throw new ArgumentError(`${op}: expected ${what} to hold JSON values (numbers, strings, booleans, null, arrays, plain objects), got ${describe(x)}`);
+      }
+      if (typeof x === 'function' || typeof x === 'bigint' || typeof x === 'symbol') {
+        throw new ArgumentError(`${op}: expected ${what} to hold JSON values (numbers, strings, booleans, null, arrays, plain objects), got ${describe(x)}`);
+      }
+      return x;
+    });
+  } catch (e) {
+    if (e instanceof ArgumentError) throw e;
+    throw new ArgumentError(`${op}: expected ${what} to be JSON (no cycles), got ${(e as Error).message}`);
+  }
+  return s!;
+}
+
 /**
- * Saves {model, optimizer, epoch} (atomic safetensors) after each epoch, or only when `monitor` improves.
- * @example `new ModelCheckpoint({ path: 'out/best.safetensors', monitor: 'valAccuracy', saveBestOnly: true })`
+ * Saves {model, optimizer, epoch} (atomic safetensors) after each epoch, or only when `monitor` improves. The file's
+ * metadata records what built the model (`model`: a built-in's name or the module file's absolute path, with the
+ * options; under "tensile.model"), the training settings ("tensile.training": the `settings` given, the optimizer's
+ * class and options, the epoch reached and of how many, whether Ctrl-C interrupted it) and the module tree
+ * ("tensile.summary"), so that `tensile eval` and `tensile train --resume` need only the file.
+ * @example `new ModelCheckpoint({ path: 'out/best.safetensors', monitor: 'valAccuracy', saveBestOnly: true, model: { file: 'model.js' }, settings: { batchSize: 64 } })`
  */
 export class ModelCheckpoint implements Callback {
   private best = NaN;
   readonly mode: 'min' | 'max';
-  constructor(readonly o: { path: string; monitor?: string; saveBestOnly?: boolean; mode?: 'min' | 'max' }) {
-    if (o === null || typeof o !== 'object' || typeof o.path !== 'string' || o.path === '') {
-      throw new ArgumentError(`ModelCheckpoint: expected options with a file path, such as { path: 'best.safetensors' }, got ${o === null || typeof o !== 'object' ? String(o === null ? 'null' : typeof o) : `path ${JSON.stringify(o.path) ?? 'undefined'}`}`);
-    }
+  private readonly modelJson: string | null;
+  constructor(readonly o: { path: string; monitor?: string; saveBestOnly?: boolean; mode?: 'min' | 'max'; model?: ModelSource; settings?: Record<string, unknown> }) {
+    const op = 'ModelCheckpoint';
+    if (!isOptions(o)) throw new ArgumentError(`${op}: expected options with a path, got ${describe(o)}`);
+    if (typeof o.path !== 'string' || o.path === '') throw new ArgumentError(`${op}: expected path to be a non-empty string, got ${describe(o.path)}`);
     this.mode = modeFor(o.monitor ?? 'valLoss', o.mode);
+    this.modelJson = null;
+    if (o.model !== undefined) {
+      const m = o.model as { builtin?: unknown; file?: unknown; options?: unknown };
+      const keys = isOptions(m) ? Object.keys(m).filter((k) => m[k as keyof typeof m] !== undefined) : [];
+      const kind = keys.filter((k) => k === 'builtin' || k === 'file');
+      if (!isOptions(m) || kind.length !== 1 || keys.some((k) => k !== 'builtin' && k !== 'file' && k !== 'options')
+        || typeof m[kind[0] as 'builtin'] !== 'string' || m[kind[0] as 'builtin'] === '') {
+        throw new ArgumentError(`${op}: expected model to be { builtin: name, options? } or { file: path, options? }, got ${isOptions(m) ? `{ ${keys.join(', ')} }` : describe(m)}`);
+      }
+      if (m.options !== undefined && (!isOptions(m.options) || Array.isArray(m.options))) {
+        throw new ArgumentError(`${op}: expected model.options to be a plain object, got ${describe(m.options)}`);
+      }
+      const source = kind[0] === 'file' ? { file: resolve(m.file as string), options: m.options ?? {} } : { builtin: m.builtin, options: m.options ?? {} };
+      this.modelJson = jsonArg(op, 'model.options', source);
+    }
+    if (o.settings !== undefined) {
+      if (!isOptions(o.settings) || Array.isArray(o.settings)) throw new ArgumentError(`${op}: expected settings to be a plain object, got ${describe(o.settings)}`);
+      const taken = Object.keys(o.settings).find((k) => RECORDED.includes(k));
+      if (taken) throw new ArgumentError(`${op}: expected settings keys other than ${RECORDED.join(', ')} (recorded from training), got '${taken}'`);
+      jsonArg(op, 'settings', o.settings);
+    }
   }
-  private async write(ctx: TrainContext, epoch: number): Promise<void> {
-    await save({ model: ctx.model.stateDict(), optimizer: ctx.optimizer.stateDict(), epoch }, this.o.path);
+  private async write(ctx: TrainContext, epoch: number, interrupted: boolean): Promise<void> {
+    // the optimizer's options that JSON holds as they are (a custom optimizer may take functions)
+    const plain = (v: unknown) => (typeof v === 'number' && Number.isFinite(v)) || typeof v === 'string' || typeof v === 'boolean';
+    const optimizerOptions = Object.fromEntries(Object.entries(ctx.optimizer.defaults)
+      .filter(([, v]) => plain(v) || (Array.isArray(v) && v.every(plain))));
+    const training = {
+      ...this.o.settings, epoch, ...(ctx.epochs === undefined ? {} : { epochs: ctx.epochs }), interrupted,
+      optimizerClass: ctx.optimizer.constructor.name, optimizerOptions,
+    };
+    const metadata: Record<string, string> = {
+      [CHECKPOINT_KEYS.training]: jsonArg('ModelCheckpoint', 'the optimizer options', training),
+      [CHECKPOINT_KEYS.summary]: String(ctx.model),
+    };
+    if (this.modelJson !== null) metadata[CHECKPOINT_KEYS.model] = this.modelJson;
+    await save({ model: ctx.model.stateDict(), optimizer: ctx.optimizer.stateDict(), epoch }, this.o.path, { metadata });
   }
   async onEpochEnd(ctx: TrainContext, epoch: number, logs: Logs): Promise<void> {
-    if (!this.o.saveBestOnly) return this.write(ctx, epoch);
+    if (!this.o.saveBestOnly) return this.write(ctx, epoch, false);
     const v = logs[this.o.monitor ?? 'valLoss'];
     if (v === undefined) return;
     if (Number.isNaN(this.best) || better(this.mode, v, this.best, 0)) {
       this.best = v;
-      await this.write(ctx, epoch);
+      await this.write(ctx, epoch, false);
     }
   }
   async onInterrupt(ctx: TrainContext): Promise<void> {
-    await this.write(ctx, ctx.epoch);
+    await this.write(ctx, ctx.epoch, true);
   }
 }
 
@@ -106,13 +176,22 @@ export class LearningRateScheduler implements Callback {
   }
 }
 
-/** Appends one row per epoch to a CSV file, or one JSON object per line (.jsonl). @example `new CSVLogger('out/history.csv')` */
+/**
+ * Appends one row per epoch to a CSV file, or one JSON object per line (.jsonl). The file starts empty unless
+ * `append` (a resumed run): then the rows follow the existing ones, under the existing CSV header.
+ * @example `new CSVLogger('out/history.csv')` @example `new CSVLogger('out/history.csv', { append: true })`
+ */
 export class CSVLogger implements Callback {
   private keys: string[] | null = null;
-  constructor(readonly path: string) {}
+  constructor(readonly path: string, readonly o: { append?: boolean } = {}) {}
   onTrainBegin(): void {
-    writeFileSync(this.path, '');
     this.keys = null;
+    if (this.o.append && existsSync(this.path)) {
+      const header = readFileSync(this.path, 'utf8').split('\n')[0]!;
+      if (header && !this.path.endsWith('.jsonl')) this.keys = header.split(',').slice(1);
+      return;
+    }
+    writeFileSync(this.path, '');
   }
   onEpochEnd(_ctx: TrainContext, epoch: number, logs: Logs): void {
     if (this.path.endsWith('.jsonl')) {

@@ -36,6 +36,8 @@ export interface FitOptions {
    */
   logEvery?: number;
   device?: 'cpu' | 'auto';
+  /** epochs already done (a resumed run): training runs epochs initialEpoch+1 .. epochs, numbered so; default 0 */
+  initialEpoch?: number;
 }
 export interface EpochRecord extends Logs {
   epoch: number;
@@ -74,6 +76,10 @@ export async function fit(model: Module, train: AsyncIterable<Batch> & { length?
   o = optionsArg('fit', o);
   if (!(o.optimizer instanceof Optimizer)) throw new ArgumentError(`fit: expected options.optimizer to be an Optimizer, got ${describe(o.optimizer)}`);
   if (!(Number.isInteger(o.epochs) && o.epochs >= 1)) throw new ArgumentError(`fit: expected epochs >= 1, got ${o.epochs}`);
+  const initialEpoch = o.initialEpoch ?? 0;
+  if (!(Number.isInteger(initialEpoch) && initialEpoch >= 0 && initialEpoch < o.epochs)) {
+    throw new ArgumentError(`fit: expected initialEpoch to be an integer in [0, epochs) = [0, ${o.epochs}), got ${describe(o.initialEpoch)}`);
+  }
   if (o.device && o.device !== 'cpu' && o.device !== 'auto') throw new ArgumentError(`fit: expected device 'cpu' or 'auto' (this build has no CUDA backend), got '${o.device}'`);
   const lossFn = o.loss ?? ((out: Tensor, y: Tensor) => crossEntropy(out, y));
   const metrics = o.metrics ?? [new Accuracy()];
@@ -82,7 +88,7 @@ export async function fit(model: Module, train: AsyncIterable<Batch> & { length?
   const progress = new Progress(o.verbose ?? 1);
   const logEvery = o.logEvery ?? 10;
   if (!(Number.isInteger(logEvery) && logEvery >= 1)) throw new ArgumentError(`fit: expected logEvery to be an integer >= 1, got ${describe(logEvery)}`);
-  const ctx: TrainContext = { model, optimizer: o.optimizer, stopTraining: false, epoch: 0 };
+  const ctx: TrainContext = { model, optimizer: o.optimizer, stopTraining: false, epoch: initialEpoch, epochs: o.epochs };
   const history: History = { epochs: [], steps: [], interrupted: false };
   let interrupted = false;
   const onSigint = () => {
@@ -92,7 +98,7 @@ export async function fit(model: Module, train: AsyncIterable<Batch> & { length?
   process.on('SIGINT', onSigint);
   try {
     for (const cb of cbs) await cb.onTrainBegin?.(ctx);
-    for (let epoch = 1; epoch <= o.epochs && !ctx.stopTraining; epoch++) {
+    for (let epoch = initialEpoch + 1; epoch <= o.epochs && !ctx.stopTraining; epoch++) {
       ctx.epoch = epoch;
       for (const cb of cbs) await cb.onEpochBegin?.(ctx, epoch);
       model.train();

@@ -1,5 +1,5 @@
 export { fit, evaluate, predict } from './fit.js';
-export type { FitOptions, History, EpochRecord, Batch } from './fit.js';
+export type { FitOptions, History, EpochRecord, StepRecord, Batch } from './fit.js';
 export { Accuracy, TopKAccuracy, ConfusionMatrix, perClass } from './metrics.js';
 export type { Metric } from './metrics.js';
 export { EarlyStopping, ModelCheckpoint, LearningRateScheduler, CSVLogger } from './callbacks.js';
