@@ -7,6 +7,9 @@ import { join, resolve } from 'node:path';
 import { nn, optim, data, train, fit, manualSeed, load, save, tensor, Tensor, ArgumentError } from '../../lib/index.js';
 import { loadWithMetadata } from '../../lib/io/safetensors.js';
 import { buildModel, MODELS } from '../../lib/cli/models.js';
+import { covers } from '../api/coverage.js';
+
+covers('loadWithMetadata');
 
 const dir = mkdtempSync(join(tmpdir(), 'tensile-h10-'));
 
