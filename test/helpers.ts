@@ -1,6 +1,6 @@
 // Shared test helpers: a seeded JS PRNG for inputs, float64 reference loops, tolerance checks, and the ISA list.
 import { expect } from 'vitest';
-import { Tensor, tensor, setIsa, isa, data } from '../lib/index.js';
+import { Tensor, tensor, setIsa, isa, data, TensileError } from '../lib/index.js';
 
 /** Test inputs come from the library's seeded host generator (mulberry32; independent of the native Philox RNG). */
 export const prng = data.seededRandom;
@@ -141,4 +141,14 @@ export function refConvGrads(x: Float64Array, xs: number[], w: Float64Array, ws:
 
 export async function f64(t: Tensor): Promise<Float64Array> {
   return Float64Array.from(await t.data());
+}
+
+/** A TensileError class, for tests that assert the class of an error. */
+export type ErrorClass = new (...a: never[]) => TensileError;
+/** fn throws an instance of cls whose message is exactly msg. */
+export function throwsExactly(fn: () => unknown, cls: ErrorClass, msg: string): void {
+  let err: unknown = null;
+  try { fn(); } catch (e) { err = e; }
+  expect(err, `expected ${cls.name}: ${msg}`).toBeInstanceOf(cls);
+  expect((err as Error).message).toBe(msg);
 }

@@ -5,14 +5,8 @@ import {
   nn, optim, tensor, randn, zeros, ones, manualSeed, data, train, fit, convTranspose2d, adaptiveAvgPool2d, maxPool2d,
   crossEntropy, batchNorm, ArgumentError, ShapeError, DTypeError, IndexError, TensileError,
 } from '../../lib/index.js';
+import { throwsExactly, type ErrorClass } from '../helpers.js';
 
-type ErrorClass = new (...a: never[]) => TensileError;
-function throwsExactly(fn: () => unknown, cls: ErrorClass, msg: string): void {
-  let err: unknown = null;
-  try { fn(); } catch (e) { err = e; }
-  expect(err, `expected ${cls.name}: ${msg}`).toBeInstanceOf(cls);
-  expect((err as Error).message).toBe(msg);
-}
 async function rejectsExactly(p: Promise<unknown>, cls: ErrorClass, msg: string): Promise<void> {
   let err: unknown = null;
   try { await p; } catch (e) { err = e; }

@@ -3,15 +3,8 @@
 // parameter values byte for byte).
 import { describe, it, expect } from 'vitest';
 import { nn, optim, tensor, randn, zeros, manualSeed, Tensor, ArgumentError, ShapeError, TensileError } from '../../lib/index.js';
+import { throwsExactly, type ErrorClass } from '../helpers.js';
 
-type ErrorClass = new (...a: never[]) => TensileError;
-/** fn throws an instance of cls whose message is exactly msg. */
-function throwsExactly(fn: () => unknown, cls: ErrorClass, msg: string): void {
-  let err: unknown = null;
-  try { fn(); } catch (e) { err = e; }
-  expect(err, `expected ${cls.name}: ${msg}`).toBeInstanceOf(cls);
-  expect((err as Error).message).toBe(msg);
-}
 
 const hex = async (t: Tensor) => {
   const d = await t.data();
