@@ -15,7 +15,11 @@ enum OpId : int {
 };
 
 enum DType : int { DT_F32 = 0, DT_F64 = 1, DT_I32 = 2, DT_U8 = 3, DT_COUNT };
+// Kinds of device (the kernel table's index). A device id in records and storages is 0 for the CPU and 1 + N for
+// cuda:N (kMaxDevices ids in all); its kind is DEV_CUDA for every id > 0.
 enum Device : int { DEV_CPU = 0, DEV_CUDA = 1, DEV_COUNT };
+constexpr int kMaxDevices = 17;
+static inline int device_kind(int id) { return id > 0 ? DEV_CUDA : DEV_CPU; }
 
 static inline size_t dtype_size(int dt) { return dt == DT_F64 ? 8 : dt == DT_U8 ? 1 : 4; }
 
@@ -27,6 +31,7 @@ struct TensorArg {
   void* data;
   int dtype;
   int ndim;
+  int device;  // the storage's device id (0 cpu, 1 + N cuda:N): only copies between devices look at it
   int64_t shape[kMaxDims];
   int64_t strides[kMaxDims];
 };
@@ -44,6 +49,8 @@ struct OpCall {
   int nip, nfp;
   const int64_t* ip;  // integer params, meaning fixed per op in lib/ops/*.ts
   const double* fp;   // float params
+  int device;         // the op's device id (0 cpu, 1 + N cuda:N)
+  void* stream;       // CUDA: the cudaStream_t the op's kernels go on (the calling stream's, for that device)
 };
 
 using KernelFn = void (*)(const OpCall&);
