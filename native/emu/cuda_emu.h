@@ -270,6 +270,8 @@ unsigned long long warp_op(int op, unsigned mask, unsigned long long value, int 
 int block_barrier(int kind, int pred, const char* file, int line, int col);
 [[noreturn]] void fault(const char* what, const char* file, int line);
 [[noreturn]] void assert_fail(const char* expr, const char* file, unsigned line, const char* func);
+// The cost of one context switch in ns (a fiber and the calling thread ping-pong iters times): for benchmarks.
+double measure_switch_ns(long iters);
 
 template <class T>
 inline unsigned long long bits_of(T v) {
