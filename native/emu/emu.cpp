@@ -1074,24 +1074,40 @@ int block_barrier(int kind, int pred, const char* file, int line, int col) {
   return (int)f->result;
 }
 
-void fault(const char* what, const char* file, int line) {
+namespace {
+// Records a fault of the current fiber (the first of its block wins).
+void record_fault(const char* what, const char* file, int line) {
   Fiber* f = current_fiber();
-  if (!f) throw std::logic_error(std::string(what) + " outside a kernel");
   Worker* w = tl_worker;
   if (!w->fault.code) {
     const char* base = strrchr(file, '/');
     w->fault.code = cudaErrorLaunchFailure;
     w->fault.msg = "thread " + tid_str(f->tid) + ": " + what + " at " + (base ? base + 1 : file) + ":" + std::to_string(line);
   }
+}
+// Leaves the current fiber for good (its stack is rebuilt before reuse). The caller's frames must own nothing.
+[[noreturn]] void abandon() {
+  Fiber* f = current_fiber();
   f->dirty = true;
   f->state = F_DONE;
-  yield(w, f, true);
+  yield(tl_worker, f, true);
   __builtin_unreachable();
+}
+}  // namespace
+
+void fault(const char* what, const char* file, int line) {
+  if (!current_fiber()) throw std::logic_error(std::string(what) + " outside a kernel");
+  record_fault(what, file, line);
+  abandon();
 }
 
 void assert_fail(const char* expr, const char* file, unsigned line, const char* func) {
   if (!current_fiber()) ::__assert_fail(expr, file, line, func);
-  fault((std::string("assertion '") + expr + "' failed in " + func).c_str(), file, (int)line);
+  {
+    const std::string what = std::string("assertion '") + expr + "' failed in " + func;
+    record_fault(what.c_str(), file, (int)line);
+  }
+  abandon();
 }
 
 // Raw context-switch cost (for the README's figures): a fiber and this thread ping-pong iters times.
