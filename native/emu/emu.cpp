@@ -217,6 +217,7 @@ struct Engine {
   std::unordered_map<const void*, size_t> shmem_limit;
   bool workers_started = false;
   bool shutdown = false;
+  int exit_handlers = 0;  // registrations of on_exit_handler
 };
 
 Engine* g_engine = nullptr;
@@ -245,6 +246,7 @@ Engine& engine() {
       e->devices.push_back(std::move(d));
     }
     g_engine = e;
+    e->exit_handlers = 1;
     atexit(on_exit_handler);
   });
   return *g_engine;
@@ -1522,6 +1524,10 @@ cudaError_t cudaStreamCreateWithFlags(cudaStream_t* stream, unsigned int flags) 
   s->dev = d;
   s->flags = flags;
   std::lock_guard<std::mutex> lk(g.mu);
+  // The exit handler again (idempotent; bounded): it then runs before the destructors of statics constructed
+  // before this stream, which may hold it, so that their synchronising calls at exit do not wait on work that
+  // cannot finish.
+  if (g.exit_handlers < 1024 && atexit(on_exit_handler) == 0) ++g.exit_handlers;
   g.streams[s.get()] = s;
   d->streams.push_back(s);
   *stream = (cudaStream_t)s.get();

@@ -69,7 +69,8 @@ void k_reverse_dyn(const float* x, float* y, int n, unsigned threads, cudaStream
 
 // Per thread (linear index t = x + y * bx, lane t % 32): 0 warp sum by shfl_down, 1 by shfl_xor, 2 inclusive scan
 // by shfl_up, 3 broadcast of lane 5 (shfl idx), 4 ballot of odd values, 5 any(v > 100), 6 all(v >= 0), 7 sum over
-// groups of 8 lanes (width 8, xor), and as doubles/long long a check that 64-bit values travel whole.
+// groups of 8 lanes (width 8, xor), 8/9 64-bit values (long long, double), 10 xor 8 with width 8, 11 a
+// half-warp __shfl_down_sync(0xffff, v, 2, 16) (-1 for lanes 16..31).
 __global__ void warp_ops(const int* x, int* out) {
   const unsigned t = threadIdx.x + threadIdx.y * blockDim.x;
   const unsigned lane = t % 32;
@@ -92,8 +93,11 @@ __global__ void warp_ops(const int* x, int* out) {
   const long long big = ((long long)v << 33) + 7;
   const long long bigd = __shfl_down_sync(0xffffffffu, big, 1);
   const double dv = __shfl_xor_sync(0xffffffffu, (double)v * 0.5, 1);
+  const int x8 = __shfl_xor_sync(0xffffffffu, v, 8, 8);  // later groups give the own value, earlier ones theirs
+  int half = -1;
+  if (lane < 16) half = __shfl_down_sync(0x0000ffffu, v, 2, 16);  // a half-warp round
   __syncwarp();
-  int* o = out + t * 10;
+  int* o = out + t * 12;
   o[0] = d;
   o[1] = xr;
   o[2] = sc;
@@ -104,6 +108,8 @@ __global__ void warp_ops(const int* x, int* out) {
   o[7] = g8;
   o[8] = (int)((bigd - 7) >> 33);
   o[9] = (int)(dv * 2.0);
+  o[10] = x8;
+  o[11] = half;
 }
 void k_warp(const int* x, int* out, unsigned bx, unsigned by, cudaStream_t s) {
   launch("warp_ops", warp_ops, dim3(1), dim3(bx, by), 0, s, x, out);

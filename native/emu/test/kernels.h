@@ -6,7 +6,7 @@ void k_block_sum(const float* x, float* partial, int n, unsigned blocks, cudaStr
 void k_early_return(const float* x, float* y, int n, unsigned threads, cudaStream_t s);
 void k_gemm(const float* A, const float* B, float* C, int M, int N, int K, cudaStream_t s);  // 16x16 tiles
 void k_reverse_dyn(const float* x, float* y, int n, unsigned threads, cudaStream_t s);  // per block, dynamic shmem
-void k_warp(const int* x, int* out, unsigned bx, unsigned by, cudaStream_t s);  // 8 outputs per thread
+void k_warp(const int* x, int* out, unsigned bx, unsigned by, cudaStream_t s);  // 12 outputs per thread
 void k_count(unsigned* counter, unsigned long long* total, int* maxv, float* fsum, unsigned blocks, cudaStream_t s);
 void k_missing_barrier(int* out, unsigned threads, cudaStream_t s);
 void k_divergent(int* out, cudaStream_t s);
