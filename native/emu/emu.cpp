@@ -218,6 +218,8 @@ struct Engine {
   bool workers_started = false;
   bool shutdown = false;
   int exit_handlers = 0;  // registrations of on_exit_handler
+  // The workers' state, reachable from here (LeakSanitizer cannot scan a thread's own stack while it runs a fiber).
+  std::vector<void*> workers;
 };
 
 Engine* g_engine = nullptr;
@@ -451,6 +453,7 @@ struct Worker {
   void* dyn = nullptr;
   size_t dyn_size = 0;
   size_t stack = 0;
+  std::vector<unsigned> order;  // of a round
 };
 thread_local Worker* tl_worker = nullptr;
 
@@ -786,8 +789,7 @@ void run_block(Worker* w, Launch& L, unsigned long long b, const Config& cfg) {
     f->tid = uint3{i % bd.x, i / bd.x % bd.y, i / (bd.x * bd.y)};
   }
   unsigned long long rng = cfg.seed ^ (std::hash<std::string>()(L.name) * 0x9e3779b97f4a7c15ull) ^ (b * 0xd1b54a32d192ed03ull);
-  std::vector<unsigned> order;
-  order.reserve(n);
+  std::vector<unsigned>& order = w->order;
   auto block_name = [&] {
     return "kernel '" + L.name + "' block " + tid_str(tl_cur.bid);
   };
@@ -852,10 +854,11 @@ void run_block(Worker* w, Launch& L, unsigned long long b, const Config& cfg) {
 }
 
 void worker_main(Engine* g, int) {
-  Worker w;
+  Worker& w = *new Worker;
   w.stack = g->cfg.stack;
   tl_worker = &w;
   std::unique_lock<std::mutex> lk(g->mu);
+  g->workers.push_back(&w);
   for (;;) {
     Stream* s = find_work(*g);
     if (!s) {
