@@ -3,7 +3,7 @@
 import { ShapeError } from '../errors.js';
 import { DType, checkDType } from '../dtype.js';
 import { sumToShape } from './reduce.js';
-import { Tensor, launch, makeView } from '../tensor/tensor.js';
+import { Tensor, launch, makeView, toDevice } from '../tensor/tensor.js';
 import { checkRank, contiguousStrides, fmt, normAxis, numelOf } from '../tensor/shape.js';
 import { needsGrad, record } from '../autograd/engine.js';
 import { isFloat } from '../dtype.js';
@@ -24,6 +24,12 @@ function recordView(out: Tensor, src: Tensor, name: string, back: (g: Tensor) =>
 export function copyInto(dst: Tensor, src: Tensor): void {
   if (dst.shape.length !== src.shape.length || dst.shape.some((d, i) => d !== src.shape[i])) {
     throw new ShapeError(`copy_: expected a source of shape ${fmt(dst.shape)}, got ${fmt(src.shape)}`);
+  }
+  if (src.device !== dst.device) {  // loadStateDict into a module on another device: over there first
+    const moved = toDevice(src, dst.device);
+    launch('copy', src.dtype, [moved], [dst]);
+    if (moved !== src) moved.dispose();
+    return;
   }
   launch('copy', src.dtype, [src], [dst]);
 }
