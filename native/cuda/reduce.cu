@@ -385,39 +385,35 @@ struct WeightSumOp : red::SumC {
   __device__ void finish(int64_t, double s) const { *W = s; }
 };
 
-// dlogits[n, j] = dloss[n] * ((1-eps) * w[y] * (p - [j == y]) + eps/C * (W * p - w[j])), p = exp(x - lse); rows
-// over blockIdx.y, columns over x (coalesced).
-template <class T>
+// dlogits[n, j] = dloss[n] * ((1-eps) * w[y] * (p - [j == y]) + eps/C * (W * p - w[j])), p = exp(x - lse); a flat
+// grid-stride loop over N*C (coalesced; I: 32-bit index math when N*C fits).
+template <class T, class I>
 __global__ void __launch_bounds__(kThreads)
     ce_bwd_kernel(const T* __restrict__ x, const int32_t* __restrict__ lab, int64_t lab_st, const T* __restrict__ lse,
                   int64_t lse_st, const T* __restrict__ dl, int64_t dl_st, const T* __restrict__ w, int64_t w_st,
-                  const double* __restrict__ Wp, T* __restrict__ dx, int64_t N, int64_t C, int64_t ignore, double eps) {
+                  const double* __restrict__ Wp, T* __restrict__ dx, I total, I C, int64_t ignore, double eps) {
   const double W = w ? *Wp : (double)C;
-  for (int64_t n = blockIdx.y; n < N; n += gridDim.y) {
-    const int64_t y = lab[n * lab_st];
-    T* d = dx + n * C;
-    const int64_t j0 = (int64_t)blockIdx.x * blockDim.x + threadIdx.x, js = (int64_t)gridDim.x * blockDim.x;
+  for (I e = (I)blockIdx.x * blockDim.x + threadIdx.x; e < total; e += (I)gridDim.x * blockDim.x) {
+    const I n = e / C, j = e - n * C;
+    const int64_t y = lab[(int64_t)n * lab_st];
     if (y == ignore) {
-      for (int64_t j = j0; j < C; j += js) d[j] = T(0);
+      dx[e] = T(0);
       continue;
     }
-    const bool in_range = y >= 0 && y < C;  // the forward refused other labels; never read out of bounds
-    const double g = (double)dl[n * dl_st], wy = w ? (in_range ? (double)w[y * w_st] : 0.0) : 1.0;
-    const double ln = (double)lse[n * lse_st];
-    for (int64_t j = j0; j < C; j += js) {
-      const double p = exp((double)x[n * C + j] - ln);
-      double v = (1.0 - eps) * wy * (p - (j == y ? 1.0 : 0.0));
-      if (eps > 0) v += eps / (double)C * (W * p - (w ? (double)w[j * w_st] : 1.0));
-      d[j] = (T)(g * v);
-    }
+    const bool in_range = y >= 0 && y < (int64_t)C;  // the forward refused other labels; never read out of bounds
+    const double g = (double)dl[(int64_t)n * dl_st], wy = w ? (in_range ? (double)w[y * w_st] : 0.0) : 1.0;
+    const double p = exp((double)x[e] - (double)lse[(int64_t)n * lse_st]);
+    double v = (1.0 - eps) * wy * (p - ((int64_t)j == y ? 1.0 : 0.0));
+    if (eps > 0) v += eps / (double)C * (W * p - (w ? (double)w[(int64_t)j * w_st] : 1.0));
+    dx[e] = (T)(g * v);
   }
 }
 
 template <class T>
 void ce_bwd_fn(const OpCall& c) {
   const TensorArg& xt = c.in[0];
-  const int64_t N = xt.shape[0], C = xt.shape[1];
-  if (N * C == 0) return;
+  const int64_t N = xt.shape[0], C = xt.shape[1], total = N * C;
+  if (total == 0) return;
   const int64_t ignore = c.ip[0];
   const double eps = c.fp[0];
   const T* w = c.nin > 4 ? (const T*)c.in[4].data : nullptr;
@@ -431,11 +427,20 @@ void ce_bwd_fn(const OpCall& c) {
     op.W = W;
     red::slab_reduce(c, "cross_entropy_bwd", op, 1, C, 1, 0);
   }
-  const unsigned gx = blocks_for(C, kThreads, 64);
-  const unsigned gy = (unsigned)(N < 65535 ? N : 65535);
-  launch("cross_entropy_bwd", ce_bwd_kernel<T>, dim3(gx, gy), dim3(kThreads), 0, stream_of(c), (const T*)xt.data,
-         (const int32_t*)c.in[1].data, c.in[1].strides[0], (const T*)c.in[2].data, c.in[2].strides[0],
-         (const T*)c.in[3].data, c.in[3].strides[0], w, w_st, (const double*)W, (T*)c.out[0].data, N, C, ignore, eps);
+  const T* x = (const T*)xt.data;
+  const int32_t* lab = (const int32_t*)c.in[1].data;
+  const T* lse = (const T*)c.in[2].data;
+  const T* dl = (const T*)c.in[3].data;
+  T* dx = (T*)c.out[0].data;
+  const int64_t ls = c.in[1].strides[0], es = c.in[2].strides[0], ds = c.in[3].strides[0];
+  if (total < ((int64_t)1 << 31))
+    launch("cross_entropy_bwd", ce_bwd_kernel<T, uint32_t>, dim3(blocks_for(total, kThreads)), dim3(kThreads), 0,
+           stream_of(c), x, lab, ls, lse, es, dl, ds, w, w_st, (const double*)W, dx, (uint32_t)total, (uint32_t)C,
+           ignore, eps);
+  else
+    launch("cross_entropy_bwd", ce_bwd_kernel<T, uint64_t>, dim3(blocks_for(total, kThreads)), dim3(kThreads), 0,
+           stream_of(c), x, lab, ls, lse, es, dl, ds, w, w_st, (const double*)W, dx, (uint64_t)total, (uint64_t)C,
+           ignore, eps);
 }
 
 }  // namespace
