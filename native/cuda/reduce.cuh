@@ -18,8 +18,8 @@
 //   S load(int64_t off, int64_t r, const Ctx&) const; the value at flat offset off = (o * R + r) * inner + i
 //   void finish(int64_t out, S s) const;             writes output out = o * inner + i
 #pragma once
-#include "common.cuh"
 #include <cmath>
+#include "common.cuh"
 
 namespace tensile {
 namespace cuda {
