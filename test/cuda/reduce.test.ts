@@ -118,6 +118,16 @@ describe.skipIf(!HAS)('cuda reductions', () => {
       }
     });
   }
+  it('int32 inputs (reduced in float64, as on the CPU)', async () => {
+    const v = Int32Array.from({ length: 6 * 35 }, (_, i) => ((i * 7919) % 41) - 20);
+    const x = tensor(v, { shape: [6, 35], dtype: 'int32' }), xg = x.to('cuda');
+    for (const axes of [[0], [1], undefined]) {
+      for (const op of ['sum', 'mean', 'max', 'min', 'logsumexp'] as const) await same(xg[op](axes), x[op](axes), TOL.float64, op);
+      await same(xg.var(axes), x.var(axes), TOL.float64, 'var');
+    }
+    await same(xg.argmax(1), x.argmax(1), EXACT, 'argmax');
+    await same(xg.argmin(), x.argmin(), EXACT, 'argmin');
+  });
   it('is deterministic: the same bits run after run (split reductions included)', async () => {
     const [x] = randTensor([3, 50000], 9, 'float32', -1, 1);
     const xg = x.to('cuda');
