@@ -422,7 +422,7 @@ void copy_kernel(const OpCall& c) {
   const TensorArg &in = c.in[0], &out = c.out[0];
   const size_t n = (size_t)numel(out) * dtype_size(out.dtype);
   if (in.device == out.device) {
-    if (in.dtype == out.dtype && contiguous(in) && n) {
+    if (in.dtype == out.dtype && contiguous(in) && contiguous(out) && n) {
       check(cudaMemcpyAsync(out.data, in.data, n, cudaMemcpyDeviceToDevice, stream_of(c)), "copy", "cudaMemcpyAsync");
       return;
     }

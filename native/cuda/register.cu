@@ -6,7 +6,16 @@
 namespace tensile {
 namespace cuda {
 
+void register_elementwise();
+void register_index();
+void register_reduce();
+void register_norm();
+
 void register_kernels() {
+  register_elementwise();
+  register_index();
+  register_reduce();
+  register_norm();
 }
 
 }  // namespace cuda
