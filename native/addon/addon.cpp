@@ -462,7 +462,7 @@ Napi::Value Read(const Napi::CallbackInfo& info) {
           } catch (const tensile::Error& e) {  // a never-written storage that cannot get memory; a device error
             c->failed = true;
             c->kind = e.kind;
-            c->msg = "read: " + e.message;
+            c->msg = e.message.compare(0, 5, "read:") == 0 ? e.message : "read: " + e.message;
           }
         }
       }

@@ -719,7 +719,7 @@ void Stream::exec_op(int op, int dtype, int device, int nin, int nout, int nip, 
   OpCall call{op, dtype, nin, nout, args_.data(), args_.data() + nin, nip, nfp, ip_.data(), fp, device, nullptr};
   Executing executing(this);
   try {
-    if (device != DEV_CPU) call.stream = context(device).stream();
+    if (device != DEV_CPU) call.stream = context(device).stream(op);
     for (int a = 0; a < nin + nout; ++a) {
       args_[a].data = (char*)data(arg_st_[a]) + arg_off_[a];
       args_[a].device = arg_st_[a]->device;

@@ -36,7 +36,7 @@ size_t cpu_size_class(size_t bytes);  // the block size the CPU allocator gives 
 struct DeviceContext {
   virtual ~DeviceContext() = default;
   virtual Allocator& allocator() = 0;
-  virtual void* stream() = 0;  // the cudaStream_t ops go on
+  virtual void* stream(int op) = 0;  // the cudaStream_t ops go on (op: the one about to be launched)
   // copies n bytes of device memory at src to host memory at dst once what is queued on the stream has run, and
   // waits (throws Error: a device error, named after the CUDA error)
   virtual void to_host(void* dst, const void* src, size_t n) = 0;

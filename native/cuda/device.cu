@@ -273,13 +273,16 @@ class Context : public DeviceContext {
     cudaGetLastError();
     if (tl_ctx == this) tl_ctx = nullptr;
   }
+  // (no check for a lost device here: freeing must work on one, at teardown too; a new allocation on it fails in
+  // cudaMalloc with the sticky error)
   Allocator& allocator() override {
-    activate("alloc");
+    if (tl_device != ord_ && cudaSetDevice(ord_) == cudaSuccess) tl_device = ord_;
     return alloc_;
   }
-  void* stream() override {
-    activate("launch");
+  void* stream(int op) override {
+    activate(op_name(op));
     tl_ctx = this;
+    last_op_ = op;
     return s_;
   }
   cudaStream_t raw() const { return s_; }
@@ -287,11 +290,16 @@ class Context : public DeviceContext {
   void to_host(void* dst, const void* src, size_t n) override {
     activate("read");
     check(cudaMemcpyAsync(dst, src, n, cudaMemcpyDeviceToHost, s_), "read", "cudaMemcpyAsync (device to host)");
-    check(cudaStreamSynchronize(s_), "read", "the device's work before it");
+    check(cudaStreamSynchronize(s_), "read", queued_before().c_str());
   }
   void synchronize() override {
     activate("synchronize");
-    check(cudaStreamSynchronize(s_), "synchronize", "cudaStreamSynchronize");
+    check(cudaStreamSynchronize(s_), "synchronize", queued_before().c_str());
+  }
+  // what a synchronisation waits for, for its error message: an error of a kernel surfaces there, after its launch
+  std::string queued_before() const {
+    return last_op_ < 0 ? std::string("the device's work before it")
+                        : std::string("the device's work before it (the last op launched there: ") + op_name(last_op_) + ")";
   }
 
   void* workspace(int slot, size_t bytes) {
@@ -398,6 +406,7 @@ class Context : public DeviceContext {
   std::vector<Staging> staging_;
   std::vector<cudaEvent_t> peer_ev_;
   size_t peer_next_ = 0;
+  int last_op_ = -1;
 };
 
 Context& current(const OpCall& c, const char* what) {

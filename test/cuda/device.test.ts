@@ -86,6 +86,29 @@ describe('cuda.status() tells apart why no GPU can be used', () => {
       expect(o.s.reason).toBe('no CUDA device found');
       expect(o.cpu).toEqual([2, 3]);
     });
+    it('a device fault (an illegal address) loses that device only: its tensors and later ops fail, the CPU goes on', () => {
+      const r = child({ TENSILE_EMU_FAULT: 'mul' }, `
+        const err = async (p) => { try { await p; return 'resolved'; } catch (e) { return [e.name, e.message]; } };
+        const a = T.tensor([1, 2, 3], { device: 'cuda' });
+        const before = Array.from(await a.data());
+        const b = a.mul(2);  // the emulator faults this kernel
+        const read = await err(b.data());
+        const old = await err(a.data());
+        let later = null;
+        try { later = await err(T.tensor([4], { device: 'cuda' }).add(1).data()); } catch (e) { later = [e.name, e.message]; }
+        const cpu = Array.from(await T.tensor([1, 2]).mul(3).data());
+        return { before, read, old, later, cpu };`);
+      const o = r.out as { before: number[]; read: string[]; old: string[]; later: string[]; cpu: number[] };
+      expect(o.before).toEqual([1, 2, 3]);
+      expect(o.read[0]).toBe('DeviceError');
+      expect(o.read[1]).toMatch(/failed on cuda:0: cudaErrorIllegalAddress \(an illegal memory access was encountered\).*kernel 'mul'.*; the device is unusable until the process restarts$/);
+      for (const e of [o.old, o.later]) {
+        expect(e[0]).toBe('DeviceError');
+        expect(e[1]).toMatch(/cuda:0 is unusable after an earlier error \(.*cudaErrorIllegalAddress.*\); tensors on it are lost until the process restarts$/);
+      }
+      expect(o.cpu).toEqual([3, 6]);
+      expect(r.status).toBe(0);
+    });
     it('two devices: cuda:1, copies between GPUs, and tensors on two GPUs in one op', () => {
       const r = child({ TENSILE_EMU_DEVICES: '2' }, `
         const a = T.tensor([1, 2, 3], { device: 'cuda:1' });
