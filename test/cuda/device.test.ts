@@ -4,11 +4,12 @@
 // `npm run build:emulated`), on a real GPU as they are. The status cases run in child processes over the emulated
 // build with the emulator's driver and device settings (skipped when that build is absent).
 import { describe, it, expect } from 'vitest';
-import { existsSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { spawnSync } from 'node:child_process';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Tensor, tensor, zeros, cuda, nn, DeviceError, MemoryError, ArgumentError, sync } from '../../lib/index.js';
+import { Tensor, tensor, zeros, cuda, nn, save, load, DeviceError, MemoryError, ArgumentError, sync } from '../../lib/index.js';
 import { covers } from '../api/coverage.js';
 import { throwsExactly } from '../helpers.js';
 
@@ -257,6 +258,22 @@ describe.skipIf(!gpu)('tensors on the GPU', () => {
     await sync().catch(() => undefined);
     expect((await tensor(new Float32Array(1 << 19), { device: 'cuda' }).data()).length).toBe(1 << 19);
     throwsExactly(() => cuda.setMemoryLimit(-1), ArgumentError, 'setMemoryLimit: expected a byte count or a fraction in (0, 1], got the number -1');
+  });
+
+  it('save() writes tensors from any device; load() puts them on the device asked for', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tensile-cuda-'));
+    try {
+      const f = join(dir, 'm.safetensors');
+      await save({ a: tensor([1, 2, 3], { device: 'cuda' }), b: tensor([[4, 5]], { dtype: 'int32' }) }, f);
+      const onGpu = await load(f, { device: 'cuda' }) as Record<string, Tensor>;
+      expect([onGpu['a']!.device, onGpu['b']!.device]).toEqual(['cuda:0', 'cuda:0']);
+      expect(Array.from(await onGpu['a']!.data())).toEqual([1, 2, 3]);
+      expect(Array.from(await onGpu['b']!.data())).toEqual([4, 5]);
+      const onCpu = await load(f) as Record<string, Tensor>;
+      expect(onCpu['a']!.device).toBe('cpu');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('synchronize() resolves once the queued work has run', async () => {
