@@ -4,10 +4,21 @@
 # the ASan runtime is preloaded and leak checking is off (V8 keeps memory to exit by design).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-npx cmake-js compile --out build-asan --CDTENSILE_SANITIZE=ON --CDCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+# --emulated: the CUDA backend over the SIMT emulator (build-asan-emu/): an out-of-bounds access in a kernel is caught
+out=build-asan
+extra=()
+if [ "${1:-}" = "--emulated" ]; then
+  shift
+  out=build-asan-emu
+  extra=(--CDTENSILE_CUDA=EMULATE)
+  export TENSILE_EMULATE_CUDA=1
+else
+  extra=(--CDTENSILE_CUDA=OFF)
+fi
+npx cmake-js compile --out "$out" --CDTENSILE_SANITIZE=ON --CDCMAKE_BUILD_TYPE=RelWithDebInfo "${extra[@]}" >/dev/null
 asan=$(g++ -print-file-name=libasan.so)
 ubsan=$(g++ -print-file-name=libubsan.so)
-export TENSILE_ADDON=build-asan/Release/tensile.node
+export TENSILE_ADDON=$out/Release/tensile.node
 export LD_PRELOAD="$asan $ubsan"
 export ASAN_OPTIONS=detect_leaks=0:abort_on_error=1:detect_odr_violation=0:allocator_may_return_null=1
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1

@@ -15,6 +15,7 @@ import { loadWithMetadata } from '../io/safetensors.js';
 import { CHECKPOINT_KEYS, CSVLogger, ModelCheckpoint, type ModelSource } from '../train/callbacks.js';
 import { describe } from '../check.js';
 import { DTYPE_SIZE } from '../dtype.js';
+import { deviceArg } from '../native.js';
 import type { ArrayDataset } from '../data/dataset.js';
 import type { EpochRecord, History } from '../train/fit.js';
 
@@ -36,7 +37,7 @@ Options:
                       with train-/t10k- IDX files (default fashion-mnist)
   --epochs N          (default 5; with --resume, the total to reach)    --batch-size B   (default 64)
   --lr X              (default 0.001)       --optimizer adam|sgd (default adam; sgd uses momentum 0.9)
-  --device cpu|cuda|auto (default auto: cpu in this build)
+  --device cpu|cuda|cuda:N|auto (default auto: the GPU when one is usable, else the CPU)
   --out DIR           checkpoint.safetensors, history.json, history.csv and report.html (default ./tensile-out;
                       with --resume, the checkpoint's directory)
   --resume FILE       continue the training a checkpoint recorded, from the epoch it reached
@@ -224,7 +225,7 @@ export async function main(argv: string[]): Promise<number> {
     await inspect(file);
     return 0;
   }
-  if (values.device === 'cuda') throw new T.DeviceError('--device: expected cpu or auto, got cuda: this build of tensile has no CUDA backend');
+  const device = deviceArg('--device', values.device);
   if (values.optimizer !== undefined && values.optimizer !== 'adam' && values.optimizer !== 'sgd') {
     throw new T.ArgumentError(`--optimizer: expected adam or sgd, got '${values.optimizer}'`);
   }
@@ -238,6 +239,7 @@ export async function main(argv: string[]): Promise<number> {
     const { test } = await loadData(values.data ?? recorded<string>(ck.training, 'data', 'string') ?? DEFAULTS.data);
     const model = await buildFrom(source);
     model.loadStateDict((ck.state['model'] ?? ck.state) as Record<string, T.Tensor>);
+    model.to(device);
     const r = await T.evaluate(model, new T.data.DataLoader(test, { batchSize: 1000, shapes: { x: test.sampleShape } }));
     console.log(`test loss ${r['loss']!.toPrecision(4)}, accuracy ${(100 * r['accuracy']!).toFixed(2)}% on ${test.length} samples`);
     return 0;
@@ -274,7 +276,7 @@ export async function main(argv: string[]): Promise<number> {
   const out = values.out ?? (ck ? dirname(ck.path) : DEFAULTS.out);
 
   const { train, test, classes } = await loadData(dataSrc);
-  const model = await buildFrom(source);
+  const model = (await buildFrom(source)).to(device);
   const shapes = { x: train.sampleShape };
   const testLoader = new T.data.DataLoader(test, { batchSize: 1000, shapes });
   const trainSet = limit ? train.take(limit) : train;
@@ -307,7 +309,7 @@ export async function main(argv: string[]): Promise<number> {
   writeFileSync(json, JSON.stringify(history, null, 2));
   await T.train.writeReport(join(out, 'report.html'), {
     title: `${sourceName(source)} on ${dataSrc}`, history, modelSummary: String(model), confusion: await cm.matrix(), classNames: classes,
-    device: `cpu (${T.isa()})`, extra: { 'batch size': bs, optimizer: optimizerName, lr },
+    device: device === 'cpu' ? `cpu (${T.isa()})` : `${device} (${T.cuda.getDeviceProperties(device).name})`, extra: { 'batch size': bs, optimizer: optimizerName, lr },
   });
   const last = history.epochs.at(-1);
   console.log(`${history.interrupted ? 'interrupted; ' : ''}${ck ? `resumed at epoch ${initialEpoch + 1}; ` : ''}test accuracy ${last ? (100 * (last['valAccuracy'] ?? NaN)).toFixed(2) : '-'}%; wrote ${ckpt}, report.html, history.json/csv in ${out}`);

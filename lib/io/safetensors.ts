@@ -16,6 +16,7 @@ import { randomBytes } from 'node:crypto';
 import { ArgumentError, DisposedError, TensileError } from '../errors.js';
 import { DType, typedArrayCtor, DTYPE_SIZE } from '../dtype.js';
 import { Tensor } from '../tensor/tensor.js';
+import { Device, deviceArg } from '../native.js';
 import { tensor } from '../tensor/create.js';
 import { fmt } from '../tensor/shape.js';
 import { describe, optionsArg } from '../check.js';
@@ -199,10 +200,15 @@ export async function save(state: Record<string, unknown> | Tensor, path: string
  * elsewhere. The header is validated (size, JSON, dtypes, shapes, offsets inside the file, no overlap) before any
  * tensor is allocated. Header and data come from one open file: a save() to the same path meanwhile gives either
  * the old or the new checkpoint, never a mix.
+ * `device` puts the tensors there ('cpu' by default; a GPU: 'cuda', 'cuda:N').
  * @example `const ckpt = await load('ckpt.safetensors'); model.loadStateDict(ckpt.model)`
  */
-export async function load(path: string): Promise<Record<string, unknown>> {
-  return (await read(path, 'load')).state;
+export async function load(path: string, opts?: { device?: Device | 'auto' }): Promise<Record<string, unknown>> {
+  return (await read(path, 'load', loadDevice('load', opts))).state;
+}
+function loadDevice(op: string, opts: { device?: Device | 'auto' } | undefined): Device {
+  const o = optionsArg(op, opts);
+  return o.device === undefined ? 'cpu' : deviceArg(op, o.device);
 }
 
 /**
@@ -211,11 +217,11 @@ export async function load(path: string): Promise<Record<string, unknown>> {
  * writer put there. State and metadata come from the same open file.
  * @example `const { state, metadata } = await loadWithMetadata('ckpt.safetensors'); console.log(metadata['format'])`
  */
-export async function loadWithMetadata(path: string): Promise<{ state: Record<string, unknown>; metadata: Record<string, string> }> {
-  return read(path, 'loadWithMetadata');
+export async function loadWithMetadata(path: string, opts?: { device?: Device | 'auto' }): Promise<{ state: Record<string, unknown>; metadata: Record<string, string> }> {
+  return read(path, 'loadWithMetadata', loadDevice('loadWithMetadata', opts));
 }
 
-async function read(path: string, op: string): Promise<{ state: Record<string, unknown>; metadata: Record<string, string> }> {
+async function read(path: string, op: string, device: Device): Promise<{ state: Record<string, unknown>; metadata: Record<string, string> }> {
   if (typeof path !== 'string' || path === '') throw new ArgumentError(`${op}: expected path to be a non-empty string, got ${describe(path)}`);
   let fh: FileHandle;
   let size: number;
@@ -314,12 +320,12 @@ async function read(path: string, op: string): Promise<{ state: Record<string, u
           }
           arr[i] = Number(v);
         }
-        tensors.set(s.name, tensor(arr, { shape: s.shape, dtype: 'int32' }));
+        tensors.set(s.name, tensor(arr, { shape: s.shape, dtype: 'int32', device }));
         continue;
       }
       const Ctor = typedArrayCtor(s.dtype);
       const arr = new Ctor(bytes.buffer, bytes.byteOffset, bytes.length / DTYPE_SIZE[s.dtype]);
-      tensors.set(s.name, tensor(arr, { shape: s.shape, dtype: s.dtype }));
+      tensors.set(s.name, tensor(arr, { shape: s.shape, dtype: s.dtype, device }));
     }
     const struct = meta[STRUCT_KEY];
     const metadata = Object.fromEntries(Object.entries(meta).filter(([k]) => k !== STRUCT_KEY));

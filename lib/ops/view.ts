@@ -3,7 +3,7 @@
 import { ShapeError } from '../errors.js';
 import { DType, checkDType } from '../dtype.js';
 import { sumToShape } from './reduce.js';
-import { Tensor, launch, makeView } from '../tensor/tensor.js';
+import { Tensor, launch, makeView, toDevice } from '../tensor/tensor.js';
 import { checkRank, contiguousStrides, fmt, normAxis, numelOf } from '../tensor/shape.js';
 import { needsGrad, record } from '../autograd/engine.js';
 import { isFloat } from '../dtype.js';
@@ -11,7 +11,7 @@ import { intArg, numbersArg } from '../check.js';
 
 /** @internal ones shaped like t */
 export function onesLike(t: Tensor): Tensor {
-  return launch('fill', t.dtype, [], [{ shape: t.shape, dtype: t.dtype }], [], [1])[0]!;
+  return launch('fill', t.dtype, [], [{ shape: t.shape, dtype: t.dtype, device: t.device }], [], [1])[0]!;
 }
 
 // Views are differentiable: their backward maps the gradient back to the source's shape.
@@ -25,12 +25,18 @@ export function copyInto(dst: Tensor, src: Tensor): void {
   if (dst.shape.length !== src.shape.length || dst.shape.some((d, i) => d !== src.shape[i])) {
     throw new ShapeError(`copy_: expected a source of shape ${fmt(dst.shape)}, got ${fmt(src.shape)}`);
   }
+  if (src.device !== dst.device) {  // loadStateDict into a module on another device: over there first
+    const moved = toDevice(src, dst.device);
+    launch('copy', src.dtype, [moved], [dst]);
+    if (moved !== src) moved.dispose();
+    return;
+  }
   launch('copy', src.dtype, [src], [dst]);
 }
 
 /** The gradient of a slice: g placed into zeros of the source's shape. @internal */
 function unslice(g: Tensor, src: Tensor, dim: number, s0: number, step: number): Tensor {
-  const z = launch('fill', g.dtype, [], [{ shape: src.shape, dtype: g.dtype }], [], [0])[0]!;
+  const z = launch('fill', g.dtype, [], [{ shape: src.shape, dtype: g.dtype, device: g.device }], [], [0])[0]!;
   const strides = contiguousStrides(src.shape);
   const vs = [...strides];
   vs[dim] = strides[dim]! * step;

@@ -47,7 +47,7 @@ export class Adam extends Optimizer<AdamOptions> {
       for (const p of g.params) {
         const grad = gradOf(p);
         if (!grad) continue;
-        let s = this.state.get(p);
+        let s = this.stateOf(p);
         if (!s) {
           s = { step: 0, expAvg: zerosLike(p), expAvgSq: zerosLike(p) };
           if (g.amsgrad) s['maxExpAvgSq'] = zerosLike(p);

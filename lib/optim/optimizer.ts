@@ -1,6 +1,6 @@
 /** Optimizer base: parameter groups with their own options, per-parameter state, stateDict/loadStateDict. */
 import { ArgumentError, DTypeError, ShapeError } from '../errors.js';
-import { Tensor } from '../tensor/tensor.js';
+import { Tensor, moveTo, toDevice } from '../tensor/tensor.js';
 import { fmt, shapesEqual } from '../tensor/shape.js';
 import { isFloat } from '../dtype.js';
 import { describe, isOptions, optionsArg } from '../check.js';
@@ -19,6 +19,15 @@ export interface OptimizerStateDict {
 export abstract class Optimizer<O extends { lr: number }> {
   paramGroups: ParamGroup<O>[];
   state = new Map<Tensor, OptimizerState>();
+  /**
+   * @internal p's state, its tensors moved first to p's device when they are elsewhere (the parameters were moved by
+   * module.to() after the state was made)
+   */
+  stateOf(p: Tensor): OptimizerState | undefined {
+    const s = this.state.get(p);
+    if (s !== undefined) for (const k in s) { const v = s[k]; if (v instanceof Tensor && v.device !== p.device) moveTo(v, p.device); }
+    return s;
+  }
 
   constructor(params: Tensor[] | ParamGroupSpec<O>[], readonly defaults: O) {
     const name = this.constructor.name;
@@ -148,7 +157,14 @@ export abstract class Optimizer<O extends { lr: number }> {
     const copies = new Map<Tensor, OptimizerState>();
     for (const [p, s] of states) {
       const copy: OptimizerState = {};
-      for (const [name, v] of Object.entries(s)) copy[name] = v instanceof Tensor ? (v.dtype === p.dtype ? v.clone() : v.cast(p.dtype)) : v;
+      for (const [name, v] of Object.entries(s)) {
+        if (!(v instanceof Tensor)) {
+          copy[name] = v;
+          continue;
+        }
+        const c = v.dtype === p.dtype ? v.clone() : v.cast(p.dtype);
+        copy[name] = c.device === p.device ? c : toDevice(c, p.device);  // the state goes where its parameter is
+      }
       copies.set(p, copy);
     }
     groups.forEach((g, i) => Object.assign(this.paramGroups[i]!, g));

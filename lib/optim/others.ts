@@ -17,7 +17,7 @@ function eachParam<O extends { lr: number; weightDecay: number }>(opt: Optimizer
       for (const p of g.params) {
         let grad = gradOf(p);
         if (!grad) continue;
-        let s = opt.state.get(p);
+        let s = opt.stateOf(p);
         if (!s) opt.state.set(p, (s = { step: 0, ...init(g, p) }));
         s['step'] = (s['step'] as number) + 1;
         if (g.weightDecay) grad = grad.add(p.mul(g.weightDecay));

@@ -42,7 +42,7 @@ export class SGD extends Optimizer<SgdOptions> {
       for (const p of g.params) {
         const grad = gradOf(p);
         if (!grad) continue;
-        let s = this.state.get(p);
+        let s = this.stateOf(p);
         const isFirst = !s;
         // a new state is kept once the fused update has run (a failed first step stays a first step)
         if (!s) s = g.momentum !== 0 ? { momentumBuffer: zerosLike(p) } : {};

@@ -3,7 +3,8 @@
  * with metrics, validation, callbacks, progress output, a History, and a clean stop on Ctrl-C.
  */
 import { ArgumentError, ShapeError } from '../errors.js';
-import { Tensor } from '../tensor/tensor.js';
+import { Tensor, toDevice } from '../tensor/tensor.js';
+import { Device, deviceArg } from '../native.js';
 import { Module } from '../nn/module.js';
 import { noGrad } from '../autograd/engine.js';
 import { crossEntropy } from '../ops/nn.js';
@@ -35,7 +36,11 @@ export interface FitOptions {
    * bar and onBatchEnd's logs see the loss then; History.steps has every batch's loss either way. Default 10
    */
   logEvery?: number;
-  device?: 'cpu' | 'auto';
+  /**
+   * where to train: the model moves there first (`model.to(device)`) and each batch follows (its tensors are copied
+   * to it as they come). 'auto' picks the GPU when one is usable. Default: the device the model's parameters are on.
+   */
+  device?: Device | 'auto';
   /** epochs already done (a resumed run): training runs epochs initialEpoch+1 .. epochs, numbered so; default 0 */
   initialEpoch?: number;
 }
@@ -80,7 +85,8 @@ export async function fit(model: Module, train: AsyncIterable<Batch> & { length?
   if (!(Number.isInteger(initialEpoch) && initialEpoch >= 0 && initialEpoch < o.epochs)) {
     throw new ArgumentError(`fit: expected initialEpoch to be an integer in [0, epochs) = [0, ${o.epochs}), got ${describe(o.initialEpoch)}`);
   }
-  if (o.device && o.device !== 'cpu' && o.device !== 'auto') throw new ArgumentError(`fit: expected device 'cpu' or 'auto' (this build has no CUDA backend), got '${o.device}'`);
+  const device = o.device !== undefined ? deviceArg('fit', o.device) : modelDevice(model);
+  if (o.device !== undefined) model.to(device);
   const lossFn = o.loss ?? ((out: Tensor, y: Tensor) => crossEntropy(out, y));
   const metrics = o.metrics ?? [new Accuracy()];
   const cbs = o.callbacks ?? [];
@@ -127,8 +133,9 @@ export async function fit(model: Module, train: AsyncIterable<Batch> & { length?
         return last;
       };
       for await (const b of train) {
-        const x = b[ik], y = b[tk];
-        if (!x || !y) throw new ArgumentError(`fit: expected batches with fields '${ik}' and '${tk}', got ${Object.keys(b).join(', ')}`);
+        const bx = b[ik], by = b[tk];
+        if (!bx || !by) throw new ArgumentError(`fit: expected batches with fields '${ik}' and '${tk}', got ${Object.keys(b).join(', ')}`);
+        const x = onDevice(bx, device), y = onDevice(by, device);
         const out = model.forward(x);
         const loss = lossFn(out, y);
         if (!(loss instanceof Tensor)) throw new ArgumentError(`fit: expected the loss function to return a Tensor, got ${describe(loss)}`);
@@ -198,11 +205,13 @@ export async function evaluate(model: Module, loader: AsyncIterable<Batch>, o: {
   model.eval();
   metrics.forEach((m) => m.reset());
   const losses: [Tensor, number][] = [];
+  const device = modelDevice(model);
   await noGrad(async () => {
     for await (const b of loader) {
-      const out = model.forward(b[ik]!);
-      losses.push([lossFn(out, b[tk]!), b[ik]!.shape[0]!]);
-      for (const m of metrics) m.update(out, b[tk]!);
+      const x = onDevice(b[ik]!, device), y = onDevice(b[tk]!, device);
+      const out = model.forward(x);
+      losses.push([lossFn(out, y), x.shape[0]!]);
+      for (const m of metrics) m.update(out, y);
     }
   });
   model.train(wasTraining);
@@ -220,13 +229,24 @@ export async function predict(model: Module, input: Tensor | AsyncIterable<Batch
   const wasTraining = model.training;
   model.eval();
   try {
-    if (input instanceof Tensor) return noGrad(() => model.forward(input));
+    const device = modelDevice(model);
+    if (input instanceof Tensor) return noGrad(() => model.forward(onDevice(input, device)));
     const outs: Tensor[] = [];
     await noGrad(async () => {
-      for await (const b of input) outs.push(model.forward(b[o.inputKey ?? 'x']!));
+      for await (const b of input) outs.push(model.forward(onDevice(b[o.inputKey ?? 'x']!, device)));
     });
     return cat(outs, 0);
   } finally {
     model.train(wasTraining);
   }
+}
+
+// the device of a model's parameters (the CPU for a model without any)
+function modelDevice(model: Module): Device {
+  const p = model.parameters()[0] ?? model.buffers()[0];
+  return p ? p.device : 'cpu';
+}
+// a batch's tensor on the model's device (a copy there; a tensor already there as it is)
+function onDevice(t: Tensor, device: Device): Tensor {
+  return t instanceof Tensor && t.device !== device ? toDevice(t, device) : t;
 }

@@ -1106,6 +1106,12 @@ void fault(const char* what, const char* file, int line) {
   abandon();
 }
 
+}  // namespace detail
+}  // namespace tensile_emu
+// glibc's, declared by <assert.h> only without NDEBUG (a Release build defines it)
+extern "C" [[noreturn]] void __assert_fail(const char*, const char*, unsigned int, const char*) noexcept;
+namespace tensile_emu {
+namespace detail {
 void assert_fail(const char* expr, const char* file, unsigned line, const char* func) {
   if (!current_fiber()) ::__assert_fail(expr, file, line, func);
   {

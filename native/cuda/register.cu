@@ -1,0 +1,22 @@
+// Fills the op table's CUDA column: one call per kernel file of native/cuda (each registers the same (op, dtype)
+// pairs as its CPU counterpart). device.cu then wraps `copy` for copies between devices.
+#include "common.cuh"
+#include "../core/runtime.h"
+
+namespace tensile {
+namespace cuda {
+
+void register_elementwise();
+void register_index();
+void register_reduce();
+void register_norm();
+
+void register_kernels() {
+  register_elementwise();
+  register_index();
+  register_reduce();
+  register_norm();
+}
+
+}  // namespace cuda
+}  // namespace tensile
