@@ -6,6 +6,7 @@
 //   node scripts/sync-loop.mjs --loop train --model convnet --data fashion-mnist  (one full epoch, 938 batches)
 //   node scripts/sync-loop.mjs --loop infer --steps 2000                          (inference under noGrad)
 //   node scripts/sync-loop.mjs --loop arrays --steps 2000                         (tensors made from Float32Arrays)
+//   node scripts/sync-loop.mjs --device cuda --model mlp --steps 300              (on a GPU: its memory too)
 //
 // --limit-mb N stops the loop, and exits with code 3, once the resident set passes N MiB, so that a regression shows
 // as a failed run and not as a machine out of memory. The loop runs synchronously from its first step to its last:
@@ -15,7 +16,7 @@ import { isMainThread, parentPort, workerData } from 'node:worker_threads';
 const MB = 1024 * 1024;
 
 function parse(argv) {
-  const o = { loop: 'train', model: 'readme', data: 'random', steps: 0, batch: 64, limitMb: 4096, warmup: 0, dist: '../dist/index.js' };
+  const o = { loop: 'train', model: 'readme', data: 'random', steps: 0, batch: 64, limitMb: 4096, warmup: 0, dist: '../dist/index.js', device: 'cpu' };
   for (let i = 0; i < argv.length; i += 2) {
     const k = argv[i].replace(/^--/, '').replace(/-([a-z])/g, (_, c) => c.toUpperCase()), v = argv[i + 1];
     if (!(k in o)) throw new Error(`sync-loop: expected one of --${Object.keys(o).join(', --')}, got --${k}`);
@@ -27,7 +28,9 @@ function parse(argv) {
 /** Runs the loop described by `o` (see parse()) and returns its measurements. */
 export async function run(o) {
   const T = await import(new URL(o.dist, import.meta.url).href);
-  const { nn, optim, F, randn, randint, tensor, noGrad, manualSeed, memory, data } = T;
+  const { nn, optim, F, randn, randint, tensor, noGrad, manualSeed, memory, data, cuda } = T;
+  const device = o.device;
+  const gpu = device !== 'cpu';
   manualSeed(0);
   const models = {
     // the model of the README's training loop
@@ -39,7 +42,7 @@ export async function run(o) {
   const { MODELS } = await import(new URL(o.dist.replace(/index\.js$/, 'cli/models.js'), import.meta.url).href);
   const build = models[o.model] ?? MODELS[o.model];
   if (!build) throw new Error(`sync-loop: expected --model readme or one of ${Object.keys(MODELS).join(', ')}, got ${o.model}`);
-  const model = build();
+  const model = build().to(device);
   const opt = new optim.Adam(model.parameters(), { lr: 1e-3 });
   const B = o.batch;
   let ds = null;
@@ -50,7 +53,7 @@ export async function run(o) {
   const xs = new Float32Array(B * 784), ys = new Int32Array(B);
   // a fresh input batch every step: random tensors, or tensors made from typed arrays (the data set's samples)
   const batch = (step) => {
-    if (!ds && o.loop !== 'arrays') return [randn([B, 1, 28, 28]), randint(0, 10, [B])];
+    if (!ds && o.loop !== 'arrays') return [randn([B, 1, 28, 28], { device }), randint(0, 10, [B], { device })];
     for (let i = 0; i < B; i++) {
       if (ds) {
         const s = ds.get((step * B + i) % ds.length);
@@ -61,12 +64,12 @@ export async function run(o) {
         ys[i] = (step + i) % 10;
       }
     }
-    return [tensor(xs, { shape: [B, 1, 28, 28] }), tensor(ys, { dtype: 'int32' })];
+    return [tensor(xs, { shape: [B, 1, 28, 28], device }), tensor(ys, { dtype: 'int32', device })];
   };
   if (o.loop === 'infer') model.eval();
   else if (!['train', 'arrays'].includes(o.loop)) throw new Error(`sync-loop: expected --loop train, infer or arrays, got ${o.loop}`);
 
-  let rssWarm = 0, rssMax = 0, liveMax = 0, exceeded = false, done = 0;
+  let rssWarm = 0, rssMax = 0, liveMax = 0, exceeded = false, done = 0, gpuWarm = 0, gpuMax = 0;
   const trace = [];  // resident MiB at every tenth of the run
   const t0 = performance.now();
   for (let step = 0; step < steps; step++) {
@@ -85,6 +88,11 @@ export async function run(o) {
     if (step >= warmup) rssMax = Math.max(rssMax, rss);
     if (step % Math.max(1, Math.floor(steps / 10)) === 0) trace.push(Math.round(rss / MB));
     if (step % 50 === 0) liveMax = Math.max(liveMax, memory().liveTensors);
+    if (gpu && (step === warmup || (step > warmup && step % 10 === 0))) {  // the GPU's allocator (waits for the worker)
+      const a = cuda.memory(device).allocated;
+      if (step === warmup) gpuWarm = a;
+      gpuMax = Math.max(gpuMax, a);
+    }
     if (rss > o.limitMb * MB) {
       exceeded = true;
       break;
@@ -98,6 +106,7 @@ export async function run(o) {
     growthMB: +((rssMax - rssWarm) / MB).toFixed(1),
     liveTensorsMax: liveMax, liveTensorsEnd: m.liveTensors, nativeMB: +(m.cpu.bytes / MB).toFixed(1),
     stepsPerSecond: +(done / seconds).toFixed(1), rssTraceMB: trace,
+    ...(gpu ? { device, gpuWarmMB: +(gpuWarm / MB).toFixed(1), gpuMaxMB: +(gpuMax / MB).toFixed(1), gpuGrowthMB: +((gpuMax - gpuWarm) / MB).toFixed(1) } : {}),
   };
 }
 

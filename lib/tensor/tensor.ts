@@ -717,7 +717,7 @@ function checkKernel(op: string, id: number, device: Device, dev: number, dtype:
 }
 /** @internal whether the op table has a kernel for (op, device, dtype) */
 export function hasKernel(op: string, device: Device, dtype: DType): boolean {
-  return binding.supports(opId(op), DEVICE_ID[device]! > 0 ? 1 : 0, DTYPE_ID[dtype]);
+  return binding.supports(opId(op), device === 'cpu' ? 0 : 1, DTYPE_ID[dtype]);
 }
 function mixedDevices(op: string, a: Device, b: Device): never {
   throw new DeviceError(`${op}: expected tensors on one device, got ${a} and ${b}`);

@@ -10,12 +10,18 @@ void register_elementwise();
 void register_index();
 void register_reduce();
 void register_norm();
+void register_pool2d();
+void register_random();
+void register_optim();
 
 void register_kernels() {
   register_elementwise();
   register_index();
   register_reduce();
   register_norm();
+  register_pool2d();
+  register_random();
+  register_optim();
 }
 
 }  // namespace cuda

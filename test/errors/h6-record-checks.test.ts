@@ -85,7 +85,7 @@ describe('a dtype name in place of the options (PyTorch takes dtype only by keyw
     ["eye(2, 2, 'int32')", () => T.eye(2, 2, 'int32' as never), "eye: expected an options object such as { dtype: 'int32' }, got the string 'int32'"],
     ["tensor([1], 'int32')", () => T.tensor([1], 'int32' as never), "tensor: expected an options object such as { dtype: 'int32' }, got the string 'int32'"],
     ['zeros([2], 5)', () => T.zeros([2], 5 as never), 'full: expected an options object, got the number 5'],
-    ["zeros([2], { device: 'cuda' })", () => T.zeros([2], { device: 'cuda' }), "full: expected device 'cpu', got the string 'cuda'"],
+    ["zeros([2], { device: 'gpu' })", () => T.zeros([2], { device: 'gpu' as never }), "full: expected a device 'cpu', 'cuda', 'cuda:N' or 'auto', got 'gpu'"],
   ];
   it.each(cases)('%s throws an ArgumentError', async (_name, f, message) => {
     await throwsCleanly(f, T.ArgumentError, message);
