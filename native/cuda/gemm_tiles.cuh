@@ -190,7 +190,7 @@ struct Loader<T, OUT, BK, NT, D, false> {
       red = tid / OUT;
     }
     valid = o0 + outer < outer_n;
-    if (valid) ctx = d.ctx(b, o0 + outer);
+    ctx = valid ? d.ctx(b, o0 + outer) : typename D::Ctx{};
   }
   __device__ __forceinline__ void fetch(const D& d, int64_t k0, int64_t kend) {
 #pragma unroll
