@@ -5,8 +5,9 @@
 //   forward:      y[n][g*Kg+k][p] = sum_t w[g*Kg+k][t] col[t][(n,p)]       M = Kg, N = images*OH*OW, K = ckk
 //                 (+ bias[k] per output channel, then ReLU when ip[7], the CPU conv's fused epilogue)
 //   input grad:   dx[n][g*Cg+c][q] = sum_(k,i,j) w[g*Kg+k][c][i][j] dy[n][g*Kg+k][oh][ow] where
-//                 oh*sh = ih + ph - i*dh and ow*sw = iw + pw - j*dw (terms off the stride grid are zero)
-//                                                                          M = Cg, N = images*H*W, K = Kg*kh*kw
+//                 oh*sh = ih + ph - i*dh and ow*sw = iw + pw - j*dw, one GEMM per stride class of (ih, iw)
+//                 (the pixels that the same taps reach: no terms off the stride grid)
+//                                                    M = Cg, N = images*(class pixels), K = Kg*(class taps)
 //   weight grad:  dw[g*Kg+k][t] = sum_(n,p) dy[n][g*Kg+k][p] col[t][(n,p)]   M = Kg, N = ckk, K = images*OH*OW
 //                 (split-K: the slices' partial sums are added in slice order; no atomics)
 //   bias grad:    db[k] = sum over n, p of dy[n][k][p] (out[1] of conv2d_bwd_weight when asked for): one block per
@@ -59,46 +60,126 @@ struct Im2col {
   }
 };
 
-// input-grad A operand: W_g^T, outer c (input channel in the group), red (k, i, j) = k*khkw + i*kw + j.
+// The input gradient by stride classes: the dx pixels with (ih + ph) % sh == rh and (iw + pw) % sw == rw receive
+// exactly the taps i with i*dh % sh == rh (i = i0 + u*si, u < ni) and j with j*dw % sw == rw (j0 + v*sj, v < nj),
+// from dy row oh = a + oh0 - u*dsh where ih = ihf + a*sh (likewise columns): one GEMM per class with no terms off
+// the stride grid (a stride of 2 would otherwise multiply three zeros out of four).
+struct Cls {
+  int64_t ihf, iwf, nh, nw;  // the class's first input row / column and their counts
+  int64_t i0, si, ni, j0, sj, nj;  // its taps
+  int64_t oh0, dsh, ow0, dsw;  // oh = a + oh0 - u*dsh, ow = b + ow0 - v*dsw
+};
+inline int64_t gcd64(int64_t a, int64_t b) {
+  while (b) {
+    const int64_t t = a % b;
+    a = b;
+    b = t;
+  }
+  return a;
+}
+// taps t in [0, k) with t*d % s == r: first t0, step st, count n
+inline void class_taps(int64_t k, int64_t d, int64_t s, int64_t r, int64_t* t0, int64_t* st, int64_t* n) {
+  *st = s / gcd64(s, d);
+  *t0 = -1;
+  for (int64_t t = 0; t < k && t < *st; ++t)
+    if (t * d % s == r) {
+      *t0 = t;
+      break;
+    }
+  *n = *t0 < 0 ? 0 : (k - *t0 + *st - 1) / *st;
+  if (*t0 < 0) *t0 = 0;
+}
+inline Cls class_of(const Geo& G, int64_t rh, int64_t rw) {
+  Cls q;
+  q.ihf = ((rh - G.ph) % G.sh + G.sh) % G.sh;
+  q.iwf = ((rw - G.pw) % G.sw + G.sw) % G.sw;
+  q.nh = q.ihf < G.H ? (G.H - q.ihf + G.sh - 1) / G.sh : 0;
+  q.nw = q.iwf < G.W ? (G.W - q.iwf + G.sw - 1) / G.sw : 0;
+  class_taps(G.kh, G.dh, G.sh, rh, &q.i0, &q.si, &q.ni);
+  class_taps(G.kw, G.dw, G.sw, rw, &q.j0, &q.sj, &q.nj);
+  q.oh0 = (q.ihf + G.ph - q.i0 * G.dh) / G.sh;  // exact: ihf + ph == rh == i0*dh (mod sh)
+  q.ow0 = (q.iwf + G.pw - q.j0 * G.dw) / G.sw;
+  q.dsh = q.si * G.dh / G.sh;
+  q.dsw = q.sj * G.dw / G.sw;
+  return q;
+}
+
+// input-grad A operand: W_g^T restricted to the class's taps, outer c (input channel in the group), red (k, u, v).
 template <typename T>
 struct WeightT {
   static constexpr bool kMat = false, kRedFast = true;
   const T* w;
   Geo G;
+  Cls q;
   struct Ctx {
     const T* base;
   };
-  __device__ __forceinline__ Ctx ctx(int64_t g, int64_t c) const { return Ctx{w + g * G.Kg * G.ckk + c * G.khkw}; }
-  __device__ __forceinline__ T at(const Ctx& q, int64_t r) const {
-    const int64_t k = udiv(r, G.khkw);
-    return q.base[k * G.ckk + (r - k * G.khkw)];
+  __device__ __forceinline__ Ctx ctx(int64_t g, int64_t c) const {
+    return Ctx{w + g * G.Kg * G.ckk + c * G.khkw + q.i0 * G.kw + q.j0};
+  }
+  __device__ __forceinline__ T at(const Ctx& x, int64_t r) const {
+    const int64_t nuv = q.ni * q.nj;
+    const int64_t k = udiv(r, nuv), uv = r - k * nuv;
+    const int64_t u = udiv(uv, q.nj), v = uv - u * q.nj;
+    return x.base[k * G.ckk + u * q.si * G.kw + v * q.sj];
   }
 };
 
-// input-grad B operand: red (k, i, j), outer q = image*hw + ih*W + iw: the dy element that tap (i, j) of output
-// channel k takes from input pixel (ih, iw), zero where it falls between strides or outside dy.
+// input-grad B operand: red (k, u, v), outer n = (image, a, b) of the class's pixels: dy[image][g*Kg+k][oh][ow].
 template <typename T>
 struct DyCol {
   static constexpr bool kMat = false, kRedFast = false;
   const T* dy;
   Geo G;
+  Cls q;
   struct Ctx {
     const T* base;
-    int64_t ihp, iwp;
+    int64_t oh, ow;  // at u = v = 0
   };
-  __device__ __forceinline__ Ctx ctx(int64_t g, int64_t q) const {
-    const int64_t img = udiv(q, G.hw), p = q - img * G.hw;
-    const int64_t ih = udiv(p, G.W), iw = p - ih * G.W;
-    return Ctx{dy + (img * G.K + g * G.Kg) * G.ohw, ih + G.ph, iw + G.pw};
+  __device__ __forceinline__ Ctx ctx(int64_t g, int64_t n) const {
+    const int64_t plane = q.nh * q.nw;
+    const int64_t img = udiv(n, plane), p = n - img * plane;
+    const int64_t a = udiv(p, q.nw), b = p - a * q.nw;
+    return Ctx{dy + (img * G.K + g * G.Kg) * G.ohw, a + q.oh0, b + q.ow0};
   }
-  __device__ __forceinline__ T at(const Ctx& q, int64_t r) const {
-    const int64_t k = udiv(r, G.khkw), t = r - k * G.khkw;
-    const int64_t i = udiv(t, G.kw), j = t - i * G.kw;
-    const int64_t th = q.ihp - i * G.dh, tw = q.iwp - j * G.dw;
-    if (th < 0 || tw < 0) return T(0);
-    const int64_t oh = udiv(th, G.sh), ow = udiv(tw, G.sw);
-    if (oh * G.sh != th || ow * G.sw != tw || oh >= G.OH || ow >= G.OW) return T(0);
-    return q.base[k * G.ohw + oh * G.OW + ow];
+  __device__ __forceinline__ T at(const Ctx& x, int64_t r) const {
+    const int64_t nuv = q.ni * q.nj;
+    const int64_t k = udiv(r, nuv), uv = r - k * nuv;
+    const int64_t u = udiv(uv, q.nj), v = uv - u * q.nj;
+    const int64_t oh = x.oh - u * q.dsh, ow = x.ow - v * q.dsw;
+    return oh >= 0 && oh < G.OH && ow >= 0 && ow < G.OW ? x.base[k * G.ohw + oh * G.OW + ow] : T(0);
+  }
+};
+
+// (g, c, n = (image, a, b)) -> dx[image][g*Cg + c][ihf + a*sh][iwf + b*sw]
+template <typename T>
+struct DxStore {
+  T* dx;
+  Geo G;
+  Cls q;
+  template <int V>
+  __device__ __forceinline__ void store(int64_t g, int64_t, int64_t c, int64_t n, const T* v, int cnt) const {
+    const int64_t plane = q.nh * q.nw;
+    int64_t img = udiv(n, plane), p = n - img * plane;
+    int64_t a = udiv(p, q.nw), b = p - a * q.nw;
+    T* q0 = dx + (img * G.C + g * G.Cg + c) * G.hw + (q.ihf + a * G.sh) * G.W + q.iwf + b * G.sw;
+    if (G.sw == 1 && cnt == V && b + V <= q.nw && gemm::aligned<T, V>(q0)) {
+      gemm::vstore<T, V>(q0, v);
+      return;
+    }
+#pragma unroll
+    for (int e = 0; e < V; ++e) {
+      if (e < cnt) {
+        dx[(img * G.C + g * G.Cg + c) * G.hw + (q.ihf + a * G.sh) * G.W + q.iwf + b * G.sw] = v[e];
+        if (++b == q.nw) {
+          b = 0;
+          if (++a == q.nh) {
+            a = 0;
+            ++img;
+          }
+        }
+      }
+    }
   }
 };
 
@@ -234,15 +315,20 @@ void conv_fwd(const OpCall& c) {
   gemm::run<T>(c, "conv2d", A, B, epi, G.g, G.Kg, G.N * G.ohw, G.ckk);
 }
 
-// in: dy [N,K,OH,OW], w; out: dx [N,C,H,W].
+// in: dy [N,K,OH,OW], w; out: dx [N,C,H,W]. One GEMM per stride class (one in all for unit strides).
 template <typename T>
 void conv_bwd_input(const OpCall& c) {
   const TensorArg &dyt = c.in[0], &wt = c.in[1], &dxt = c.out[0];
   const Geo G = geo(c, dxt, wt, dyt);
-  const WeightT<T> A{(const T*)wt.data, G};
-  const DyCol<T> B{(const T*)dyt.data, G};
-  const NchwStore<T> epi{(T*)dxt.data, G.C, G.Cg, G.hw, nullptr, 0};
-  gemm::run<T>(c, "conv2d_bwd_input", A, B, epi, G.g, G.Cg, G.N * G.hw, G.Kg * G.khkw);
+  for (int64_t rh = 0; rh < G.sh; ++rh)
+    for (int64_t rw = 0; rw < G.sw; ++rw) {
+      const Cls q = class_of(G, rh, rw);
+      if (q.nh == 0 || q.nw == 0) continue;  // no pixel of dx in this class
+      const WeightT<T> A{(const T*)wt.data, G, q};
+      const DyCol<T> B{(const T*)dyt.data, G, q};
+      const DxStore<T> epi{(T*)dxt.data, G, q};
+      gemm::run<T>(c, "conv2d_bwd_input", A, B, epi, G.g, G.Cg, G.N * q.nh * q.nw, G.Kg * q.ni * q.nj);
+    }
 }
 
 // in: dy, x; out: dw [K, C/g, kh, kw] and, when asked for, db [K].
