@@ -9,6 +9,7 @@ export { toMessage, fromMessage } from './tensor/transfer.js';
 export type { TensorMessage } from './tensor/transfer.js';
 export { scope, memory, emptyCache, sync } from './memory.js';
 export { isa, setIsa, opNames } from './native.js';
+export * as cuda from './cuda.js';
 export type { Device } from './native.js';
 export type { DType } from './dtype.js';
 export * from './errors.js';

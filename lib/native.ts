@@ -29,6 +29,38 @@ interface Binding {
   memory(): { liveBytes: number; liveStorages: number; pooledBytes: number };
   trim(): void;
   noop(): void;
+  cudaStatus(): { built: boolean; emulated: boolean; runtimeVersion: number; driverVersion: number; devices: number; reason: string };
+  cudaProperties(ordinal: number): CudaProperties;
+  cudaMemory(ordinal: number): CudaMemory;
+  cudaSynchronize(): void;
+  cudaEmptyCache(ordinal: number): void;
+  cudaSetMemoryLimit(ordinal: number, bytes: number): void;
+  cudaResetPeak(ordinal: number): void;
+}
+
+/** What cuda.getDeviceProperties() returns. @example `cuda.getDeviceProperties(0).name` */
+export interface CudaProperties {
+  name: string;
+  major: number;
+  minor: number;
+  multiProcessorCount: number;
+  warpSize: number;
+  maxThreadsPerBlock: number;
+  totalMemory: number;
+  sharedMemoryPerBlock: number;
+  l2CacheSize: number;
+}
+/** What cuda.memory() returns, in bytes (allocated: held by tensors; reserved: also the allocator's cache). @example `cuda.memory().allocated` */
+export interface CudaMemory {
+  allocated: number;
+  reserved: number;
+  peak: number;
+  allocations: number;
+  limit: number;
+  total: number;
+  free: number;
+  liveBytes: number;
+  liveStorages: number;
 }
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
@@ -42,6 +74,19 @@ function load(): Binding {
     throw new NativeError(`tensile: expected the dependency node-gyp-build to be installed, got ${(e as Error).message}`);
   }
   const override = process.env['TENSILE_ADDON'];  // a specific build (the sanitizer build, a debug build)
+  const emulate = process.env['TENSILE_EMULATE_CUDA'];
+  if (!override && emulate !== undefined && emulate !== '' && emulate !== '0') {
+    // the CUDA backend compiled for the SIMT emulator (native/emu; tests only): `npm run build:emulated`
+    const path = resolve(root, 'build-emu', 'Release', 'tensile.node');
+    try {
+      return require(path);
+    } catch (e) {
+      throw new NativeError(
+        `tensile: TENSILE_EMULATE_CUDA=${emulate} expected the emulated build at ${path}, got: ${(e as Error).message}. ` +
+          'Remedy: run `npm run build:emulated` (g++ and cmake; no CUDA toolkit needed).',
+      );
+    }
+  }
   try {
     return override ? require(resolve(override)) : nodeGypBuild(root);
   } catch (e) {
@@ -393,11 +438,57 @@ export function setIsa(name: 'avx512' | 'avx2' | 'scalar'): string {
   return info.isa;
 }
 
-export const DEVICE_ID = { cpu: 0, cuda: 1 } as const;
-export type Device = keyof typeof DEVICE_ID;
+/**
+ * A device: 'cpu', or a GPU as 'cuda:N' ('cuda' alone means 'cuda:0'). Tensors report theirs as 'cpu' or 'cuda:N'.
+ * @example `tensor([1, 2], { device: 'cuda' }).device // 'cuda:0'`
+ */
+export type Device = 'cpu' | 'cuda' | `cuda:${number}`;
+/** The devices ids of records and storages: 0 the CPU, 1 + N cuda:N (native/core/types.h). @internal */
+export const MAX_GPUS = 16;
+/** @internal device id by canonical name ('cpu', 'cuda:0', ...) */
+export const DEVICE_ID: Readonly<Record<string, number>> = Object.freeze(
+  Object.fromEntries([['cpu', 0], ...Array.from({ length: MAX_GPUS }, (_, i) => [`cuda:${i}`, i + 1])]),
+);
+/** @internal canonical names by device id */
+export const DEVICE_NAME: readonly Device[] = ['cpu', ...Array.from({ length: MAX_GPUS }, (_, i) => `cuda:${i}` as Device)];
+
+let cudaState: ReturnType<Binding['cudaStatus']> | null = null;
+/** @internal the CUDA backend's status (probed once) */
+export function cudaStatus(): ReturnType<Binding['cudaStatus']> {
+  return cudaState ?? (cudaState = binding.cudaStatus());
+}
+
+/**
+ * @internal the canonical name of a device argument ('cuda' -> 'cuda:0'), checked: a GPU this process cannot use is
+ * a DeviceError carrying the reason ('auto': the first GPU when one is usable, else the CPU).
+ */
+export function deviceArg(op: string, d: unknown): Device {
+  if (d === 'cpu') return 'cpu';
+  if (typeof d === 'string') {
+    if (d === 'auto') {
+      const st = cudaStatus();
+      const chosen: Device = st.devices > 0 ? 'cuda:0' : 'cpu';
+      if (process.env['TENSILE_LOG_LEVEL'] === 'info' || process.env['TENSILE_LOG_LEVEL'] === 'debug') {
+        process.stderr.write(`tensile: device 'auto' chose ${chosen}${st.devices > 0 ? '' : ` (${st.reason})`}\n`);
+      }
+      return chosen;
+    }
+    const m = /^cuda(?::(\d+))?$/.exec(d);
+    if (m) {
+      const n = m[1] === undefined ? 0 : Number(m[1]);
+      const st = cudaStatus();
+      if (st.devices === 0) throw new DeviceError(`${op}: expected a usable device, got '${d}': ${st.reason}`);
+      if (n >= st.devices) {
+        throw new DeviceError(`${op}: expected a CUDA device index in [0, ${st.devices}), got '${d}'`);
+      }
+      return `cuda:${n}` as Device;
+    }
+  }
+  throw new ArgumentError(`${op}: expected a device 'cpu', 'cuda', 'cuda:N' or 'auto', got ${typeof d === 'string' ? `'${d}'` : typeof d}`);
+}
 
 export function assertSupported(op: string, device: Device, dtype: string, dtypeId: number): void {
-  if (!binding.supports(opId(op), DEVICE_ID[device], dtypeId)) {
-    throw new DeviceError(`${op}: not implemented for device ${device}, dtype ${dtype}`);
+  if (!binding.supports(opId(op), DEVICE_ID[device]! > 0 ? 1 : 0, dtypeId)) {
+    throw new DeviceError(`${op}: not implemented for device ${device.startsWith('cuda') ? 'cuda' : device}, dtype ${dtype}`);
   }
 }

@@ -6,7 +6,8 @@
  * unchanged; loadStateDict still reads the property names that earlier versions wrote, with one warning per load.
  */
 import { ArgumentError, ShapeError } from '../errors.js';
-import { Tensor } from '../tensor/tensor.js';
+import { Tensor, moveTo } from '../tensor/tensor.js';
+import { Device, deviceArg } from '../native.js';
 import { copyInto } from '../ops/view.js';
 import { noGrad } from '../autograd/engine.js';
 import { describe, isOptions, optionsArg, tensorArg } from '../check.js';
@@ -160,9 +161,20 @@ export abstract class Module {
     for (const m of this.modules()) fn(m);
     return this;
   }
-  /** Moves the module to a device (only 'cpu' in this build). @example `model.to('cpu')` */
-  to(device: 'cpu'): this {
-    if (device !== 'cpu') throw new ArgumentError(`to: expected device 'cpu' (the only one in this build), got '${device}'`);
+  /**
+   * Moves every parameter and buffer (and gradient) to `device`, in place, as PyTorch's does: the tensors keep their
+   * identity, so an optimizer made before sees the moved ones (its state moves at its next step). A GPU this process
+   * cannot use throws a DeviceError saying why.
+   * @example `model.to('cuda')`
+   */
+  to(device: Device | 'auto'): this {
+    const d = deviceArg(`${this.constructor.name}.to`, device);
+    const seen = new Set<Tensor>();
+    for (const t of [...this.parameters(), ...this.buffers()]) {
+      if (seen.has(t)) continue;
+      seen.add(t);
+      moveTo(t, d);
+    }
     return this;
   }
   /**

@@ -64,8 +64,8 @@ export function binary(op: string, a: TensorLike, b: TensorLike, fp: number[] = 
   const ref = (ta ?? tb)!;
   let dtype: DType = ta && tb ? promote(ta.dtype, tb.dtype) : scalarPromote(ref.dtype, (ta ? b : a) as number);
   if (FLOAT_ONLY.has(op) && !isFloat(dtype)) dtype = 'float32';
-  const A = ta ? asDType(ta, dtype) : scalarLike(a as number, dtype);
-  const B = tb ? asDType(tb, dtype) : scalarLike(b as number, dtype);
+  const A = ta ? asDType(ta, dtype) : scalarLike(a as number, dtype, tb!.device);
+  const B = tb ? asDType(tb, dtype) : scalarLike(b as number, dtype, ta!.device);
   let out: Tensor;
   try {
     out = broadcastLaunch(op, dtype, COMPARISONS.has(op) ? 'uint8' : dtype, [A, B], fp);
@@ -181,8 +181,8 @@ export function where(cond: Tensor, a: TensorLike, b: TensorLike): Tensor {
   const dtype = ta && tb ? promote(ta.dtype, tb.dtype) : ta ? scalarPromote(ta.dtype, b as number) : tb ? scalarPromote(tb.dtype, a as number) : 'float32';
   const grad = needsGrad(ta, tb);
   const c = cond.dtype === 'uint8' ? cond : cond.ne(0);
-  const A = ta ? asDType(ta, dtype) : scalarLike(a as number, dtype);
-  const B = tb ? asDType(tb, dtype) : scalarLike(b as number, dtype);
+  const A = ta ? asDType(ta, dtype) : scalarLike(a as number, dtype, cond.device);
+  const B = tb ? asDType(tb, dtype) : scalarLike(b as number, dtype, cond.device);
   let out: Tensor;
   try {
     out = broadcastLaunch('where', dtype, dtype, [c, A, B]);

@@ -66,7 +66,7 @@ export function cat(tensors: readonly Tensor[], dim = 0): Tensor {
   }
   const shape = [...first.shape];
   shape[d] = tensors.reduce((a, t) => a + t.shape[d]!, 0);
-  const out = launch('fill', first.dtype, [], [{ shape, dtype: first.dtype }], [], [0])[0]!;
+  const out = launch('fill', first.dtype, [], [{ shape, dtype: first.dtype, device: first.device }], [], [0])[0]!;
   const strides = contiguousStrides(shape);
   let off = 0;
   const offsets: number[] = [];

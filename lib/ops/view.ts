@@ -11,7 +11,7 @@ import { intArg, numbersArg } from '../check.js';
 
 /** @internal ones shaped like t */
 export function onesLike(t: Tensor): Tensor {
-  return launch('fill', t.dtype, [], [{ shape: t.shape, dtype: t.dtype }], [], [1])[0]!;
+  return launch('fill', t.dtype, [], [{ shape: t.shape, dtype: t.dtype, device: t.device }], [], [1])[0]!;
 }
 
 // Views are differentiable: their backward maps the gradient back to the source's shape.
@@ -30,7 +30,7 @@ export function copyInto(dst: Tensor, src: Tensor): void {
 
 /** The gradient of a slice: g placed into zeros of the source's shape. @internal */
 function unslice(g: Tensor, src: Tensor, dim: number, s0: number, step: number): Tensor {
-  const z = launch('fill', g.dtype, [], [{ shape: src.shape, dtype: g.dtype }], [], [0])[0]!;
+  const z = launch('fill', g.dtype, [], [{ shape: src.shape, dtype: g.dtype, device: g.device }], [], [0])[0]!;
   const strides = contiguousStrides(src.shape);
   const vs = [...strides];
   vs[dim] = strides[dim]! * step;

@@ -1,7 +1,7 @@
 // Creating tensors: from data, constants, ranges, identity, and the seeded random functions.
 import { ArgumentError, ShapeError } from '../errors.js';
 import { AnyTypedArray, DType, checkDType, dtypeOfArray, intRange, typedArrayCtor } from '../dtype.js';
-import { Device } from '../native.js';
+import { Device, deviceArg } from '../native.js';
 import { Tensor, fromTyped, launch } from './tensor.js';
 import { describe, optionsArg, tensorArg } from '../check.js';
 import { bytesOf, checkShapeArg, fmt } from './shape.js';
@@ -19,9 +19,7 @@ export function createOpts<T extends CreateOptions>(op: string, opts: T | undefi
     throw new ArgumentError(`${op}: expected an options object such as { dtype: '${opts}' }, got ${describe(opts)}`);
   }
   opts = optionsArg(op, opts);
-  if (opts.device !== undefined && opts.device !== 'cpu') {
-    throw new ArgumentError(`${op}: expected device 'cpu', got ${describe(opts.device)}`);
-  }
+  if (opts.device !== undefined) opts = { ...opts, device: deviceArg(op, opts.device) };
   return opts;
 }
 
@@ -123,10 +121,10 @@ export function tensor(
 }
 
 /** @internal a 0-d tensor holding v, for scalar operands */
-export function scalarLike(v: number, dtype: DType): Tensor {
+export function scalarLike(v: number, dtype: DType, device: Device = 'cpu'): Tensor {
   // a fill record rather than a copy from JS (which would submit the pending records); integer dtypes convert the
   // value here first, with typed-array rules (wrap-around, NaN -> 0), so that the kernel's cast is exact
-  return launch('fill', dtype, [], [{ shape: [], dtype }], [], [fillValue(v, dtype)])[0]!;
+  return launch('fill', dtype, [], [{ shape: [], dtype, device }], [], [fillValue(v, dtype)])[0]!;
 }
 function fillValue(v: number, dtype: DType): number {
   return dtype === 'float32' || dtype === 'float64' ? v : typedArrayCtor(dtype).of(v)[0]!;
@@ -142,7 +140,7 @@ export function full(shape: readonly number[], value: number, opts?: CreateOptio
   const dtype = checkDType(op, opts.dtype ?? 'float32');
   checkShapeArg(op, shape, dtype);
   if (typeof value !== 'number' && typeof value !== 'boolean') throw new ArgumentError(`${op}: expected a number as the value, got ${describe(value)}`);
-  return launch('fill', dtype, [], [{ shape, dtype }], [], [fillValue(Number(value), dtype)])[0]!;
+  return launch('fill', dtype, [], [{ shape, dtype, device: opts.device ?? 'cpu' }], [], [fillValue(Number(value), dtype)])[0]!;
 }
 /** @example `zeros([2, 3])` */
 export function zeros(shape: readonly number[], opts?: CreateOptions): Tensor {
@@ -192,7 +190,7 @@ export function arange(start: number, end?: number, step = 1, opts?: CreateOptio
   }
   const a = new (typedArrayCtor(dtype))(n);
   for (let i = 0; i < n; i++) a[i] = start + i * step;
-  return fromTyped(a, [n], dtype);
+  return fromTyped(a, [n], dtype, opts.device ?? 'cpu');
 }
 
 /** n evenly spaced values from start to end inclusive. @example `linspace(0, 1, 5)` */
@@ -207,7 +205,7 @@ export function linspace(start: number, end: number, n: number, opts?: CreateOpt
   if (n > 0 && (!fits(start, dtype) || !fits(end, dtype))) throw rangeError(op, 'a start and an end', dtype, `${start} and ${end}`);
   const a = new (typedArrayCtor(dtype))(n);
   for (let i = 0; i < n; i++) a[i] = n === 1 ? start : start + ((end - start) * i) / (n - 1);
-  return fromTyped(a, [n], dtype);
+  return fromTyped(a, [n], dtype, opts.device ?? 'cpu');
 }
 
 /** The n x m identity matrix. @example `eye(3)` */
@@ -217,6 +215,6 @@ export function eye(n: number, m = n, opts?: CreateOptions): Tensor {
   const dtype = checkDType(op, opts.dtype ?? 'float32');
   const a = new (typedArrayCtor(dtype))(jsCount(op, [n, m], dtype));
   for (let i = 0; i < Math.min(n, m); i++) a[i * m + i] = 1;
-  return fromTyped(a, [n, m], dtype);
+  return fromTyped(a, [n, m], dtype, opts.device ?? 'cpu');
 }
 

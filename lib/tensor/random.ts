@@ -50,14 +50,14 @@ export function rand(shape: readonly number[], opts?: CreateOptions & { low?: nu
   opts = createOpts('rand', opts);
   const dtype = floatDType('rand', opts.dtype);
   checkShapeArg('rand', shape, dtype);
-  return launch('rand_uniform', dtype, [], [{ shape, dtype }], nextRng(), [opts.low ?? 0, opts.high ?? 1])[0]!;
+  return launch('rand_uniform', dtype, [], [{ shape, dtype, device: opts.device ?? 'cpu' }], nextRng(), [opts.low ?? 0, opts.high ?? 1])[0]!;
 }
 /** Normal values (mean 0, std 1 by default). @example `randn([64, 10], { std: 0.01 })` */
 export function randn(shape: readonly number[], opts?: CreateOptions & { mean?: number; std?: number }): Tensor {
   opts = createOpts('randn', opts);
   const dtype = floatDType('randn', opts.dtype);
   checkShapeArg('randn', shape, dtype);
-  return launch('rand_normal', dtype, [], [{ shape, dtype }], nextRng(), [opts.mean ?? 0, opts.std ?? 1])[0]!;
+  return launch('rand_normal', dtype, [], [{ shape, dtype, device: opts.device ?? 'cpu' }], nextRng(), [opts.mean ?? 0, opts.std ?? 1])[0]!;
 }
 /** Integers in [low, high). @example `randint(0, 10, [64])` */
 export function randint(low: number, high: number, shape: readonly number[], opts?: CreateOptions): Tensor {
@@ -69,5 +69,5 @@ export function randint(low: number, high: number, shape: readonly number[], opt
   const dtype = checkDType('randint', opts.dtype ?? 'int32');
   checkShapeArg('randint', shape, dtype);
   if (dtype !== 'int32' && dtype !== 'float32') throw new DTypeError(`randint: expected dtype int32 or float32, got ${dtype}`);
-  return launch('randint', dtype, [], [{ shape, dtype }], [...nextRng(), low, high])[0]!;
+  return launch('randint', dtype, [], [{ shape, dtype, device: opts.device ?? 'cpu' }], [...nextRng(), low, high])[0]!;
 }

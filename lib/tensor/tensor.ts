@@ -1,8 +1,8 @@
-import { DisposedError, ShapeError, ArgumentError, DTypeError, NativeError } from '../errors.js';
+import { DisposedError, ShapeError, ArgumentError, DTypeError, NativeError, DeviceError } from '../errors.js';
 import { AnyTypedArray, DType, DTYPE_ID, DTYPE_SIZE, typedArrayCtor } from '../dtype.js';
 import {
-  binding, opId, opNames, Handle, Device, DEVICE_ID, assertSupported, cmd, reserve, recorded, submit, newHandle, releaseHandle,
-  shareHandle, handleFromBytes, onSubmit, readHandle, trackIds, keepsSite, keepSite, withSite, hasSite, CMD_OP, CMD_FLAT, CMD_LEN,
+  binding, opId, opNames, Handle, Device, DEVICE_ID, DEVICE_NAME, assertSupported, cmd, reserve, recorded, submit, newHandle, releaseHandle,
+  deviceArg, shareHandle, handleFromBytes, onSubmit, readHandle, trackIds, keepsSite, keepSite, withSite, hasSite, CMD_OP, CMD_FLAT, CMD_LEN,
 } from '../native.js';
 import { trackTensor } from '../memory.js';
 import { describe, optionsArg, isOptions } from '../check.js';
@@ -370,6 +370,23 @@ export class Tensor {
   flatten(startDim = 0, endDim = -1): Tensor {
     return view.flatten(this, startDim, endDim);
   }
+  /**
+   * This tensor on `device`: itself when it is there already, else a copy there (gradients flow back through it).
+   * A GPU this process cannot use throws a DeviceError saying why.
+   * @example `const g = x.to('cuda'); const back = g.to('cpu')`
+   */
+  to(device: Device | 'auto'): Tensor {
+    return toDevice(this, deviceArg('to', device));
+  }
+  /** This tensor on GPU `index` (default 0): `to('cuda:index')`. @example `x.cuda()` */
+  cuda(index = 0): Tensor {
+    if (!Number.isInteger(index) || index < 0) throw new ArgumentError(`cuda: expected a device index >= 0, got ${describe(index)}`);
+    return toDevice(this, deviceArg('cuda', `cuda:${index}`));
+  }
+  /** This tensor on the CPU: `to('cpu')`. @example `await x.cuda().mul(2).cpu().data()` */
+  cpu(): Tensor {
+    return toDevice(this, 'cpu');
+  }
   /** A contiguous copy (or this tensor's own new reference when already contiguous). @example `x.t().contiguous()` */
   contiguous(): Tensor {
     return view.contiguous(this);
@@ -513,6 +530,8 @@ export interface NewOut {
   dtype: DType;
   /** the geometry the kernel sees, when it differs from `shape` (same element count, contiguous) */
   kernelShape?: readonly number[];
+  /** its device (canonical name): an op without inputs runs there; a copy to another device writes it there */
+  device?: Device;
 }
 
 /**
@@ -528,11 +547,21 @@ export function launch(
   ip: readonly number[] = NONE,
   fp: readonly number[] = NONE,
 ): Tensor[] {
-  const device = ins.length ? deviceOf(ins[0]!) : 'cpu';
+  const first = outs[0];
+  const device = ins.length ? deviceOf(ins[0]!) : (first !== undefined && !(first instanceof Tensor) && first.device) || 'cpu';
   const id = opId(op);
   const dt = DTYPE_ID[dtype];
-  const dev = DEVICE_ID[device];
-  checkKernel(op, id, device, dev, dtype, dt);
+  let dev = DEVICE_ID[device]!;
+  for (let i = 1; i < ins.length; i++) if (deviceOf(ins[i]!) !== device) mixedDevices(op, device, deviceOf(ins[i]!));
+  for (let i = 0; i < outs.length; i++) {
+    const o = outs[i]!;
+    const od = o instanceof Tensor ? o.device : o.device;
+    if (od === undefined || od === device) continue;
+    // a copy between devices runs on the GPU's side (its kernel does the transfer); nothing else crosses devices
+    if (op !== 'copy' || ins.length !== 1 || o instanceof Tensor) mixedDevices(op, device, od);
+    if (dev === 0) dev = DEVICE_ID[od]!;
+  }
+  checkKernel(op, id, DEVICE_NAME[dev]!, dev, dtype, dt);
   // the record's size, then the record (layout in native/core/runtime.h)
   let size = 8 + ip.length + fp.length;
   for (let i = 0; i < ins.length; i++) size += 4 + 2 * ins[i]!.shape.length;
@@ -578,12 +607,13 @@ export function launch(
     outBytes += n * DTYPE_SIZE[o.dtype];
     cmd.lastUse[h] = seq;
     b[p++] = -h;
-    b[p++] = DTYPE_ID[o.dtype];
+    const od = o.device ?? device;
+    b[p++] = od === DEVICE_NAME[dev] ? DTYPE_ID[o.dtype] : DTYPE_ID[o.dtype] + 256 * (1 + DEVICE_ID[od]!);
     b[p++] = ks.length;
     for (let d = 0; d < ks.length; d++) b[p++] = ks[d]!;
     work += n;
     if (created === NO_TENSORS) created = [];
-    created.push(new Tensor(h, o.shape, o.dtype, device));
+    created.push(new Tensor(h, o.shape, o.dtype, od));
   }
   b[p++] = ip.length;
   for (let i = 0; i < ip.length; i++) b[p++] = ip[i]!;
@@ -610,12 +640,13 @@ const NO_TENSORS: Tensor[] = [];
  */
 export function launchFlat(op: string, id: number, dtype: DType, outDtype: DType, a: Tensor, b: Tensor | null, fp: readonly number[]): Tensor | null {
   const dt = DTYPE_ID[dtype];
-  const dev = DEVICE_ID[a.device];
+  const dev = DEVICE_ID[a.device]!;
   const ha = a._h, hb = b === null ? 0 : b._h;
   const n = a.numel;
-  if (supported[(id * 4 + dev) * 4 + dt] !== 1 || ha === null || hb === null || n > 0x7fffffff || fp.length > 0) {
+  if (supported[(id * 4 + (dev > 0 ? 1 : 0)) * 4 + dt] !== 1 || ha === null || hb === null || n > 0x7fffffff ||
+      fp.length > 0 || (b !== null && b.device !== a.device)) {
     return null;  // the caller's general path: an op not checked yet (or without a kernel), a disposed input, float
-                  // params, or more elements than an int32 counts
+                  // params, more elements than an int32 counts, or tensors on two devices (an error there)
   }
   const h = newHandle(n * DTYPE_SIZE[outDtype]);
   reserve(5);
@@ -675,12 +706,21 @@ function putArg(b: Float64Array, p: number, t: Tensor, shape: readonly number[],
 
 // (op, device, dtype) -> 0 not asked yet, 1 has a kernel, 2 has none; every instruction set registers the same ops,
 // so this never goes stale
+// (keyed by the device's kind: 0 cpu, 1 cuda)
 const supported = new Uint8Array(opNames.length * 16);
 function checkKernel(op: string, id: number, device: Device, dev: number, dtype: DType, dt: number): void {
-  const key = (id * 4 + dev) * 4 + dt;
+  const kind = dev > 0 ? 1 : 0;
+  const key = (id * 4 + kind) * 4 + dt;
   let ok = supported[key]!;
-  if (ok === 0) ok = supported[key] = binding.supports(id, dev, dt) ? 1 : 2;
+  if (ok === 0) ok = supported[key] = binding.supports(id, kind, dt) ? 1 : 2;
   if (ok !== 1) assertSupported(op, device, dtype, dt);
+}
+/** @internal whether the op table has a kernel for (op, device, dtype) */
+export function hasKernel(op: string, device: Device, dtype: DType): boolean {
+  return binding.supports(opId(op), DEVICE_ID[device]! > 0 ? 1 : 0, DTYPE_ID[dtype]);
+}
+function mixedDevices(op: string, a: Device, b: Device): never {
+  throw new DeviceError(`${op}: expected tensors on one device, got ${a} and ${b}`);
 }
 
 /** A tensor seen through other geometry (a broadcast or folded view) for one launch. @internal */
@@ -707,6 +747,53 @@ export function fromTyped(arr: AnyTypedArray, shape: readonly number[], dtype: D
   if (arr.length !== n) {
     throw new ShapeError(`tensor: expected ${n} values for shape ${fmt(shape)}, got ${arr.length}`);
   }
-  if (device !== 'cpu') throw new ArgumentError(`tensor: expected device 'cpu', got '${device}'`);
-  return new Tensor(handleFromBytes(DEVICE_ID[device], arr), shape, dtype, device);
+  const t = new Tensor(handleFromBytes(0, arr), shape, dtype, 'cpu');
+  if (device === 'cpu') return t;
+  const g = toDevice(t, device);
+  t.dispose();
+  return g;
+}
+
+/**
+ * @internal t on `device` (canonical name): t itself when it is there already (as PyTorch's to()), else a copy, which
+ * gradients flow back through.
+ */
+export function toDevice(t: Tensor, device: Device): Tensor {
+  if (t.device === device) return t;
+  const src = t.isContiguous() && t.offset === 0 ? t : t.contiguous();
+  const out = launch('copy', t.dtype, [src], [{ shape: t.shape, dtype: t.dtype, device }])[0]!;
+  if (src !== t) src.dispose();
+  if (engine.isGradEnabled() && t.requiresGrad) {
+    engine.record(out, [t], 'to', (g) => [toDevice(g, t.device)]);
+  }
+  return out;
+}
+
+/** @internal moves t (and its gradient) to `device` in place: the same Tensor object, its storage copied there */
+export function moveTo(t: Tensor, device: Device): void {
+  if (t.device !== device) adoptStorage(t, engine.noGrad(() => toDevice(t, device)));
+  const g = t.grad;
+  if (g !== null) moveTo(g, device);
+}
+
+/**
+ * @internal moves a fresh tensor's storage into `dst` (module.to(): parameters keep their identity, as in PyTorch),
+ * releasing what dst held; src is left disposed.
+ */
+export function adoptStorage(dst: Tensor, src: Tensor): void {
+  const h = src.handle('to');
+  if (src._yi >= 0) young[src._yi] = undefined;  // src was never tracked: nothing will release h for it
+  else cmd.gen[h] = cmd.gen[h]! + 1;  // src's finalizer (id, generation) is now stale: it will not release h
+  src._yi = -1;
+  src._h = null;
+  const old = dst._h;
+  dst._h = h;
+  (dst as { device: Device }).device = src.device;
+  dst._v = null;
+  if (dst._yi < 0) {  // dst's finalizer names its old handle (stale once released below): track it with h
+    if (nYoung === YOUNG) registerYoung();
+    dst._yi = nYoung;
+    young[nYoung++] = dst;
+  }
+  if (old !== null) releaseHandle(old);
 }

@@ -4,6 +4,7 @@
 #include <cstring>
 #include <memory>
 #include "../core/runtime.h"
+#include "../cuda/api.h"
 
 using namespace tensile;
 
@@ -151,6 +152,13 @@ napi_value guarded(napi_env env, napi_callback_info cbinfo) noexcept {
     return F(info);
   } catch (const Napi::Error& e) {
     throw_to_js(env, &e, nullptr);
+  } catch (const tensile::Error& e) {  // from a function without its own TS_GUARD: the error class of its kind
+    try {
+      const Napi::Error err = make_error(Napi::Env(env), e.kind, e.message);
+      throw_to_js(env, &err, nullptr);
+    } catch (...) {
+      throw_to_js(env, nullptr, e.message.c_str());
+    }
   } catch (const std::bad_alloc&) {
     throw_to_js(env, nullptr, "tensile: out of memory");
   } catch (const std::exception& e) {
@@ -212,6 +220,7 @@ Napi::Value Init(const Napi::CallbackInfo& info) {
       cpu_select_isa("");
     }
   });
+  if (cuda::status().devices > 0) cuda::init_backend();  // once per process; a few ms without a driver
   d.stream.reset(new Stream());
   // The TSFN settles reads on this thread (settle_on_js, with no JS function), and the cleanup hook that stops the
   // stream at teardown is registered right after it, so that it runs before Node's own hook for the TSFN.
@@ -257,7 +266,7 @@ Napi::Value OpNames(const Napi::CallbackInfo& info) {
 Napi::Value Supports(const Napi::CallbackInfo& info) {
   int op = info[0].As<Napi::Number>().Int32Value(), dev = info[1].As<Napi::Number>().Int32Value(),
       dt = info[2].As<Napi::Number>().Int32Value();
-  return Napi::Boolean::New(info.Env(), kernel_lookup(op, dev, dt) != nullptr);
+  return Napi::Boolean::New(info.Env(), kernel_lookup(op, device_kind(dev), dt) != nullptr);
 }
 
 EnvData& ready(Napi::Env env) {
@@ -357,6 +366,7 @@ Napi::Value FromBytes(const Napi::CallbackInfo& info) {
   TS_GUARD_BEGIN
   EnvData& d = ready(env);
   int dev = info[0].As<Napi::Number>().Int32Value();
+  if (dev != DEV_CPU) throw tensile::Error{ERR_DEVICE, "fromBytes: expected device cpu (lib/ copies to a GPU with an op)"};
   Napi::TypedArray ta = info[1].As<Napi::TypedArray>();
   const uint32_t h = handle_arg(info[2], "fromBytes");
   size_t bytes = ta.ByteLength();
@@ -427,7 +437,8 @@ Napi::Value Read(const Napi::CallbackInfo& info) {
   ReadCtx* c = new ReadCtx{Napi::Promise::Deferred::New(env)};
   Napi::Promise promise = c->deferred.Promise();
   // the worker fills c; from the worker, the TSFN brings it back to this thread, which settles the promise
-  auto fill = [c, h, off, len](const tensile::Error* err, Storage* st) {
+  Stream* stream = d.stream.get();
+  auto fill = [c, h, off, len, stream](const tensile::Error* err, Storage* st) {
     if (err) {
       c->failed = true;
       c->kind = err->kind;
@@ -447,8 +458,8 @@ Napi::Value Read(const Napi::CallbackInfo& info) {
           c->msg = "read: out of memory";
         } else {
           try {
-            std::memcpy(c->buf, (const char*)storage_data(st, true) + off, len);
-          } catch (const tensile::Error& e) {  // a never-written storage that cannot get memory
+            stream->read_bytes(st, off, c->buf, len);
+          } catch (const tensile::Error& e) {  // a never-written storage that cannot get memory; a device error
             c->failed = true;
             c->kind = e.kind;
             c->msg = "read: " + e.message;
@@ -494,7 +505,7 @@ Napi::Value ReadSync(const Napi::CallbackInfo& info) {
   if (!st) throw tensile::Error{ERR_NATIVE, "readSync: expected a live tensor handle, got a released one"};
   if (off + len > st->bytes) throw tensile::Error{ERR_NATIVE, "readSync: expected a range inside the storage"};
   Napi::ArrayBuffer ab = Napi::ArrayBuffer::New(env, len);
-  if (len) std::memcpy(ab.Data(), (const char*)storage_data(st, true) + off, len);
+  d.stream->read_bytes(st, off, ab.Data(), len);
   return ab;
   TS_GUARD_END
 }
@@ -511,6 +522,87 @@ Napi::Value Memory(const Napi::CallbackInfo& info) {
   o.Set("pooledBytes", (double)cpu_allocator().pooled_bytes());
   return o;
   TS_GUARD_END
+}
+
+// ---------------------------------------------------------------- cuda.*
+// cudaStatus() -> { built, emulated, runtimeVersion, driverVersion, devices, reason }
+Napi::Value CudaStatus(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const cuda::Status& st = cuda::status();
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("built", st.built);
+  o.Set("emulated", st.emulated);
+  o.Set("runtimeVersion", st.runtime_version);
+  o.Set("driverVersion", st.driver_version);
+  o.Set("devices", st.devices);
+  o.Set("reason", st.reason);
+  return o;
+}
+
+Napi::Value CudaProperties(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const cuda::Properties p = cuda::properties(info[0].As<Napi::Number>().Int32Value());
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("name", p.name);
+  o.Set("major", p.major);
+  o.Set("minor", p.minor);
+  o.Set("multiProcessorCount", p.multiprocessors);
+  o.Set("warpSize", p.warp_size);
+  o.Set("maxThreadsPerBlock", p.max_threads_per_block);
+  o.Set("totalMemory", (double)p.total_memory);
+  o.Set("sharedMemoryPerBlock", (double)p.shared_memory_per_block);
+  o.Set("l2CacheSize", (double)p.l2_cache);
+  return o;
+}
+
+// cudaMemory(ordinal): the device's allocator figures once this environment's work has run (blocks until then)
+Napi::Value CudaMemory(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  EnvData& d = ready(env);
+  const int ord = info[0].As<Napi::Number>().Int32Value();
+  d.stream->synchronize();
+  const cuda::MemoryStats m = cuda::memory(ord);
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("allocated", (double)m.allocated);
+  o.Set("reserved", (double)m.reserved);
+  o.Set("peak", (double)m.peak);
+  o.Set("allocations", (double)m.allocations);
+  o.Set("limit", (double)m.limit);
+  o.Set("total", (double)m.total);
+  o.Set("free", (double)m.free);
+  o.Set("liveBytes", (double)d.stream->live_bytes(1 + ord));
+  o.Set("liveStorages", (double)d.stream->live_count(1 + ord));
+  return o;
+}
+
+// cudaSynchronize(): waits (blocking) until this environment's work has run on every device, and throws the
+// device's error if one was raised
+Napi::Value CudaSynchronize(const Napi::CallbackInfo& info) {
+  EnvData& d = ready(info.Env());
+  d.stream->synchronize();
+  d.stream->synchronize_devices();
+  return info.Env().Undefined();
+}
+
+// cudaEmptyCache(ordinal): gives this environment's cached blocks on the device back to the driver
+Napi::Value CudaEmptyCache(const Napi::CallbackInfo& info) {
+  EnvData& d = ready(info.Env());
+  const int ord = info[0].As<Napi::Number>().Int32Value();
+  d.stream->synchronize();
+  if (cuda::status().devices > ord) d.stream->context(1 + ord).allocator().trim();
+  return info.Env().Undefined();
+}
+
+Napi::Value CudaSetMemoryLimit(const Napi::CallbackInfo& info) {
+  cuda::set_memory_limit(info[0].As<Napi::Number>().Int32Value(), info[1].As<Napi::Number>().Int64Value());
+  return info.Env().Undefined();
+}
+
+Napi::Value CudaResetPeak(const Napi::CallbackInfo& info) {
+  EnvData& d = ready(info.Env());
+  d.stream->synchronize();
+  cuda::reset_peak(info[0].As<Napi::Number>().Int32Value());
+  return info.Env().Undefined();
 }
 
 Napi::Value Trim(const Napi::CallbackInfo& info) {
@@ -549,6 +641,10 @@ napi_value init_module(napi_env env, napi_value exports) noexcept {
       {"read", guarded<Read>},          {"readSync", guarded<ReadSync>},
       {"memory", guarded<Memory>},      {"trim", guarded<Trim>},
       {"noop", guarded<Noop>},
+      {"cudaStatus", guarded<CudaStatus>}, {"cudaProperties", guarded<CudaProperties>},
+      {"cudaMemory", guarded<CudaMemory>}, {"cudaSynchronize", guarded<CudaSynchronize>},
+      {"cudaEmptyCache", guarded<CudaEmptyCache>}, {"cudaSetMemoryLimit", guarded<CudaSetMemoryLimit>},
+      {"cudaResetPeak", guarded<CudaResetPeak>},
   };
   for (const Export& e : fns) {
     napi_value f;

@@ -171,8 +171,12 @@ Allocator& cpu_allocator() {
 
 static Allocator& allocator_for(int device) {
   if (device == DEV_CPU) return cpu_allocator();
-  throw Error{ERR_DEVICE, "device " + std::to_string(device) + " has no allocator in this build"};
+  throw Error{ERR_DEVICE, "storage: expected a CPU storage, got device " + std::to_string(device) + " (a GPU's memory comes from its stream)"};
 }
+
+static DeviceContextFactory g_device_factory = nullptr;
+void register_device_backend(DeviceContextFactory f) { g_device_factory = f; }
+bool has_device_backend() { return g_device_factory != nullptr; }
 
 Storage* storage_new(int device, size_t bytes) {
   Allocator& a = allocator_for(device);
@@ -180,7 +184,6 @@ Storage* storage_new(int device, size_t bytes) {
   return new Storage{p, bytes, device, {1}, 0};
 }
 Storage* storage_new_lazy(int device, size_t bytes) {
-  allocator_for(device);  // a device without an allocator fails now, on the caller's thread
   return new Storage{nullptr, bytes, device, {1}, 0};
 }
 void* storage_data(Storage* s, bool zero) {
@@ -210,9 +213,17 @@ Stream::~Stream() {
   }
   cv_.notify_all();
   th_.join();
+  for (int d = 1; d < kMaxDevices; ++d) {  // what the GPUs still run may read storages freed below
+    if (!ctx_[d]) continue;
+    try {
+      ctx_[d]->synchronize();
+    } catch (const Error&) {  // a lost device: its memory goes back all the same
+    }
+  }
   for (Storage* s : handles_)
     if (s) drop(s);
   for (Storage* s : spare_) delete s;
+  for (int d = 1; d < kMaxDevices; ++d) delete ctx_[d];
   for (int k = 0; k < kSmallClasses; ++k)
     for (int i = 0; i < small_n_[k]; ++i) cpu_allocator().free(small_[k][i], size_t(64) << k);
   // The stream's environment is ending (a worker_thread that ended or was terminated): what it held went to the
@@ -435,6 +446,31 @@ bool Stream::error_for(uint32_t handle, Error* out) {
   return found;
 }
 
+DeviceContext& Stream::context(int id) {
+  if (id <= 0 || id >= kMaxDevices) throw Error{ERR_DEVICE, "expected a GPU device id, got " + std::to_string(id)};
+  if (!ctx_[id]) {
+    if (!g_device_factory) throw Error{ERR_DEVICE, "not available: this build of tensile has no CUDA backend"};
+    ctx_[id] = g_device_factory(id);
+  }
+  return *ctx_[id];
+}
+
+void Stream::synchronize_devices() {
+  for (int d = 1; d < kMaxDevices; ++d)
+    if (ctx_[d]) ctx_[d]->synchronize();
+}
+
+void Stream::read_bytes(Storage* s, size_t off, void* dst, size_t n) {
+  if (!n) return;
+  if (s->device == DEV_CPU) {
+    std::memcpy(dst, (const char*)storage_data(s, true) + off, n);
+  } else if (!s->data) {  // never written (its op failed): zeros, as on the CPU
+    std::memset(dst, 0, n);
+  } else {
+    context(s->device).to_host(dst, (const char*)s->data + off, n);
+  }
+}
+
 Storage* Stream::lookup(uint32_t handle) const { return handle < handles_.size() ? handles_[handle] : nullptr; }
 Storage* Stream::idle_handle(uint32_t handle) const { return lookup(handle); }
 
@@ -463,10 +499,14 @@ void Stream::drop(Storage* s) {
     s->failed = 0;
   }
   if (s->data) {
-    const size_t sz = cpu_size_class(s->bytes ? s->bytes : 1);
-    const int k = sz <= kSmallMax && s->device == DEV_CPU ? __builtin_ctzll(sz) - 6 : -1;
-    if (k >= 0 && small_n_[k] < kSmallDepth) small_[k][small_n_[k]++] = s->data;
-    else allocator_for(s->device).free(s->data, s->bytes ? s->bytes : 1);
+    if (s->device != DEV_CPU) {
+      ctx_[s->device]->allocator().free(s->data, s->bytes ? s->bytes : 1);
+    } else {
+      const size_t sz = cpu_size_class(s->bytes ? s->bytes : 1);
+      const int k = sz <= kSmallMax ? __builtin_ctzll(sz) - 6 : -1;
+      if (k >= 0 && small_n_[k] < kSmallDepth) small_[k][small_n_[k]++] = s->data;
+      else cpu_allocator().free(s->data, s->bytes ? s->bytes : 1);
+    }
   }
   if (spare_.size() < 4096) spare_.push_back(s);
   else delete s;
@@ -475,7 +515,8 @@ void Stream::drop(Storage* s) {
 // The memory of an output, taken when its op runs: small CPU blocks come from the stream's own cache.
 void* Stream::data(Storage* s) {
   if (s->data) return s->data;
-  if (s->device == DEV_CPU) {
+  if (s->device != DEV_CPU) return s->data = context(s->device).allocator().alloc(s->bytes ? s->bytes : 1);
+  {
     const size_t sz = cpu_size_class(s->bytes ? s->bytes : 1);
     if (sz <= kSmallMax) {
       const int k = __builtin_ctzll(sz) - 6;
@@ -487,7 +528,7 @@ void* Stream::data(Storage* s) {
 
 Storage* Stream::make_output(int device, size_t bytes, uint32_t handle) {
   Storage* s;
-  if (spare_.empty() || device != DEV_CPU) {
+  if (spare_.empty()) {
     s = storage_new_lazy(device, bytes);
   } else {
     s = spare_.back();
@@ -561,7 +602,7 @@ bool Stream::run_op(const double* b, size_t n, size_t& p) {
   if (!need(5)) return false;
   const int op = (int)b[p], dtype = (int)b[p + 1], device = (int)b[p + 2], nin = (int)b[p + 3], nout = (int)b[p + 4];
   p += 5;
-  if (nin < 0 || nout < 0 || nin + nout > 4096 || device < 0 || device >= DEV_COUNT) return false;
+  if (nin < 0 || nout < 0 || nin + nout > 4096 || device < 0 || device >= kMaxDevices) return false;
   const size_t nargs = (size_t)(nin + nout);
   if (args_.size() < nargs) {
     args_.resize(nargs);
@@ -574,13 +615,17 @@ bool Stream::run_op(const double* b, size_t n, size_t& p) {
     const double hid = b[p++];
     TensorArg& t = args_[a];
     if (hid < 0) {  // a new output: contiguous, its memory taken when the op runs
-      t.dtype = (int)b[p++];
+      const int code = (int)b[p++];
+      const int odev = code >= 256 ? code / 256 - 1 : device;  // a copy's output on another device
+      t.dtype = code & 255;
       t.ndim = (int)b[p++];
-      if (t.ndim < 0 || t.ndim > kMaxDims || t.dtype < 0 || t.dtype >= DT_COUNT || !need((size_t)t.ndim)) return false;
+      if (t.ndim < 0 || t.ndim > kMaxDims || t.dtype < 0 || t.dtype >= DT_COUNT || odev < 0 || odev >= kMaxDevices ||
+          !need((size_t)t.ndim))
+        return false;
       int64_t numel = 1;
       for (int i = 0; i < t.ndim; ++i) numel *= (t.shape[i] = (int64_t)b[p++]);
       for (int i = t.ndim - 1; i >= 0; --i) t.strides[i] = i == t.ndim - 1 ? 1 : t.strides[i + 1] * t.shape[i + 1];
-      arg_st_[a] = make_output(device, (size_t)numel * dtype_size(t.dtype), (uint32_t)-hid);
+      arg_st_[a] = make_output(odev, (size_t)numel * dtype_size(t.dtype), (uint32_t)-hid);
       arg_off_[a] = 0;
     } else {
       const int64_t off = (int64_t)b[p++];
@@ -615,7 +660,7 @@ bool Stream::run_flat(const double* b, size_t n, size_t& p) {
   const int op = w[1], dtype = w[2], device = w[3], odt = w[8];
   const int64_t len = w[4];
   const int nin = w[6] > 0 ? 2 : 1;
-  if (device < 0 || device >= DEV_COUNT || dtype < 0 || dtype >= DT_COUNT || odt < 0 || odt >= DT_COUNT || len < 0 ||
+  if (device < 0 || device >= kMaxDevices || dtype < 0 || dtype >= DT_COUNT || odt < 0 || odt >= DT_COUNT || len < 0 ||
       w[7] <= 0)
     return false;
   if (args_.size() < 3) {
@@ -645,6 +690,16 @@ bool Stream::run_flat(const double* b, size_t n, size_t& p) {
   return true;
 }
 
+namespace {
+thread_local Stream* tl_executing = nullptr;
+struct Executing {
+  Stream* prev;
+  explicit Executing(Stream* s) : prev(tl_executing) { tl_executing = s; }
+  ~Executing() { tl_executing = prev; }
+};
+}  // namespace
+Stream* executing_stream() { return tl_executing; }
+
 // Runs a decoded op (args_, arg_st_, arg_off_, ip_[0, nip)); `bad` reports a released handle among its arguments.
 void Stream::exec_op(int op, int dtype, int device, int nin, int nout, int nip, const double* fp, int nfp, const char* bad) {
   // an input (or a tensor it updates in place) that an earlier failure reached: skip, and pass the failure on
@@ -656,14 +711,19 @@ void Stream::exec_op(int op, int dtype, int device, int nin, int nout, int nip, 
       if (arg_st_[a]) mark_failed(arg_st_[a], inherited);
     return;
   }
-  KernelFn fn = kernel_lookup(op, device, dtype);
+  KernelFn fn = kernel_lookup(op, device_kind(device), dtype);
   if (bad || !fn) {
     fail_outputs(op, nin, nout, Error{bad ? ERR_NATIVE : ERR_DEVICE, bad ? bad : "not implemented for this device and dtype"});
     return;
   }
-  const OpCall call{op, dtype, nin, nout, args_.data(), args_.data() + nin, nip, nfp, ip_.data(), fp};
+  OpCall call{op, dtype, nin, nout, args_.data(), args_.data() + nin, nip, nfp, ip_.data(), fp, device, nullptr};
+  Executing executing(this);
   try {
-    for (int a = 0; a < nin + nout; ++a) args_[a].data = (char*)data(arg_st_[a]) + arg_off_[a];
+    if (device != DEV_CPU) call.stream = context(device).stream();
+    for (int a = 0; a < nin + nout; ++a) {
+      args_[a].data = (char*)data(arg_st_[a]) + arg_off_[a];
+      args_[a].device = arg_st_[a]->device;
+    }
     if (g_profile.on) {
       const auto t0 = std::chrono::steady_clock::now();
       fn(call);
@@ -754,7 +814,15 @@ void Stream::execute(StreamItem& it) {
       break;
     case StreamItem::FENCE: {
       Error err;
-      const bool had = error_for(it.handle, &err);
+      bool had = error_for(it.handle, &err);
+      if (!it.handle) {  // a sync(): also what the GPUs still run of this stream's work (and their errors)
+        try {
+          synchronize_devices();
+        } catch (const Error& e) {
+          if (!had) err = e;
+          had = true;
+        }
+      }
       Storage* s = it.handle ? lookup(it.handle) : nullptr;
       it.fence(had ? &err : nullptr, s);
       it.fence = nullptr;

@@ -30,6 +30,24 @@ struct Allocator {
 Allocator& cpu_allocator();
 size_t cpu_size_class(size_t bytes);  // the block size the CPU allocator gives for a request
 
+// What a stream (one per JS environment) holds on one GPU: its CUDA stream, its caching allocator (so blocks are
+// reused in that stream's order), its pinned staging buffers. Made by the CUDA backend (native/cuda/device.cu) the
+// first time the stream runs something on that device; destroyed with the stream.
+struct DeviceContext {
+  virtual ~DeviceContext() = default;
+  virtual Allocator& allocator() = 0;
+  virtual void* stream() = 0;  // the cudaStream_t ops go on
+  // copies n bytes of device memory at src to host memory at dst once what is queued on the stream has run, and
+  // waits (throws Error: a device error, named after the CUDA error)
+  virtual void to_host(void* dst, const void* src, size_t n) = 0;
+  virtual void synchronize() = 0;  // waits for the stream (throws Error)
+};
+// The CUDA backend's factory (nullptr in a build without it): the context for device id (1 + N); throws
+// Error{ERR_DEVICE} naming why when the device cannot be used.
+using DeviceContextFactory = DeviceContext* (*)(int id);
+void register_device_backend(DeviceContextFactory f);
+bool has_device_backend();
+
 // Reference-counted storage: each tensor handle (and so each view) holds one reference. Ops hold none: the worker
 // drops a handle only once it has run the handle's last op (Stream::release). An op's outputs are created empty (data == nullptr)
 // when the worker decodes the op and get their memory as it runs: memory is taken and given back in execution
@@ -38,14 +56,15 @@ size_t cpu_size_class(size_t bytes);  // the block size the CPU allocator gives 
 struct Storage {
   void* data;
   size_t bytes;
-  int device;
+  int device;  // id: 0 cpu, 1 + N cuda:N
   std::atomic<int> refs;
   int32_t failed;  // 0, or the stream's failure (1-based) that an op writing this storage raised or inherited
 };
+// CPU storages (device 0); a GPU's come from its stream's DeviceContext (Stream::data).
 Storage* storage_new(int device, size_t bytes);
 Storage* storage_new_lazy(int device, size_t bytes);  // memory comes at first storage_data()
-// The storage's memory, allocated on first use (zero-filled when `zero`). Call it on the stream's worker, or on
-// the owning thread once the stream is idle.
+// The memory of a CPU storage, allocated on first use (zero-filled when `zero`). Call it on the stream's worker, or
+// on the owning thread once the stream is idle.
 void* storage_data(Storage* s, bool zero = false);
 // References change on the stream's worker only (Stream::drop releases them), so they are plain loads and stores: a
 // locked instruction per op would cost more than the op's bookkeeping.
@@ -67,7 +86,8 @@ const char* cpu_isa();
 // Records are made of 8-byte slots; each starts with a slot whose low int32 is its tag:
 //   OP       [1, 0] then doubles: op, dtype, device, nin, nout, arg..., nip, ip..., nfp, fp...
 //            arg, an existing handle: id, elemOffset, dtype, ndim, shape..., strides...
-//            arg, a new output:       -id, dtype, ndim, shape...  (contiguous; memory taken when the op runs)
+//            arg, a new output:       -id, dtype, ndim, shape...  (contiguous; memory taken when the op runs; on the
+//                                     op's device, or with dtype + 256 * (1 + id) on device id: a copy between devices)
 //   RELEASE  [2, id]                               (a dispose(): drops the handle here, in order)
 //   SHARE    [3, src] [dst, 0]                     (dst: a new handle to src's storage, for a view)
 //   FLAT     int32s: 4, op, dtype, device, n, inId, inId2 (0: none), outId, outDtype, 0 (an elementwise op with no
@@ -91,6 +111,10 @@ struct StreamItem {
 
 // A single-producer (the environment's JS thread) single-consumer (the worker) ring: the common path takes no lock
 // and allocates nothing. The worker spins briefly when idle, then sleeps on a condvar.
+class Stream;
+// The stream whose op the calling thread is running (set around each kernel call; null outside one).
+Stream* executing_stream();
+
 class Stream {
  public:
   Stream();
@@ -124,6 +148,13 @@ class Stream {
   bool error_for(uint32_t handle, Error* out);
   // The storage of a live handle, for the JS thread once synchronize() has returned (the worker is idle); or null.
   Storage* idle_handle(uint32_t handle) const;
+  // Copies n bytes of s from byte `off` to host memory (a GPU's: after what is queued on this stream's CUDA stream
+  // for it); zeros for a storage never written. On the worker, or on the JS thread once the stream is idle. Throws Error.
+  void read_bytes(Storage* s, size_t off, void* dst, size_t n);
+  // This stream's context on GPU id (made on first use; throws Error{ERR_DEVICE} when it cannot be)
+  DeviceContext& context(int id);
+  // Waits for this stream's work on every GPU it used (the worker must be idle). Throws Error.
+  void synchronize_devices();
   // Live storages held by this stream's handles and their bytes (exact once synchronize() has returned).
   int64_t live_bytes(int device) const { return live_bytes_[device].load(std::memory_order_relaxed); }
   int64_t live_count(int device) const { return live_count_[device].load(std::memory_order_relaxed); }
@@ -200,7 +231,8 @@ class Stream {
   std::vector<Release> rel_heap_;           // the others: a min-heap on `at`
   double decoded_ = 0;                      // numbered records run
   // worker-owned (the JS thread reads it only while the worker is idle)
-  std::atomic<int64_t> live_bytes_[DEV_COUNT] = {}, live_count_[DEV_COUNT] = {};  // one writer: plain stores
+  std::atomic<int64_t> live_bytes_[kMaxDevices] = {}, live_count_[kMaxDevices] = {};  // one writer: plain stores
+  DeviceContext* ctx_[kMaxDevices] = {};  // by device id; [0] unused
   std::vector<Storage*> handles_;
   std::vector<Storage*> spare_;     // records of freed storages, for reuse
   std::vector<TensorArg> args_;     // one op's arguments, decoded

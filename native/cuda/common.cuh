@@ -28,6 +28,20 @@ inline void check(cudaError_t e, const char* op, const char* what) {
 // The stream an op's kernels go on (the calling stream's, for the op's device; set by the runtime).
 inline cudaStream_t stream_of(const OpCall& c) { return (cudaStream_t)c.stream; }
 
+// Device scratch memory for one op's kernels, `slot` 0..7 (separate simultaneous uses): from the device's caching
+// allocator, kept per calling stream and reused in stream order, so it stays valid until that stream's next op asks
+// for the same slot. Contents are undefined.
+void* workspace(const OpCall& c, int slot, size_t bytes);
+// Data errors found on the device (a label or an index out of range): error_flag() gives a device word set to
+// ~0ull on the op's stream; kernels record the first bad element with atomicMin(flag, position), so the report is
+// the same whatever the order threads run in. read_error_flag() waits for the op's stream and returns the word
+// (~0ull: no error); the op then throws the CPU kernel's message (copy the offending value back with copy_to_host).
+// It costs a synchronisation, so only ops that validate their data use it.
+unsigned long long* error_flag(const OpCall& c);
+unsigned long long read_error_flag(const OpCall& c);
+// A synchronous device-to-host copy of n bytes on the op's stream (small values for messages; not for bulk data).
+void copy_to_host(const OpCall& c, void* dst, const void* src, size_t n);
+
 // Launches kernel k on grid x block threads with shmem bytes of dynamic shared memory on stream s; an empty grid
 // launches nothing. Launch errors throw (named after `name`); errors of the running kernel surface at the next
 // synchronisation, as on the GPU.

@@ -1,0 +1,27 @@
+// The CUDA backend's entry points in a build without it (TENSILE_CUDA=OFF, or no nvcc found): it says so.
+#ifndef TENSILE_HAS_CUDA
+#include "../cuda/api.h"
+#include "../core/runtime.h"
+
+namespace tensile {
+namespace cuda {
+
+const Status& status() {
+  static const Status s = [] {
+    Status st;
+    st.reason = "this build of tensile has no CUDA backend (it was built without nvcc, or with TENSILE_CUDA=OFF)";
+    return st;
+  }();
+  return s;
+}
+void init_backend() {}
+Properties properties(int ordinal) {
+  throw Error{ERR_DEVICE, "getDeviceProperties: expected a CUDA device, got cuda:" + std::to_string(ordinal) + ": " + status().reason};
+}
+MemoryStats memory(int) { return MemoryStats{}; }
+void reset_peak(int) {}
+void set_memory_limit(int, int64_t) {}
+
+}  // namespace cuda
+}  // namespace tensile
+#endif
