@@ -6,7 +6,12 @@
 namespace tensile {
 namespace cuda {
 
+void register_gemm();
+void register_conv2d();
+
 void register_kernels() {
+  register_gemm();
+  register_conv2d();
 }
 
 }  // namespace cuda
