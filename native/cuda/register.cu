@@ -13,6 +13,8 @@ void register_norm();
 void register_pool2d();
 void register_random();
 void register_optim();
+void register_gemm();
+void register_conv2d();
 
 void register_kernels() {
   register_elementwise();
@@ -22,6 +24,8 @@ void register_kernels() {
   register_pool2d();
   register_random();
   register_optim();
+  register_gemm();
+  register_conv2d();
 }
 
 }  // namespace cuda
