@@ -4,18 +4,16 @@
 # the ASan runtime is preloaded and leak checking is off (V8 keeps memory to exit by design).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-# --emulated: the CUDA backend over the SIMT emulator (build-asan-emu/): an out-of-bounds access in a kernel is caught
+# One build serves both runs: the emulated one (the CPU backend and native/cuda over the SIMT emulator). --emulated
+# runs the tests on device 'cuda' too (TENSILE_EMULATE_CUDA=1): an out-of-bounds access in a CUDA kernel is caught.
 out=build-asan
-extra=()
 if [ "${1:-}" = "--emulated" ]; then
   shift
-  out=build-asan-emu
-  extra=(--CDTENSILE_CUDA=EMULATE)
   export TENSILE_EMULATE_CUDA=1
-else
-  extra=(--CDTENSILE_CUDA=OFF)
 fi
-npx cmake-js compile --out "$out" --CDTENSILE_SANITIZE=ON --CDCMAKE_BUILD_TYPE=RelWithDebInfo "${extra[@]}" >/dev/null
+# (configure, then build: `compile` keeps an existing build folder's settings)
+npx cmake-js configure --out "$out" --CDTENSILE_SANITIZE=ON --CDCMAKE_BUILD_TYPE=RelWithDebInfo --CDTENSILE_CUDA=EMULATE >/dev/null
+npx cmake-js build --out "$out" >/dev/null
 asan=$(g++ -print-file-name=libasan.so)
 ubsan=$(g++ -print-file-name=libubsan.so)
 export TENSILE_ADDON=$out/Release/tensile.node

@@ -1,5 +1,6 @@
 // Elementwise ops with NumPy broadcasting: lib/ coalesces dims and gives broadcast inputs stride 0, so a kernel
 // walks rows of the (contiguous) output and each input by its strides. Also casts/copies, fill and where.
+#include <type_traits>
 #include "kernels.h"
 
 TS_CPU_BEGIN
@@ -113,12 +114,18 @@ static void binary_param(const OpCall& c) {  // backward kernels with a float pa
   }
 }
 
+// Integer add, sub, mul and neg wrap around (two's complement, as NumPy and PyTorch give): computed on the unsigned
+// type, where overflow is defined (signed overflow is undefined behaviour in C++, and UBSan says so).
+template <typename T>
+using Wrap = typename std::make_unsigned<T>::type;
+
 template <typename T>
 static void binary_int(const OpCall& c) {
+  using U = Wrap<T>;
   switch (c.op) {
-    case OP_add: return binary<T, T>(c, [](T x, T y) { return (T)(x + y); });
-    case OP_sub: return binary<T, T>(c, [](T x, T y) { return (T)(x - y); });
-    case OP_mul: return binary<T, T>(c, [](T x, T y) { return (T)(x * y); });
+    case OP_add: return binary<T, T>(c, [](T x, T y) { return (T)(U)((U)x + (U)y); });
+    case OP_sub: return binary<T, T>(c, [](T x, T y) { return (T)(U)((U)x - (U)y); });
+    case OP_mul: return binary<T, T>(c, [](T x, T y) { return (T)(U)((U)x * (U)y); });
     case OP_minimum: return binary<T, T>(c, [](T x, T y) { return x < y ? x : y; });
     case OP_maximum: return binary<T, T>(c, [](T x, T y) { return x > y ? x : y; });
     default: return binary_arith<T>(c);  // comparisons
@@ -175,8 +182,8 @@ static void unary_float(const OpCall& c) {
 template <typename T>
 static void unary_int(const OpCall& c) {
   switch (c.op) {
-    case OP_neg: return unary<T>(c, [](T x) { return (T)-x; });
-    case OP_abs: return unary<T>(c, [](T x) { return x < 0 ? (T)-x : x; });
+    case OP_neg: return unary<T>(c, [](T x) { return (T)(Wrap<T>)(Wrap<T>(0) - (Wrap<T>)x); });
+    case OP_abs: return unary<T>(c, [](T x) { return x < 0 ? (T)(Wrap<T>)(Wrap<T>(0) - (Wrap<T>)x) : x; });
     case OP_sign: return unary<T>(c, [](T x) { return (T)(x > 0 ? 1 : x < 0 ? -1 : 0); });
     case OP_relu: return unary<T>(c, [](T x) { return x > 0 ? x : (T)0; });
     case OP_clamp: { double lo = c.fp[0], hi = c.fp[1];
