@@ -4,18 +4,12 @@
 import { describe, it, expect } from 'vitest';
 import { cuda, Tensor, batchNorm, batchNormForward, batchNormBackward } from '../../lib/index.js';
 import { randTensor, expectClose, f64, numel } from '../helpers.js';
+import { same, type Tol } from './helpers.js';
 
 const HAS = cuda.isAvailable();
-type Tol = { rtol: number; atol: number };
 const TOL: Record<'float32' | 'float64', Tol> = { float32: { rtol: 1e-5, atol: 2e-6 }, float64: { rtol: 1e-11, atol: 1e-12 } };
 const DTYPES = ['float32', 'float64'] as const;
 
-async function same(g: Tensor, c: Tensor, tol: Tol, what: string): Promise<void> {
-  expect(g.device, what).toBe('cuda:0');
-  expect(g.shape, what).toEqual(c.shape);
-  expect(g.dtype, what).toBe(c.dtype);
-  expectClose(await f64(g.cpu()), await f64(c), tol, what);
-}
 
 // [N, C] and [N, C, ...]: S == 1 (one reduction level), short and long rows (several blocks per channel, R split),
 // odd sizes, one sample, many channels

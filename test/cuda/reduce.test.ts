@@ -4,21 +4,14 @@
 import { describe, it, expect } from 'vitest';
 import { tensor, cuda, Tensor, softmaxBackward, crossEntropy, crossEntropyForward, crossEntropyBackward, IndexError } from '../../lib/index.js';
 import { randTensor, expectClose, f64, numel, prng } from '../helpers.js';
+import { same, type Tol } from './helpers.js';
 
 const HAS = cuda.isAvailable();
-type Tol = { rtol: number; atol: number };
 // both backends accumulate in double: float32 results agree to the last bit or two, float64 ones to rounding
 const TOL: Record<'float32' | 'float64', Tol> = { float32: { rtol: 2e-6, atol: 1e-6 }, float64: { rtol: 1e-11, atol: 1e-13 } };
 const EXACT: Tol = { rtol: 0, atol: 0 };
 const DTYPES = ['float32', 'float64'] as const;
 
-/** The cuda result matches the cpu one: device, shape, dtype, values. */
-async function same(g: Tensor, c: Tensor, tol: Tol, what: string): Promise<void> {
-  expect(g.device, what).toBe('cuda:0');
-  expect(g.shape, what).toEqual(c.shape);
-  expect(g.dtype, what).toBe(c.dtype);
-  expectClose(await f64(g.cpu()), await f64(c), tol, what);
-}
 
 /** Random values with ties (small integers), NaNs and infinities sprinkled in, per `kind`. */
 function special(shape: number[], seed: number, dtype: 'float32' | 'float64', kind: 'ties' | 'nan' | 'inf'): Tensor {
