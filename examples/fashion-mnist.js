@@ -23,7 +23,8 @@ const train = augment
   : base;
 const test = await data.datasets.fashionMnist({ split: 'test', dir: args.dir });
 T.manualSeed(0);
-const model = MODELS[name]();
+const device = T.zeros([0]).to(args.device ?? 'auto').device;  // --device cpu|cuda|auto (checked; 'auto': a usable GPU, else the CPU)
+const model = MODELS[name]().to(device);
 const opt = optimizer === 'sgd' ? new optim.SGD(model.parameters(), { lr, momentum: 0.9 }) : new optim.Adam(model.parameters(), { lr });
 const loader = new data.DataLoader(train, { batchSize, shuffle: true, seed: 1, shapes: { x: [1, 28, 28] } });
 const schedule = args.schedule === 'cosine' ? new optim.CosineAnnealingLR(opt, { tMax: epochs }) : null;
@@ -33,7 +34,7 @@ async function evaluate() {
   model.eval();
   let correct = 0;
   await T.noGrad(async () => {
-    for await (const { x, y } of testLoader) correct += await model.forward(x).argmax(1).eq(y).cast('float32').sum().item();
+    for await (const { x, y } of testLoader) correct += await model.forward(x.to(device)).argmax(1).eq(y.to(device)).cast('float32').sum().item();
   });
   model.train();
   return correct / test.length;
@@ -46,7 +47,8 @@ let trainSec = 0;
 for (let epoch = 1; epoch <= epochs; epoch++) {
   const e0 = performance.now();
   let lossSum = 0, n = 0;
-  for await (const { x, y } of loader) {
+  for await (const b of loader) {
+    const x = b.x.to(device), y = b.y.to(device);
     const loss = F.crossEntropy(model.forward(x), y);
     opt.zeroGrad();
     loss.backward();
