@@ -1505,6 +1505,11 @@ cudaError_t peer_copy(void* dst, int dst_device, const void* src, int src_device
                                                  std::to_string(src_device));
     }
   }
+  if (sync) {  // cudaMemcpyPeer is serialised with all pending work on both devices, not only the current one's
+    std::unique_lock<std::mutex> lk(g.mu);
+    sync_device(g, lk, sd);
+    if (dd != sd) sync_device(g, lk, dd);
+  }
   return copy_op(dst, src, count, cudaMemcpyDefault, stream, sync, sync ? "cudaMemcpyPeer" : "cudaMemcpyPeerAsync");
 }
 }  // namespace
