@@ -176,7 +176,6 @@ static Allocator& allocator_for(int device) {
 
 static DeviceContextFactory g_device_factory = nullptr;
 void register_device_backend(DeviceContextFactory f) { g_device_factory = f; }
-bool has_device_backend() { return g_device_factory != nullptr; }
 
 Storage* storage_new(int device, size_t bytes) {
   Allocator& a = allocator_for(device);

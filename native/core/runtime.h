@@ -46,7 +46,6 @@ struct DeviceContext {
 // Error{ERR_DEVICE} naming why when the device cannot be used.
 using DeviceContextFactory = DeviceContext* (*)(int id);
 void register_device_backend(DeviceContextFactory f);
-bool has_device_backend();
 
 // Reference-counted storage: each tensor handle (and so each view) holds one reference. Ops hold none: the worker
 // drops a handle only once it has run the handle's last op (Stream::release). An op's outputs are created empty (data == nullptr)
