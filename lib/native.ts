@@ -10,6 +10,7 @@ import { createRequire } from 'node:module';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { nativeErrorClasses, ArgumentError, DeviceError, NativeError } from './errors.js';
+import { AddonLoadError, loadAddon, type AddonInfo } from './loader.js';
 
 /** An opaque native handle (a small integer): one reference to a storage, released by releaseHandle() or releaseCollected(). */
 export type Handle = number & { readonly __handle: unique symbol };
@@ -29,6 +30,7 @@ interface Binding {
   memory(): { liveBytes: number; liveStorages: number; pooledBytes: number };
   trim(): void;
   noop(): void;
+  numThreads(n?: number): number;
   cudaStatus(): { built: boolean; emulated: boolean; runtimeVersion: number; driverVersion: number; devices: number; reason: string };
   cudaProperties(ordinal: number): CudaProperties;
   cudaMemory(ordinal: number): CudaMemory;
@@ -65,38 +67,31 @@ export interface CudaMemory {
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 
+let addonInfo: AddonInfo;
 function load(): Binding {
-  const require = createRequire(import.meta.url);
-  let nodeGypBuild: (dir: string) => Binding;
-  try {
-    nodeGypBuild = require('node-gyp-build');
-  } catch (e) {
-    throw new NativeError(`tensile: expected the dependency node-gyp-build to be installed, got ${(e as Error).message}`);
-  }
-  const override = process.env['TENSILE_ADDON'];  // a specific build (the sanitizer build, a debug build)
   const emulate = process.env['TENSILE_EMULATE_CUDA'];
-  if (!override && emulate !== undefined && emulate !== '' && emulate !== '0') {
+  if (!process.env['TENSILE_ADDON'] && emulate !== undefined && emulate !== '' && emulate !== '0') {
     // the CUDA backend compiled for the SIMT emulator (native/emu; tests only): `npm run build:emulated`
     const path = resolve(root, 'build-emu', 'Release', 'tensile.node');
     try {
-      return require(path);
+      const b = createRequire(import.meta.url)(path) as Binding;
+      addonInfo = { path, kind: 'emulated build', manifest: null };
+      return b;
     } catch (e) {
-      throw new NativeError(
+      throw new AddonLoadError(
         `tensile: TENSILE_EMULATE_CUDA=${emulate} expected the emulated build at ${path}, got: ${(e as Error).message}. ` +
-          'Remedy: run `npm run build:emulated` (g++ and cmake; no CUDA toolkit needed).',
+          'Remedy: run `npm run build:emulated` (g++ and cmake; no CUDA toolkit needed).', [path],
       );
     }
   }
-  try {
-    return override ? require(resolve(override)) : nodeGypBuild(root);
-  } catch (e) {
-    const msg = (e as Error).message;
-    throw new NativeError(
-      `tensile: expected a native addon for ${process.platform}-${process.arch} (Node-API 8, glibc >= 2.34) in ` +
-        `${root}/prebuilds or ${root}/build/Release, got: ${msg}. ` +
-        'Remedy: run `npm rebuild tensile` (needs cmake >= 3.15 and g++ with OpenMP), or install on a supported platform.',
-    );
-  }
+  const { binding, info } = loadAddon<Binding>(root, import.meta.url);
+  addonInfo = info;
+  return binding;
+}
+
+/** Which native binary is loaded: its path, whether a prebuild or a local build, and a prebuild's manifest. @example `addon().kind // 'prebuild'` */
+export function addon(): AddonInfo {
+  return { ...addonInfo };
 }
 
 export const binding: Binding = load();
@@ -436,6 +431,35 @@ export function setIsa(name: 'avx512' | 'avx2' | 'scalar'): string {
   submit();
   info.isa = binding.setIsa(name);
   return info.isa;
+}
+
+/**
+ * The number of threads the CPU kernels use: setNumThreads()'s, else TENSILE_NUM_THREADS's, else OpenMP's default
+ * (OMP_NUM_THREADS, or one per core).
+ * @example `getNumThreads() // 2`
+ */
+export function getNumThreads(): number {
+  return binding.numThreads();
+}
+/**
+ * Sets the number of threads the CPU kernels use, process-wide (every worker_thread too; like torch.set_num_threads).
+ * Ops queued before the call and not yet run use the new count. TENSILE_NUM_THREADS sets it at load.
+ * @example `setNumThreads(4)`
+ */
+export function setNumThreads(n: number): number {
+  if (typeof n !== 'number' || !Number.isInteger(n) || n < 1 || n > 1024) {
+    throw new ArgumentError(`setNumThreads: expected an integer from 1 to 1024, got ${typeof n === 'number' ? n : typeof n}`);
+  }
+  return binding.numThreads(n);
+}
+{
+  const env = process.env['TENSILE_NUM_THREADS'];
+  if (env !== undefined && env !== '') {
+    const n = Number(env);
+    if (!Number.isInteger(n) || n < 1 || n > 1024) {
+      process.emitWarning(`tensile: TENSILE_NUM_THREADS=${env} ignored: expected an integer from 1 to 1024`);
+    } else binding.numThreads(n);
+  }
 }
 
 /**

@@ -24,6 +24,8 @@ const HELP = `Usage:
   tensile train --resume <file.safetensors> [--epochs N] [options]
   tensile eval --checkpoint <file.safetensors> [--data <...>]
   tensile inspect <file.safetensors>
+  tensile doctor [--json]          what loaded (prebuild or local build), the CPU, OpenMP, CUDA, cuBLAS/cuDNN, data
+  tensile build                    build the native addon from source (cmake >= 3.15, g++; nvcc optional)
 
 The checkpoint records its model (a built-in's name and options, or the model file's path) and the training
 settings: eval and --resume take them from it; a --model or --optimizer that contradicts it is an error.
@@ -218,7 +220,7 @@ export async function main(argv: string[]): Promise<number> {
   });
   const cmd = positionals[0];
   if (values.help || !cmd) { console.log(HELP); return cmd || values.help ? 0 : 1; }
-  if (cmd !== 'train' && cmd !== 'eval' && cmd !== 'inspect') { console.error(`tensile: expected the command train, eval or inspect, got '${cmd}'\n\n${HELP}`); return 1; }
+  if (cmd !== 'train' && cmd !== 'eval' && cmd !== 'inspect') { console.error(`tensile: expected the command train, eval, inspect, doctor or build, got '${cmd}'\n\n${HELP}`); return 1; }
   if (cmd === 'inspect') {
     const file = positionals[1] ?? values.checkpoint;
     if (!file) throw new T.ArgumentError('inspect: expected a checkpoint file (tensile inspect FILE), got none');

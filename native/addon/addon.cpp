@@ -256,6 +256,13 @@ Napi::Value SetIsa(const Napi::CallbackInfo& info) {
   TS_GUARD_END
 }
 
+// numThreads(n?) -> the CPU kernels' thread count, after setting it to n (an integer >= 1; checked in lib/) when given.
+// A change applies from the next op each thread runs (ops queued but not yet run included).
+Napi::Value NumThreads(const Napi::CallbackInfo& info) {
+  if (info.Length() > 0 && info[0].IsNumber()) set_num_threads(info[0].As<Napi::Number>().Int32Value());
+  return Napi::Number::New(info.Env(), num_threads());
+}
+
 Napi::Value OpNames(const Napi::CallbackInfo& info) {
   Napi::Array a = Napi::Array::New(info.Env(), OP_COUNT);
   for (int i = 0; i < OP_COUNT; ++i) a.Set(i, op_name(i));
@@ -640,7 +647,7 @@ napi_value init_module(napi_env env, napi_value exports) noexcept {
       {"refillCollected", guarded<RefillCollected>}, {"submit", guarded<Submit>},
       {"read", guarded<Read>},          {"readSync", guarded<ReadSync>},
       {"memory", guarded<Memory>},      {"trim", guarded<Trim>},
-      {"noop", guarded<Noop>},
+      {"noop", guarded<Noop>},          {"numThreads", guarded<NumThreads>},
       {"cudaStatus", guarded<CudaStatus>}, {"cudaProperties", guarded<CudaProperties>},
       {"cudaMemory", guarded<CudaMemory>}, {"cudaSynchronize", guarded<CudaSynchronize>},
       {"cudaEmptyCache", guarded<CudaEmptyCache>}, {"cudaSetMemoryLimit", guarded<CudaSetMemoryLimit>},

@@ -7,6 +7,8 @@
 #include <chrono>
 #include <cstdio>
 #include <sys/mman.h>
+#include <atomic>
+#include <omp.h>
 
 namespace tensile {
 
@@ -196,6 +198,33 @@ void storage_ref(Storage* s) { s->refs.store(s->refs.load(std::memory_order_rela
 
 // ---------------------------------------------------------------- kernel table
 static KernelFn g_table[OP_COUNT][DEV_COUNT][DT_COUNT];
+// The CPU kernels' thread count: 0 until set_num_threads() (then OpenMP's own default, from OMP_NUM_THREADS or the
+// cores). OpenMP keeps the count per thread, so each thread that runs kernels applies a change before its next op.
+namespace {
+std::atomic<int> g_num_threads{0};
+int default_threads() {
+  static const int n = omp_get_max_threads();
+  return n;
+}
+void apply_num_threads() {
+  thread_local int applied = 0;
+  const int n = g_num_threads.load(std::memory_order_relaxed);
+  if (n != applied) {
+    omp_set_num_threads(n > 0 ? n : default_threads());
+    applied = n;
+  }
+}
+}  // namespace
+
+int num_threads() {
+  const int n = g_num_threads.load(std::memory_order_relaxed);
+  return n > 0 ? n : default_threads();
+}
+void set_num_threads(int n) {
+  default_threads();  // read OpenMP's default before the first change
+  g_num_threads.store(n, std::memory_order_relaxed);
+}
+
 KernelFn kernel_lookup(int op, int device, int dtype) {
   if (op < 0 || op >= OP_COUNT || device < 0 || device >= DEV_COUNT || dtype < 0 || dtype >= DT_COUNT) return nullptr;
   return g_table[op][device][dtype];
@@ -717,6 +746,7 @@ void Stream::exec_op(int op, int dtype, int device, int nin, int nout, int nip, 
   }
   OpCall call{op, dtype, nin, nout, args_.data(), args_.data() + nin, nip, nfp, ip_.data(), fp, device, nullptr};
   Executing executing(this);
+  apply_num_threads();
   try {
     if (device != DEV_CPU) call.stream = context(device).stream(op);
     for (int a = 0; a < nin + nout; ++a) {

@@ -72,6 +72,9 @@ void storage_ref(Storage* s);
 // ---------------------------------------------------------------- kernel table
 // table[op][device][dtype]; nullptr means "not implemented", which lib/ reports as a clear error.
 KernelFn kernel_lookup(int op, int device, int dtype);
+// The CPU kernels' OpenMP thread count (every thread that runs kernels follows a change from its next op on).
+int num_threads();
+void set_num_threads(int n);
 void kernel_register(int op, int device, int dtype, KernelFn fn);
 // Registers the CPU kernels for the chosen instruction set ("avx512", "avx2", "scalar"; empty = best supported).
 // Returns the name chosen. Throws Error when a forced set is not supported by this CPU.
