@@ -171,8 +171,8 @@ function learnMerges(seqs: number[][], counts: number[], nMerges: number, minFre
 /**
  * Byte-level BPE tokenizer, GPT-2 style. Ids 0..255 are the bytes; id 256 + i is merges[i] (the concatenation of
  * its pair's bytes); the special tokens follow. Text is first pre-split with GPT-2's pattern (GPT2_PATTERN:
- * contractions, ` ?letters`, ` ?digits`, ` ?symbols`, whitespace), so no token crosses a word/space boundary the way
- * GPT-2's do not; a run of bytes that is not UTF-8 is a piece of its own. A piece is encoded by merging, again and
+ * contractions, ` ?letters`, ` ?digits`, ` ?symbols`, whitespace) and merges never cross the boundaries of those pieces
+ * (as in GPT-2: a word's token carries its leading space, " world", and no token spans two words); a run of bytes that is not UTF-8 is a piece of its own. A piece is encoded by merging, again and
  * again, its adjacent pair of lowest merge rank (all its occurrences, left to right) until none is left: the
  * segmentation training gave the corpus.
  *

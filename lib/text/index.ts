@@ -5,3 +5,4 @@ export type { CharJson } from './char.js';
 export { GPT2_PATTERN, readChunks, readTextFile } from './stream.js';
 export type { TextSource } from './stream.js';
 export type { TokenIds } from './common.js';
+export { ngramCrossEntropy } from './ngram.js';

@@ -17,6 +17,7 @@ export type TextSource = AsyncIterable<string | Uint8Array> | Iterable<string | 
  * GPT-2's pre-tokenizer pattern (openai/gpt-2 encoder.py): contractions, an optional space and a run of letters, of
  * digits or of other symbols, and runs of whitespace (a run before a non-space keeps its last space for the next
  * word). BPE merges never cross the boundaries of these pieces, so "dog." and "dog!" share the token " dog".
+ * @example `'Hello world!'.match(text.GPT2_PATTERN) // ['Hello', ' world', '!']`
  */
 export const GPT2_PATTERN = /'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+/gu;
 
@@ -100,7 +101,7 @@ export async function readTextFile(path: string, o: { op?: string } = {}): Promi
  * @internal
  */
 export class Utf8Scanner {
-  private carry = new Uint8Array(0);
+  private carry: Uint8Array = new Uint8Array(0);
   private offset = 0;  // bytes before this.carry
   private readonly dec = new TextDecoder('utf-8', { ignoreBOM: true });
   constructor(private readonly onText: (s: string) => void, private readonly onBytes: (b: Uint8Array, offset: number) => void) {}
