@@ -104,10 +104,10 @@ function fractionArg(op: string, f: unknown): number {
 }
 
 /**
- * The fixed train/validation split of the text corpora: validation is the text after the first newline at or after
- * (1 - validationFraction) of its length (default 0.1: the last 10%, in UTF-16 code units), so no line is cut; the
- * train part ends with that newline. Text without a newline there is cut at that point (never inside a surrogate
- * pair). train + validation is the text.
+ * The fixed train/validation split of the text corpora: validation is the text from the first line start at or after
+ * (1 - validationFraction) of its length (default 0.1: the last 10%, in UTF-16 code units), so no line is cut and
+ * train ends with a newline. Text without a newline there is cut at that point (never inside a surrogate pair).
+ * train + validation is the text.
  * @example `const { train, validation } = datasets.splitText(corpus)`
  */
 export function splitText(s: string, o: { validationFraction?: number } = {}): { train: string; validation: string } {
@@ -116,8 +116,8 @@ export function splitText(s: string, o: { validationFraction?: number } = {}): {
   if (o === null || typeof o !== 'object') throw new ArgumentError(`${op}: expected an options object such as { validationFraction: 0.1 }, got ${describe(o)}`);
   const f = fractionArg(op, o.validationFraction);
   let k = Math.floor(s.length * (1 - f));
-  const nl = s.indexOf('\n', k);
-  if (nl >= 0) k = nl + 1;
+  const nl = k > 0 ? s.indexOf('\n', k - 1) : 0;  // the first line start at or after k
+  if (nl >= 0) k = k > 0 ? nl + 1 : 0;
   else if (k > 0 && k < s.length && s.charCodeAt(k) >= 0xdc00 && s.charCodeAt(k) <= 0xdfff && s.charCodeAt(k - 1) >= 0xd800 && s.charCodeAt(k - 1) <= 0xdbff) k++;
   return { train: s.slice(0, k), validation: s.slice(k) };
 }

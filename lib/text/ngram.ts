@@ -38,7 +38,9 @@ export function ngramCrossEntropy(fit: ArrayLike<number>, evalTokens: ArrayLike<
   }
   for (let i = 0; i + 1 < e.length; i++) {
     const x = e[i]!, y = e[i + 1]!;
-    total -= Math.log(((pairs.get(x * V + y) ?? 0) + alpha) / (from[x]! + alpha * V));
+    const num = (pairs.get(x * V + y) ?? 0) + alpha;
+    if (num === 0) return Infinity;  // an event fit lacks, unsmoothed (0 / 0 when fit has no pair from x)
+    total -= Math.log(num / (from[x]! + alpha * V));
   }
   return total / (e.length - 1);
 }
