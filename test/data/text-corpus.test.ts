@@ -7,6 +7,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync, gunzipSync } from 'node:zlib';
 import { text, data, ArgumentError, IndexError } from '../../lib/index.js';
+import { covers } from '../api/coverage.js';
+
+covers('data.TokenWindowDataset');
+covers('data.datasets.JARGON_FILE_PATH');
+covers('data.datasets.jargonFile');
+covers('data.datasets.splitText');
+covers('data.datasets.textFile');
+covers('text.ngramCrossEntropy');
+covers('text.readTextFile');
 
 const { datasets } = data;
 const dir = mkdtempSync(join(tmpdir(), 'tensile-text-'));
@@ -63,6 +72,18 @@ describe('datasets.splitText and textFile', () => {
     writeFileSync(one, 'x');
     await rejectsExactly(datasets.textFile({ path: one, split: 'train' }), data.DataError, `textFile: expected text with a non-empty train and validation split, got 0 and 1 UTF-16 code units from ${one}`);
     await rejectsExactly(datasets.textFile({ path: p, split: 'test' as never }), ArgumentError, "textFile: expected split 'train', 'validation' or 'all', got the string 'test'");
+  });
+});
+
+describe('text.readTextFile', () => {
+  it('keeps a byte-order mark, reads gzip by its magic, and names the offset of an invalid byte cut across chunks', async () => {
+    const p = join(dir, 'bom.txt.gz');
+    writeFileSync(p, gzipSync(Buffer.from('\ufeffbom é\n')));
+    expect(await text.readTextFile(p)).toBe('\ufeffbom é\n');
+    const bad = join(dir, 'cut.txt');
+    writeFileSync(bad, Uint8Array.of(97, 0xe2, 0x82, 98));  // a 3-byte character missing its last byte
+    await rejectsExactly(text.readTextFile(bad), data.DataError, `readTextFile: expected UTF-8 text, got the invalid byte 0xe2 at byte offset 1 in ${bad}`);
+    await rejectsExactly(text.readTextFile(dir), data.DataError, `readTextFile: expected a file at ${dir}, got a directory or device`);
   });
 });
 

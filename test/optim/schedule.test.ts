@@ -2,6 +2,11 @@
 // dicts, and optim.weightDecayGroups (the GPT recipe's AdamW groups).
 import { describe, it, expect } from 'vitest';
 import { nn, optim, zeros, tensor, Tensor, ArgumentError } from '../../lib/index.js';
+import { covers } from '../api/coverage.js';
+
+covers('optim.SequentialLR');
+covers('optim.warmupCosine');
+covers('optim.weightDecayGroups');
 
 function throwsExactly(f: () => unknown, cls: new (...a: never[]) => Error, msg: string) {
   let err: unknown;

@@ -6,6 +6,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { text, data, ArgumentError, IndexError } from '../../lib/index.js';
+import { covers } from '../api/coverage.js';
+
+covers('text.ByteBPETokenizer');
+covers('text.GPT2_PATTERN');
+covers('text.readChunks');
 
 const { ByteBPETokenizer } = text;
 const dir = mkdtempSync(join(tmpdir(), 'tensile-bpe-'));
@@ -153,6 +158,17 @@ describe('ByteBPETokenizer: streaming gives what the whole input gives', () => {
       expect(t.merges).toEqual(whole.merges);
       expect(Array.from(await whole.encodeFile(f, { chunkSize: 3 }))).toEqual(ids);
     }
+  });
+  it('readChunks hands on pieces of at most chunkSize bytes (gzip too) whose concatenation is the file; a missing file is a DataError', async () => {
+    const gz = join(dir, 'chunks.gz');
+    writeFileSync(gz, gzipSync(bytes));
+    const parts: Uint8Array[] = [];
+    for await (const c of text.readChunks(gz, { chunkSize: 5 })) parts.push(Uint8Array.from(c));
+    expect(Math.max(...parts.map((c) => c.length))).toBe(5);
+    expect(Buffer.concat(parts).equals(Buffer.from(bytes))).toBe(true);
+    const none = join(dir, 'none.bin');
+    await rejectsExactly((async () => { for await (const _ of text.readChunks(none)) void _; })(), data.DataError,
+      `readChunks: expected a readable file at ${none}, got ENOENT: no such file or directory, open '${none}'`);
   });
   it('a stream of something else is an ArgumentError', async () => {
     await rejectsExactly(ByteBPETokenizer.trainStream([1, 2] as never, o), ArgumentError, 'ByteBPETokenizer.trainStream: expected chunks of string or Uint8Array, got the number 1 as chunk 0');

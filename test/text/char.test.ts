@@ -5,6 +5,9 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { text, data, tensor, ArgumentError, IndexError } from '../../lib/index.js';
+import { covers } from '../api/coverage.js';
+
+covers('text.CharTokenizer');
 
 const { CharTokenizer } = text;
 const dir = mkdtempSync(join(tmpdir(), 'tensile-char-'));
