@@ -34,5 +34,6 @@ export * as optim from './optim/index.js';
 export { save, load, loadWithMetadata, CheckpointError } from './io/safetensors.js';
 export { indexSelect, cat, stack } from './ops/index.js';
 export * as data from './data/index.js';
+export * as text from './text/index.js';
 export * as train from './train/index.js';
 export { fit, evaluate, predict } from './train/fit.js';

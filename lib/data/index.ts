@@ -6,3 +6,5 @@ export { DataLoader, defaultCollate } from './loader.js';
 export type { DataLoaderOptions } from './loader.js';
 export * as transforms from './transforms.js';
 export * as datasets from './datasets.js';
+export { TokenWindowDataset } from '../text/windows.js';
+export type { TokenWindowOptions } from '../text/windows.js';

@@ -19,13 +19,22 @@ function num(name: string, key: string, v: unknown, ok: (x: number) => boolean, 
 const finite = (x: number) => Number.isFinite(x);
 const posInt = (x: number) => Number.isInteger(x) && x >= 1;
 
+// each parameter group's lr when the first scheduler of its optimizer was made (PyTorch's group['initial_lr']): the
+// base of every later scheduler too, so one made after a LinearLR (which lowers the lr at once) starts from the same
+// lr as the LinearLR, as SequentialLR needs
+const initialLr = new WeakMap<object, number>();
+
 /** Base class of the epoch-based schedulers: step() once per epoch sets each group's lr from lrAt(epoch). @example `const s = new optim.StepLR(opt, { stepSize: 10 }); for (...) { train(); s.step(); }` */
 export abstract class LRScheduler {
   lastEpoch = 0;
+  /** each group's lr before any scheduler of the optimizer changed it (PyTorch's base_lrs, from initial_lr) */
   readonly baseLrs: number[];
   constructor(readonly optimizer: Opt) {
     optimizerArg(this.constructor.name, optimizer);
-    this.baseLrs = optimizer.paramGroups.map((g) => g.lr);
+    this.baseLrs = optimizer.paramGroups.map((g) => {
+      if (!initialLr.has(g)) initialLr.set(g, g.lr);
+      return initialLr.get(g)!;
+    });
   }
   protected abstract lrAt(epoch: number, base: number, i: number): number;
   /** Advances one epoch and sets each group's lr. @example `sched.step()` */
@@ -133,7 +142,8 @@ export class OneCycleLR extends LRScheduler {
     num('OneCycleLR', 'pctStart', o.pctStart, (x) => x >= 0 && x <= 1, 'in [0, 1]');
     num('OneCycleLR', 'divFactor', o.divFactor, (x) => x > 0 && x < Infinity, '> 0');
     num('OneCycleLR', 'finalDivFactor', o.finalDivFactor, (x) => x > 0 && x < Infinity, '> 0');
-    opt.paramGroups.forEach((g) => (g.lr = o.maxLr / (o.divFactor ?? 25)));
+    // PyTorch's OneCycleLR sets initial_lr to its own first lr
+    opt.paramGroups.forEach((g) => { g.lr = o.maxLr / (o.divFactor ?? 25); initialLr.set(g, g.lr); });
   }
   protected lrAt(e: number): number {
     const { maxLr, totalSteps } = this.o;
@@ -143,6 +153,105 @@ export class OneCycleLR extends LRScheduler {
     if (e <= up) return cos(init, maxLr, e / up);
     return cos(maxLr, fin, Math.min(1, (e - up) / (totalSteps - 1 - up)));
   }
+}
+
+// the lr a scheduler gives group i at epoch e of its own (its closed form)
+const lrOf = (s: LRScheduler, e: number, i: number) => (s as unknown as { lrAt(e: number, base: number, i: number): number }).lrAt(e, s.baseLrs[i]!, i);
+const bisectRight = (sorted: readonly number[], x: number) => { let k = 0; while (k < sorted.length && sorted[k]! <= x) k++; return k; };
+
+/**
+ * Runs schedulers one after another (torch.optim.lr_scheduler.SequentialLR): schedulers[k] from epoch
+ * milestones[k-1] on, restarted there at its own epoch 0 (PyTorch's `scheduler.step(0)`), so the lr at epoch e is
+ * schedulers[k]'s closed form at e - milestones[k-1]. At construction each group's lr is reset to the first
+ * scheduler's epoch 0 (the schedulers' own construction steps are undone, as in PyTorch). Every scheduler must drive
+ * `opt`; there is one milestone fewer than schedulers, increasing. stateDict() holds each scheduler's.
+ * @example
+ * ```ts
+ * // 100 steps of linear warm-up, then cosine decay over the remaining 900, stepped once per batch
+ * const warm = new optim.LinearLR(opt, { startFactor: 0.01, totalIters: 100 });
+ * const cos = new optim.CosineAnnealingLR(opt, { tMax: 900 });
+ * const sched = new optim.SequentialLR(opt, { schedulers: [warm, cos], milestones: [100] });
+ * ```
+ */
+export class SequentialLR extends LRScheduler {
+  readonly schedulers: readonly LRScheduler[];
+  readonly milestones: readonly number[];
+  constructor(opt: Opt, o: { schedulers: LRScheduler[]; milestones: number[] }) {
+    super(opt);
+    const op = 'SequentialLR';
+    optionsArg(op, o);
+    const scheds = o.schedulers as unknown;
+    if (!Array.isArray(scheds) || scheds.length === 0) throw new ArgumentError(`${op}: expected schedulers to be a non-empty array of schedulers, got ${describe(scheds)}`);
+    scheds.forEach((s, i) => {
+      if (!(s instanceof LRScheduler)) throw new ArgumentError(`${op}: expected schedulers[${i}] to be an epoch scheduler (StepLR, LinearLR, CosineAnnealingLR, ...), got ${describe(s)}`);
+      if (s.optimizer !== opt) throw new ArgumentError(`${op}: expected every scheduler to drive the optimizer given, got schedulers[${i}] on another optimizer`);
+    });
+    const ms = o.milestones as unknown;
+    if (!Array.isArray(ms)) throw new ArgumentError(`${op}: expected milestones to be an array of integers, got ${describe(ms)}`);
+    if (ms.length !== scheds.length - 1) {
+      throw new ArgumentError(`${op}: expected ${scheds.length - 1} milestones (one fewer than the ${scheds.length} schedulers), got ${ms.length}`);
+    }
+    ms.forEach((m, i) => {
+      if (typeof m !== 'number' || !Number.isInteger(m) || m < 1 || (i > 0 && m <= ms[i - 1])) {
+        throw new ArgumentError(`${op}: expected milestones to be increasing integers >= 1, got [${ms.map((x) => (typeof x === 'number' ? x : describe(x))).join(', ')}]`);
+      }
+    });
+    this.schedulers = [...scheds];
+    this.milestones = [...ms];
+    for (const s of this.schedulers) s.lastEpoch = 0;
+    opt.paramGroups.forEach((g, i) => (g.lr = lrOf(this.schedulers[0]!, 0, i)));
+  }
+  protected lrAt(e: number, _base: number, i: number): number {
+    const k = bisectRight(this.milestones, e);
+    return lrOf(this.schedulers[k]!, k ? e - this.milestones[k - 1]! : e, i);
+  }
+  /** Advances one step: the scheduler of this epoch sets the lrs (and its lastEpoch). @example `sched.step()` */
+  step(): void {
+    super.step();
+    const k = bisectRight(this.milestones, this.lastEpoch);
+    this.schedulers[k]!.lastEpoch = k ? this.lastEpoch - this.milestones[k - 1]! : this.lastEpoch;
+  }
+  /** The position of this scheduler and of each of its schedulers. @example `save({ sched: sched.stateDict() }, p)` */
+  stateDict(): Record<string, unknown> {
+    return { ...super.stateDict(), schedulers: this.schedulers.map((s) => s.stateDict()) };
+  }
+  /** Restores a stateDict(); checked whole first, so a bad one changes nothing. @example `sched.loadStateDict(ckpt.sched)` */
+  loadStateDict(sd: Record<string, unknown>): void {
+    const op = 'SequentialLR.loadStateDict';
+    const subs = isOptions(sd) ? (sd as Record<string, unknown>)['schedulers'] : undefined;
+    if (!Array.isArray(subs) || subs.length !== this.schedulers.length) {
+      throw new ArgumentError(`${op}: expected a state dict { lastEpoch, baseLrs, schedulers } with ${this.schedulers.length} schedulers' states, got ${isOptions(sd) ? describe(subs) : describe(sd)}`);
+    }
+    const before = [this.stateDict(), ...this.schedulers.map((s) => s.stateDict())];
+    try {
+      super.loadStateDict(sd);
+      this.schedulers.forEach((s, i) => s.loadStateDict(subs[i] as Record<string, unknown>));
+    } catch (e) {
+      LRScheduler.prototype.loadStateDict.call(this, before[0]!);
+      this.schedulers.forEach((s, i) => s.loadStateDict(before[i + 1]!));
+      throw e;
+    }
+  }
+}
+
+/**
+ * The GPT recipe, stepped once per batch: a linear warm-up from startFactor * lr to lr over warmupSteps steps, then
+ * a cosine decay to etaMin over the remaining totalSteps - warmupSteps (lr = etaMin after totalSteps steps):
+ * SequentialLR of LinearLR({ startFactor, totalIters: warmupSteps }) and CosineAnnealingLR({ tMax: totalSteps -
+ * warmupSteps, etaMin }) at milestone warmupSteps. startFactor defaults to 1 / warmupSteps.
+ * @example `const sched = optim.warmupCosine(opt, { warmupSteps: 100, totalSteps: 5000, etaMin: 1e-5 })`
+ */
+export function warmupCosine(opt: Opt, o: { warmupSteps: number; totalSteps: number; startFactor?: number; etaMin?: number }): SequentialLR {
+  const op = 'warmupCosine';
+  optimizerArg(op, opt);
+  optionsArg(op, o);
+  num(op, 'warmupSteps', o.warmupSteps, posInt, 'to be an integer >= 1', false);
+  num(op, 'totalSteps', o.totalSteps, (x) => Number.isInteger(x) && x > o.warmupSteps, `to be an integer > warmupSteps (${o.warmupSteps})`, false);
+  num(op, 'startFactor', o.startFactor, (x) => x > 0 && x <= 1, 'in (0, 1]');
+  num(op, 'etaMin', o.etaMin, (x) => x >= 0 && x < Infinity, '>= 0');
+  const warm = new LinearLR(opt, { startFactor: o.startFactor ?? 1 / o.warmupSteps, endFactor: 1, totalIters: o.warmupSteps });
+  const cos = new CosineAnnealingLR(opt, { tMax: o.totalSteps - o.warmupSteps, etaMin: o.etaMin });
+  return new SequentialLR(opt, { schedulers: [warm, cos], milestones: [o.warmupSteps] });
 }
 
 /**
