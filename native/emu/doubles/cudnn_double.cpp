@@ -93,10 +93,11 @@ std::vector<Algo> algos(int dir, const Filter& f, const Conv& cv, bool find) {
   (void)cv;
   return a;
 }
-const Algo* find_algo(const std::vector<Algo>& a, int algo) {
-  for (const Algo& x : a)
-    if (x.algo == algo && x.status == 0) return &x;
-  return nullptr;
+// the entry of `algo` (status SUCCESS) in the Get list: false when there is none
+bool find_algo(int dir, const Filter& f, const Conv& cv, int algo, Algo* out) {
+  for (const Algo& x : algos(dir, f, cv, false))
+    if (x.algo == algo && x.status == 0) return *out = x, true;
+  return false;
 }
 
 const char* dir_name(int d) { return d == 0 ? "Forward" : d == 1 ? "BackwardData" : "BackwardFilter"; }
@@ -209,9 +210,9 @@ int ws_size(const char* name, int dir, void* xd, void* fd, void* cd, void* yd, i
   logf("%s algo=%d", name, algo);
   const int st = check_conv(*(Tensor*)xd, f, cv, *(Tensor*)yd);
   if (st) return st;
-  const Algo* a = find_algo(algos(dir, f, cv, false), algo);
-  if (!a || !bytes) return BAD_PARAM;
-  *bytes = a->ws;
+  Algo a;
+  if (!find_algo(dir, f, cv, algo, &a) || !bytes) return BAD_PARAM;
+  *bytes = a.ws;
   return SUCCESS;
 }
 
@@ -231,9 +232,9 @@ int run_conv(const char* name, int dir, void* handle, const void* alpha, void* x
   }
   int st = check_conv(x, f, cv, y);
   if (st) return st;
-  const Algo* al = find_algo(algos(dir, f, cv, false), algo);
-  if (!al) return BAD_PARAM;
-  if (ws_bytes < al->ws || (al->ws && !ws)) return BAD_PARAM;
+  Algo al;
+  if (!find_algo(dir, f, cv, algo, &al)) return BAD_PARAM;
+  if (ws_bytes < al.ws || (al.ws && !ws)) return BAD_PARAM;
   if (!alpha || !beta || !a || !b || !out) return BAD_PARAM;
   ConvJob* j = new ConvJob{dir, x, y, f, cv, a, b, out, scale(alpha, x.dtype), scale(beta, x.dtype)};
   if (!in_order(h->stream, conv_job, j)) {
