@@ -7,21 +7,25 @@
 import { describe, it, expect, beforeEach, afterEach } from 'vitest';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { execFileSync } from 'node:child_process';
 import { matmul, conv2d, conv2dBackwardInput, conv2dBackwardWeight, conv2dBackwardWeightBias, cuda, Tensor, ArgumentError } from '../../lib/index.js';
 import { binding, cudaStatus } from '../../lib/native.js';
 import { randTensor, expectClose, f64 } from '../helpers.js';
 
 const ROOT = resolve(__dirname, '../..');
-const DOUBLES = join(ROOT, 'build-emu', 'doubles');
-const ADDON = join(ROOT, 'build-emu', 'Release', 'tensile.node');
+// the addon this process loaded (lib/native.ts: TENSILE_ADDON, e.g. the sanitizer build, else build-emu) and the
+// doubles built beside it
+const ADDON = process.env['TENSILE_ADDON'] ? resolve(process.env['TENSILE_ADDON']) : join(ROOT, 'build-emu', 'Release', 'tensile.node');
+const DOUBLES = join(dirname(dirname(ADDON)), 'doubles');
 const CUBLAS = join(DOUBLES, 'cublas', 'libcublas.so.13');
 const CUDNN = join(DOUBLES, 'cudnn', 'libcudnn.so.9');
 const HAVE = cudaStatus().emulated && cudaStatus().devices > 0 && existsSync(CUBLAS) && existsSync(CUDNN);
 const LOG = join(tmpdir(), `tensile-doubles-${process.pid}.log`);
 // before the first op or status() (the libraries are probed then, once per process)
 if (HAVE) {
+  delete process.env['TENSILE_CUBLAS'];
+  delete process.env['TENSILE_CUDNN'];
   process.env['TENSILE_CUBLAS_LIBRARY'] = CUBLAS;
   process.env['TENSILE_CUDNN_LIBRARY'] = CUDNN;
   process.env['TENSILE_DOUBLE_LOG'] = LOG;

@@ -1,6 +1,7 @@
 // The cuBLAS loader, its handles (one per CUDA stream, bound to it before each call, with a workspace from our
 // caching allocator) and the GEMM call of cublas.h.
 #include "cublas.h"
+#include <atomic>
 #include <cstdio>
 #include <map>
 #include <mutex>
@@ -124,15 +125,16 @@ Handle handle_for(const OpCall& c, const Api& api) {
 // block may have been replaced by another op since): PyTorch's sizes, 32 MiB from compute capability 9.0, 4 MiB
 // before.
 size_t workspace_bytes(const OpCall& c) {
-  static int major[kMaxDevices] = {};
+  static std::atomic<int> major[kMaxDevices] = {};
   const int ord = c.device - 1;
-  if (ord >= 0 && ord < kMaxDevices && major[ord] == 0) {
+  if (ord < 0 || ord >= kMaxDevices) return size_t(4) << 20;
+  if (major[ord].load() == 0) {
     int m = 0;
     cudaDeviceGetAttribute(&m, cudaDevAttrComputeCapabilityMajor, ord);
     cudaGetLastError();
-    major[ord] = m > 0 ? m : 1;
+    major[ord].store(m > 0 ? m : 1);
   }
-  return (ord >= 0 && ord < kMaxDevices && major[ord] >= 9 ? 32u : 4u) << 20;
+  return size_t(major[ord].load() >= 9 ? 32 : 4) << 20;
 }
 
 }  // namespace
