@@ -22,6 +22,35 @@ export interface CudaStatus {
   devices: number;
   /** why no GPU can be used ('' when one can): no CUDA backend in this build, no driver, a driver too old, no device */
   reason: string;
+  /** cuBLAS, used by matmul when found (loaded at run time, never required) */
+  cublas: LibraryStatus;
+  /** cuDNN, used by conv2d (forward and both gradients) when found (loaded at run time, never required) */
+  cudnn: LibraryStatus;
+}
+
+/**
+ * What the search for one of NVIDIA's libraries (cuBLAS, cuDNN) found. tensile looks for them at run time, the first
+ * time an op could use them or status() asks: `TENSILE_CUBLAS_LIBRARY` / `TENSILE_CUDNN_LIBRARY` (the full path of
+ * libcublas.so.N / libcudnn.so.N; nothing else is searched then), else the dynamic loader's path (LD_LIBRARY_PATH,
+ * the system's), the CUDA toolkit's lib64 and the nvidia/ folders of Python's site-packages (the wheels PyTorch
+ * installs). `TENSILE_CUBLAS=0` / `TENSILE_CUDNN=0` turn either off. Without them, tensile's own kernels run.
+ * @example
+ * ```ts
+ * const { cublas } = cuda.status();
+ * console.log(cublas.found ? `cuBLAS ${cublas.version} at ${cublas.path}` : `no cuBLAS: ${cublas.reason}`);
+ * ```
+ */
+export interface LibraryStatus {
+  /** the library was loaded and is used */
+  found: boolean;
+  /** as the library reports it (cuBLAS: major * 10000 + minor * 100 + patch; cuDNN: cudnnGetVersion()); 0 when not found */
+  version: number;
+  /** the main library loaded ('' when none) */
+  path: string;
+  /** '' when found, else why not: disabled by TENSILE_CUBLAS=0, not found, a missing symbol, built for another CUDA major... */
+  reason: string;
+  /** every path attempted, in order */
+  tried: string[];
 }
 
 /** Whether a GPU can be used. @example `const device = cuda.isAvailable() ? 'cuda' : 'cpu'` */
@@ -31,7 +60,8 @@ export function isAvailable(): boolean {
 
 /** What the CUDA backend found (probed once; a few milliseconds without a driver). @example `console.log(cuda.status())` */
 export function status(): CudaStatus {
-  return { ...cudaStatus() };
+  const libs = binding.cudaLibraries();
+  return { ...cudaStatus(), cublas: libs.cublas, cudnn: libs.cudnn };
 }
 
 /** The number of usable GPUs. @example `cuda.deviceCount()` */
@@ -101,4 +131,38 @@ export function setMemoryLimit(limit: number, device: number | string = 0): void
   }
   const bytes = limit > 0 && limit <= 1 ? Math.floor(limit * binding.cudaProperties(ord).totalMemory) : Math.floor(limit);
   binding.cudaSetMemoryLimit(ord, bytes);
+}
+
+function setSwitch(op: string, which: number, on: boolean): void {
+  if (typeof on !== 'boolean') throw new ArgumentError(`${op}: expected a boolean, got ${describe(on)}`);
+  submit();
+  binding.cudaSetSwitch(which, on);
+}
+
+/**
+ * Lets float32 matmul (cuBLAS) and convolutions (cuDNN) use TF32 tensor cores: about 10 bits of mantissa in the
+ * products, much faster on Ampere and newer GPUs. Off by default, like PyTorch's
+ * `torch.backends.cuda.matmul.allow_tf32`. Ops queued before the call run with the previous setting.
+ * @example `cuda.setAllowTF32(true)`
+ */
+export function setAllowTF32(on: boolean): void {
+  setSwitch('setAllowTF32', 0, on);
+}
+
+/**
+ * With cuDNN, times the convolution algorithms once per shape (cudnnFind) and keeps the fastest, instead of taking
+ * cuDNN's heuristic choice. Off by default, like `torch.backends.cudnn.benchmark`: worth it when shapes repeat.
+ * @example `cuda.setBenchmark(true)`
+ */
+export function setBenchmark(on: boolean): void {
+  setSwitch('setBenchmark', 1, on);
+}
+
+/**
+ * Restricts cuDNN to deterministic algorithms (the same bits run to run; cuBLAS's GEMMs and tensile's own kernels
+ * already are). Off by default, like `torch.backends.cudnn.deterministic`.
+ * @example `cuda.setDeterministic(true)`
+ */
+export function setDeterministic(on: boolean): void {
+  setSwitch('setDeterministic', 2, on);
 }

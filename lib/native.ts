@@ -38,6 +38,10 @@ interface Binding {
   cudaEmptyCache(ordinal: number): void;
   cudaSetMemoryLimit(ordinal: number, bytes: number): void;
   cudaResetPeak(ordinal: number): void;
+  cudaLibraries(): Record<'cublas' | 'cudnn', { found: boolean; version: number; path: string; reason: string; tried: string[] }>;
+  /** which: 0 allowTF32, 1 benchmark, 2 deterministic */
+  cudaSetSwitch(which: number, on: boolean): void;
+  cudaLibraryPaths(reset: boolean): [op: string, path: string, calls: number][];
 }
 
 /** What cuda.getDeviceProperties() returns. @example `cuda.getDeviceProperties(0).name` */

@@ -600,6 +600,58 @@ Napi::Value CudaEmptyCache(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+// cudaLibraries() -> { cublas, cudnn }: { found, version, path, reason, tried } each (probes them the first time)
+Napi::Value CudaLibraries(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  auto one = [&](const cuda::LibraryStatus& l) {
+    Napi::Object o = Napi::Object::New(env);
+    o.Set("found", l.found);
+    o.Set("version", l.version);
+    o.Set("path", l.path);
+    o.Set("reason", l.reason);
+    Napi::Array t = Napi::Array::New(env, l.tried.size());
+    for (size_t i = 0; i < l.tried.size(); ++i) t.Set((uint32_t)i, l.tried[i]);
+    o.Set("tried", t);
+    return o;
+  };
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("cublas", one(cuda::cublas_status()));
+  o.Set("cudnn", one(cuda::cudnn_status()));
+  return o;
+}
+
+// cudaSetSwitch(which, on): 0 allowTF32, 1 benchmark, 2 deterministic. Waits for this environment's queued work
+// first, so that the ops recorded before the call run with the previous setting.
+Napi::Value CudaSetSwitch(const Napi::CallbackInfo& info) {
+  EnvData& d = ready(info.Env());
+  const int which = info[0].As<Napi::Number>().Int32Value();
+  const bool on = info[1].As<Napi::Boolean>().Value();
+  d.stream->synchronize();
+  if (which == 0) cuda::set_allow_tf32(on);
+  else if (which == 1) cuda::set_benchmark(on);
+  else cuda::set_deterministic(on);
+  return info.Env().Undefined();
+}
+
+// cudaLibraryPaths(reset) -> [op, path, calls][]: which implementation each op ran on since the start (or the last
+// reset), once this environment's work has run. The first call starts the recording (TENSILE_PROFILE starts it
+// at load).
+Napi::Value CudaLibraryPaths(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  EnvData& d = ready(env);
+  d.stream->synchronize();
+  const auto rows = cuda::library_paths(info[0].As<Napi::Boolean>().Value());
+  Napi::Array a = Napi::Array::New(env, rows.size());
+  for (size_t i = 0; i < rows.size(); ++i) {
+    Napi::Array r = Napi::Array::New(env, 3);
+    r.Set(0u, rows[i].first);
+    r.Set(1u, rows[i].second.first);
+    r.Set(2u, (double)rows[i].second.second);
+    a.Set((uint32_t)i, r);
+  }
+  return a;
+}
+
 Napi::Value CudaSetMemoryLimit(const Napi::CallbackInfo& info) {
   cuda::set_memory_limit(info[0].As<Napi::Number>().Int32Value(), info[1].As<Napi::Number>().Int64Value());
   return info.Env().Undefined();
@@ -652,6 +704,8 @@ napi_value init_module(napi_env env, napi_value exports) noexcept {
       {"cudaMemory", guarded<CudaMemory>}, {"cudaSynchronize", guarded<CudaSynchronize>},
       {"cudaEmptyCache", guarded<CudaEmptyCache>}, {"cudaSetMemoryLimit", guarded<CudaSetMemoryLimit>},
       {"cudaResetPeak", guarded<CudaResetPeak>},
+      {"cudaLibraries", guarded<CudaLibraries>}, {"cudaSetSwitch", guarded<CudaSetSwitch>},
+      {"cudaLibraryPaths", guarded<CudaLibraryPaths>},
   };
   for (const Export& e : fns) {
     napi_value f;

@@ -21,6 +21,16 @@ Properties properties(int ordinal) {
 MemoryStats memory(int) { return MemoryStats{}; }
 void reset_peak(int) {}
 void set_memory_limit(int, int64_t) {}
+LibraryStatus cublas_status() {
+  LibraryStatus l;
+  l.reason = status().reason;
+  return l;
+}
+LibraryStatus cudnn_status() { return cublas_status(); }
+void set_allow_tf32(bool) {}
+void set_benchmark(bool) {}
+void set_deterministic(bool) {}
+std::vector<std::pair<std::string, std::pair<std::string, int64_t>>> library_paths(bool) { return {}; }
 
 }  // namespace cuda
 }  // namespace tensile

@@ -35,5 +35,25 @@ void reset_peak(int ordinal);
 // bytes > 0: the most the caching allocator may reserve on the device (0: no limit but the device's memory)
 void set_memory_limit(int ordinal, int64_t bytes);
 
+// cuBLAS and cuDNN, loaded at run time when present (native/cuda/cublas/, native/cuda/cudnn/): what the search
+// found. Probed once, at the first call of these or the first op that could use the library.
+struct LibraryStatus {
+  bool found = false;
+  int version = 0;                 // as the library reports it (cuBLAS: major*10000 + minor*100 + patch; cuDNN:
+                                   // cudnnGetVersion()); 0 when not found
+  std::string path;                // the main library loaded ("" when none)
+  std::string reason;              // "" when found, else why not
+  std::vector<std::string> tried;  // every path attempted, in order
+};
+LibraryStatus cublas_status();
+LibraryStatus cudnn_status();
+// The switches of cuda.setAllowTF32 / setBenchmark / setDeterministic (process-wide; off by default).
+void set_allow_tf32(bool on);
+void set_benchmark(bool on);
+void set_deterministic(bool on);
+// Which path each op took ("ours", "cuBLAS ...", "cuDNN ... algo N"), counted since start-up (or the last reset):
+// (op, path, calls). Recorded only once this was called (or with TENSILE_PROFILE set, which prints it at exit).
+std::vector<std::pair<std::string, std::pair<std::string, int64_t>>> library_paths(bool reset);
+
 }  // namespace cuda
 }  // namespace tensile

@@ -13,9 +13,14 @@
 //   bias grad:    db[k] = sum over n, p of dy[n][k][p] (out[1] of conv2d_bwd_weight when asked for): one block per
 //                 channel, a fixed assignment of elements to threads and a fixed reduction tree, in double.
 // Every sum has an order fixed by the shape, so results are the same run to run.
+// With cuDNN loaded (native/cuda/cudnn/), each direction first goes to cuDNN's legacy API (the algorithm chosen
+// once per shape, see cudnn.h); the forward's bias + ReLU then run as our epilogue kernel, the bias gradient as our
+// kernel below. cuDNN declining a problem (NOT_SUPPORTED, no algorithm whose workspace fits) runs ours.
 #include "common.cuh"
 #include "../core/runtime.h"
 #include "gemm_tiles.cuh"
+#include "cudnn/cudnn.h"
+#include "cublas/dl.h"
 
 namespace tensile {
 namespace cuda {
@@ -303,12 +308,60 @@ __global__ void __launch_bounds__(kBiasThreads) bias_grad_kernel(const T* dy, T*
   }
 }
 
+// y[n][k][p] = relu?(y + bias[k]) over y [N,K,plane] (after cuDNN's forward).
+template <typename T>
+__global__ void conv_epilogue_kernel(T* y, const T* bias, int64_t n, int64_t K, int64_t plane, int relu) {
+  for (int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; i < n; i += (int64_t)gridDim.x * blockDim.x) {
+    T v = y[i];
+    if (bias) v += bias[i / plane % K];
+    if (relu) v = v > T(0) ? v : T(0);
+    y[i] = v;
+  }
+}
+
+// The call through cuDNN: "" when it declined (ours runs), else the path's name.
+template <typename T>
+std::string conv_cudnn(const OpCall& c, int dir, const Geo& G, const void* xp, const void* wp, const void* yp,
+                       void* out) {
+  dnn::Conv v;
+  v.dir = dir;
+  v.dtype = sizeof(T) == 8 ? DT_F64 : DT_F32;
+  const int64_t x[4] = {G.N, G.C, G.H, G.W}, w[4] = {G.K, G.Cg, G.kh, G.kw}, y[4] = {G.N, G.K, G.OH, G.OW};
+  for (int i = 0; i < 4; ++i) {
+    v.x[i] = x[i];
+    v.w[i] = w[i];
+    v.y[i] = y[i];
+  }
+  v.pad[0] = (int)G.ph; v.pad[1] = (int)G.pw;
+  v.stride[0] = (int)G.sh; v.stride[1] = (int)G.sw;
+  v.dil[0] = (int)G.dh; v.dil[1] = (int)G.dw;
+  v.groups = (int)G.g;
+  v.xp = xp;
+  v.wp = wp;
+  v.yp = yp;
+  v.out = out;
+  return dnn::conv(c, v);
+}
+
 template <typename T>
 void conv_fwd(const OpCall& c) {
   const TensorArg &xt = c.in[0], &wt = c.in[1], &yt = c.out[0];
   const Geo G = geo(c, xt, wt, yt);
   const T* bias = c.nin > 2 ? (const T*)c.in[2].data : nullptr;
   const bool relu = c.ip[7] != 0;
+  const std::string path = conv_cudnn<T>(c, dnn::kForward, G, xt.data, wt.data, nullptr, yt.data);
+  if (!path.empty()) {
+    if (bias || relu) {
+      const int64_t n = G.N * G.K * G.ohw;
+      launch("conv2d_epilogue", conv_epilogue_kernel<T>, blocks_for(n, 256), 256, 0, stream_of(c), (T*)yt.data, bias,
+             n, G.K, G.ohw, relu ? 1 : 0);
+      libs::note(c.op, path + " + our bias/ReLU epilogue");
+    } else {
+      libs::note(c.op, path);
+    }
+    return;
+  }
+  libs::note(c.op, "ours (implicit GEMM)");
   const gemm::Mat<T> A{(const T*)wt.data, G.Kg * G.ckk, G.ckk, 1};
   const Im2col<T> B{(const T*)xt.data, G};
   const NchwStore<T> epi{(T*)yt.data, G.K, G.Kg, G.ohw, bias, relu ? 1 : 0};
@@ -320,6 +373,9 @@ template <typename T>
 void conv_bwd_input(const OpCall& c) {
   const TensorArg &dyt = c.in[0], &wt = c.in[1], &dxt = c.out[0];
   const Geo G = geo(c, dxt, wt, dyt);
+  const std::string path = conv_cudnn<T>(c, dnn::kBackwardData, G, nullptr, wt.data, dyt.data, dxt.data);
+  libs::note(c.op, path.empty() ? std::string("ours (implicit GEMM per stride class)") : path);
+  if (!path.empty()) return;
   for (int64_t rh = 0; rh < G.sh; ++rh)
     for (int64_t rw = 0; rw < G.sw; ++rw) {
       const Cls q = class_of(G, rh, rw);
@@ -336,10 +392,15 @@ template <typename T>
 void conv_bwd_weight(const OpCall& c) {
   const TensorArg &dyt = c.in[0], &xt = c.in[1], &dwt = c.out[0];
   const Geo G = geo(c, xt, dwt, dyt);
-  const DyRows<T> A{(const T*)dyt.data, G};
-  const ColT<T> B{(const T*)xt.data, G};
-  const RowStore<T> epi{(T*)dwt.data, G.Kg * G.ckk, G.ckk};
-  gemm::run<T>(c, "conv2d_bwd_weight", A, B, epi, G.g, G.Kg, G.ckk, G.N * G.ohw);
+  const std::string path = conv_cudnn<T>(c, dnn::kBackwardFilter, G, xt.data, nullptr, dyt.data, dwt.data);
+  if (path.empty()) {
+    const DyRows<T> A{(const T*)dyt.data, G};
+    const ColT<T> B{(const T*)xt.data, G};
+    const RowStore<T> epi{(T*)dwt.data, G.Kg * G.ckk, G.ckk};
+    gemm::run<T>(c, "conv2d_bwd_weight", A, B, epi, G.g, G.Kg, G.ckk, G.N * G.ohw);
+  }
+  libs::note(c.op, (path.empty() ? std::string("ours (implicit GEMM)") : path) +
+                       (c.nout > 1 ? " + our bias gradient" : ""));
   if (c.nout > 1) {
     const unsigned blocks = (unsigned)(G.K < 65535 ? G.K : 65535);
     launch("conv2d_bwd_weight", bias_grad_kernel<T>, dim3(blocks), dim3(kBiasThreads),

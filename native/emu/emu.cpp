@@ -2,6 +2,7 @@
 // small pool of OS threads, and blocks whose CUDA threads are fibers (our own x86-64 context switch; ucontext
 // elsewhere) scheduled in rounds between barriers. See native/emu/README.md.
 #include "cuda_emu.h"
+#include "stream_abi.h"
 #undef __assert_fail
 
 #include <sched.h>
@@ -158,7 +159,9 @@ struct Launch {
 };
 
 struct Op {
-  enum Kind { KERNEL, COPY, MEMSET, RECORD, NOP } kind = NOP;
+  enum Kind { KERNEL, COPY, MEMSET, RECORD, NOP, HOST } kind = NOP;
+  void (*host_fn)(void*) = nullptr;  // HOST: cudaLaunchHostFunc's function and argument
+  void* host_arg = nullptr;
   std::vector<std::pair<std::shared_ptr<Stream>, unsigned long long>> deps;
   std::shared_ptr<Launch> launch;
   void* dst = nullptr;
@@ -171,7 +174,12 @@ struct Op {
   bool busy = false;
 };
 
+int launch_host_abi(void* stream, void (*fn)(void*), void* arg);
+const tensile_emu_stream_abi g_stream_abi = {TENSILE_EMU_STREAM_MAGIC, TENSILE_EMU_STREAM_VERSION, launch_host_abi};
+
+// The first member is the table of stream_abi.h (what the test doubles of native/emu/doubles call through).
 struct Stream {
+  const tensile_emu_stream_abi* abi = &g_stream_abi;
   Device* dev = nullptr;
   unsigned flags = 0;
   bool legacy = false;
@@ -895,8 +903,12 @@ void worker_main(Engine* g, int) {
     const size_t n = op.n;
     const int value = op.value;
     const Op::Kind kind = op.kind;
+    void (*host_fn)(void*) = op.host_fn;
+    void* host_arg = op.host_arg;
     lk.unlock();
-    if (n) {
+    if (kind == Op::HOST) {
+      host_fn(host_arg);
+    } else if (n) {
       if (kind == Op::COPY)
         std::memmove(dst, src, n);
       else
@@ -1703,6 +1715,29 @@ cudaError_t cudaStreamWaitEvent(cudaStream_t stream, cudaEvent_t event, unsigned
   enqueue(g, s, std::move(op));
   return cudaSuccess;
 }
+
+cudaError_t cudaLaunchHostFunc(cudaStream_t stream, cudaHostFn_t fn, void* userData) {
+  if (!fn) return record(cudaErrorInvalidValue, "cudaLaunchHostFunc: null function");
+  std::unique_lock<std::mutex> lk;
+  std::shared_ptr<Stream> s;
+  cudaError_t e = stream_call(stream, "cudaLaunchHostFunc", &s, lk);
+  if (e) return e;
+  Op op;
+  op.kind = Op::HOST;
+  op.host_fn = fn;
+  op.host_arg = userData;
+  enqueue(E(), s, std::move(op));
+  return cudaSuccess;
+}
+namespace tensile_emu {
+namespace detail {
+namespace {
+int launch_host_abi(void* stream, void (*fn)(void*), void* arg) {
+  return (int)cudaLaunchHostFunc((cudaStream_t)stream, fn, arg);
+}
+}  // namespace
+}  // namespace detail
+}  // namespace tensile_emu
 
 cudaError_t cudaDeviceSynchronize() {
   Engine& g = E();

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "kernels.h"
+#include "../stream_abi.h"
 
 namespace tensile {
 namespace cuda {
@@ -318,6 +319,49 @@ static void case_streams() {
   CK(cudaFree(y));
   CK(cudaFree(z));
   CK(cudaFree(flag));
+}
+
+// cudaLaunchHostFunc and the stream table of stream_abi.h (what the test doubles call): host work runs after the
+// kernels queued before it and before those queued after it; a null stream has no table; a faulted device drops it.
+struct HostJob {
+  float* d;
+  int n;
+  float seen = 0;  // d[n - 1] when the host function ran
+};
+static void host_job(void* p) {
+  HostJob* j = (HostJob*)p;
+  j->seen = j->d[j->n - 1];
+  for (int i = 0; i < j->n; ++i) j->d[i] *= 10.0f;
+}
+static void case_hostfn() {
+  const int n = 3000;
+  cudaStream_t s;
+  CK(cudaStreamCreateWithFlags(&s, cudaStreamNonBlocking));
+  const tensile_emu_stream_abi* abi = tensile_emu_stream_abi_of(s);
+  CHECK(abi != nullptr);
+  CHECK(tensile_emu_stream_abi_of(nullptr) == nullptr);
+  if (!abi) return;
+  CHECK_EQ(abi->magic, TENSILE_EMU_STREAM_MAGIC);
+  CHECK_EQ(abi->version, TENSILE_EMU_STREAM_VERSION);
+  float* d = dev_alloc<float>(n);
+  HostJob a{d, n}, b{d, n};
+  k_fill(d, 1.0f, n, s);
+  for (int i = 0; i < 4; ++i) k_add(d, 2.0f, n, s);  // 9
+  CK(cudaLaunchHostFunc(s, host_job, &a));         // 90
+  k_add(d, 1.0f, n, s);                            // 91
+  CHECK_EQ(abi->launch_host(s, host_job, &b), 0);  // 910, through the table
+  std::vector<float> h(n);
+  CK(cudaMemcpyAsync(h.data(), d, n * sizeof(float), cudaMemcpyDeviceToHost, s));
+  CK(cudaStreamSynchronize(s));
+  CHECK(a.seen == 9.0f);
+  CHECK(b.seen == 91.0f);
+  int bad = 0;
+  for (int i = 0; i < n; ++i) bad += h[i] != 910.0f;
+  CHECK_EQ(bad, 0);
+  CHECK_EQ(cudaLaunchHostFunc(s, nullptr, nullptr), cudaErrorInvalidValue);
+  CHECK_EQ(cudaLaunchHostFunc((cudaStream_t)&bad, host_job, &a), cudaErrorInvalidResourceHandle);
+  CK(cudaFree(d));
+  CK(cudaStreamDestroy(s));
 }
 
 static void case_multidevice() {
@@ -665,6 +709,7 @@ static const std::vector<Case> kCases = {
     {"syncops", case_syncops, {}},
     {"atomics", case_atomics, {{"TENSILE_EMU_THREADS", "4"}}},
     {"streams", case_streams, {{"TENSILE_EMU_THREADS", "3"}}},
+    {"hostfn", case_hostfn, {{"TENSILE_EMU_THREADS", "3"}}},
     {"multidevice", case_multidevice, {{"TENSILE_EMU_DEVICES", "2"}}},
     {"oom", case_oom, {{"TENSILE_EMU_MEMORY_MB", "1"}}},
     {"config", case_config, {}},
