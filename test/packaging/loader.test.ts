@@ -89,6 +89,18 @@ describe('the real load', () => {
     expect(['local build', 'prebuild', 'TENSILE_ADDON', 'emulated build']).toContain(a.kind);
     expect(a.path).toMatch(/\.node$/);
   });
+  it('is quiet: importing and computing print nothing (TENSILE_LOG_LEVEL raises it)', () => {
+    const env = { ...process.env };
+    delete env['TENSILE_LOG_LEVEL'];
+    const r = spawnSync(process.execPath, ['-e', "import('./dist/index.js').then(async (T) => { await T.zeros([2]).add(1).data(); T.tensor([1], { device: 'auto' }); })"],
+      { cwd: resolve(__dirname, '../..'), env, encoding: 'utf8' });
+    expect(r.status).toBe(0);
+    expect(r.stdout).toBe('');
+    expect(r.stderr).toBe('');
+    const info = spawnSync(process.execPath, ['-e', "import('./dist/index.js').then((T) => { T.tensor([1], { device: 'auto' }); })"],
+      { cwd: resolve(__dirname, '../..'), env: { ...env, TENSILE_LOG_LEVEL: 'info' }, encoding: 'utf8' });
+    expect(info.stdout + info.stderr).toMatch(/auto/);
+  });
   const child = (env: Record<string, string>) =>
     spawnSync(process.execPath, ['-e', "import('./dist/index.js').then(() => console.log('loaded'), (e) => { console.log(e.name); console.log(e.message); })"],
       { cwd: resolve(__dirname, '../..'), env: { ...process.env, ...env }, encoding: 'utf8' });
