@@ -152,3 +152,28 @@ export function throwsExactly(fn: () => unknown, cls: ErrorClass, msg: string): 
   expect(err, `expected ${cls.name}: ${msg}`).toBeInstanceOf(cls);
   expect((err as Error).message).toBe(msg);
 }
+/** The promise rejects with exactly this class and message. */
+export async function rejectsExactly(p: Promise<unknown>, cls: ErrorClass, msg: string): Promise<void> {
+  let err: unknown = null;
+  try { await p; } catch (e) { err = e; }
+  expect(err, `expected ${cls.name}: ${msg}`).toBeInstanceOf(cls);
+  expect((err as Error).message).toBe(msg);
+}
+
+/** Each parameter group's lr. */
+export const lrsOf = (o: { paramGroups: { lr: number }[] }): number[] => o.paramGroups.map((g) => g.lr);
+/** The lr of each group before the first scheduler step and after each of `steps` steps (getLastLr() checked on the way). */
+export function runScheduler(o: { paramGroups: { lr: number }[] }, s: { step(): void; getLastLr(): number[] }, steps: number): number[][] {
+  const out = [lrsOf(o)];
+  for (let i = 0; i < steps; i++) {
+    s.step();
+    expect(s.getLastLr()).toEqual(lrsOf(o));
+    out.push(lrsOf(o));
+  }
+  return out;
+}
+/** Learning-rate sequences equal to `digits` decimals, per epoch and group. */
+export function expectLrs(got: number[][], want: number[][], digits = 14): void {
+  expect(got.length).toBe(want.length);
+  got.forEach((g, e) => g.forEach((v, i) => expect(v, `epoch ${e} group ${i}`).toBeCloseTo(want[e]![i]!, digits)));
+}

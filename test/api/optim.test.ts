@@ -2,7 +2,7 @@
 // torch.optim.lr_scheduler's closed forms (and torch.nn.utils.clip_grad_value_), written out here.
 import { describe, it, expect } from 'vitest';
 import { nn, optim, train, data, fit, tensor, zeros, manualSeed, Tensor, ArgumentError } from '../../lib/index.js';
-import { f64 } from '../helpers.js';
+import { f64, lrsOf, runScheduler, expectLrs } from '../helpers.js';
 import { covers } from './coverage.js';
 
 covers('nn.utils.clipGradValue');
@@ -58,50 +58,35 @@ describe('nn.utils.clipGradValue', () => {
 function twoGroups(lr0 = 1, lr1 = 0.3) {
   return new optim.SGD([{ params: [zeros([1]).requiresGrad_()] }, { params: [zeros([1]).requiresGrad_()], lr: lr1 }], { lr: lr0 });
 }
-const lrsOf = (o: optim.Optimizer<{ lr: number }>) => o.paramGroups.map((g) => g.lr);
-// lr of each group after each of `steps` scheduler steps, and the lr before the first
-function run(o: optim.Optimizer<{ lr: number }>, s: { step(): void; getLastLr(): number[] }, steps: number) {
-  const out = [lrsOf(o)];
-  for (let i = 0; i < steps; i++) {
-    s.step();
-    expect(s.getLastLr()).toEqual(lrsOf(o));
-    out.push(lrsOf(o));
-  }
-  return out;
-}
-function expectLrs(got: number[][], want: number[][]) {
-  expect(got.length).toBe(want.length);
-  got.forEach((g, e) => g.forEach((v, i) => expect(v, `epoch ${e} group ${i}`).toBeCloseTo(want[e]![i]!, 14)));
-}
 const bisectRight = (sorted: number[], x: number) => sorted.filter((m) => m <= x).length;
 
 describe('epoch schedulers against PyTorch closed forms', () => {
   it('MultiStepLR milestones [6, 2, 6] gamma 0.5, 9 steps: base * gamma^bisect_right(sorted milestones, epoch)', () => {
     const o = twoGroups();
-    const got = run(o, new optim.MultiStepLR(o, { milestones: [6, 2, 6], gamma: 0.5 }), 9);
+    const got = runScheduler(o, new optim.MultiStepLR(o, { milestones: [6, 2, 6], gamma: 0.5 }), 9);
     const sorted = [2, 6, 6];
     expectLrs(got, Array.from({ length: 10 }, (_, e) => [1, 0.3].map((b) => b * 0.5 ** bisectRight(sorted, e))));
     expect(got[6]![0]).toBeCloseTo(0.125, 14);  // two milestones at 6: gamma applied twice
   });
   it('MultiStepLR default gamma 0.1, milestones [3, 5], 7 steps', () => {
     const o = twoGroups(0.2, 0.05);
-    expectLrs(run(o, new optim.MultiStepLR(o, { milestones: [3, 5] }), 7), Array.from({ length: 8 }, (_, e) => [0.2, 0.05].map((b) => b * 0.1 ** bisectRight([3, 5], e))));
+    expectLrs(runScheduler(o, new optim.MultiStepLR(o, { milestones: [3, 5] }), 7), Array.from({ length: 8 }, (_, e) => [0.2, 0.05].map((b) => b * 0.1 ** bisectRight([3, 5], e))));
   });
   it('ExponentialLR gamma 0.9, 12 steps: base * gamma^epoch', () => {
     const o = twoGroups();
-    expectLrs(run(o, new optim.ExponentialLR(o, { gamma: 0.9 }), 12), Array.from({ length: 13 }, (_, e) => [1, 0.3].map((b) => b * 0.9 ** e)));
+    expectLrs(runScheduler(o, new optim.ExponentialLR(o, { gamma: 0.9 }), 12), Array.from({ length: 13 }, (_, e) => [1, 0.3].map((b) => b * 0.9 ** e)));
   });
   const linear = (b: number, s: number, f: number, n: number, e: number) => b * (s + ((f - s) * Math.min(e, n)) / n);
   it('LinearLR defaults (startFactor 1/3, endFactor 1, totalIters 5), 8 steps: base * (s + (f - s) * min(e, n) / n), set at construction too', () => {
     const o = twoGroups();
-    const got = run(o, new optim.LinearLR(o, {}), 8);
+    const got = runScheduler(o, new optim.LinearLR(o, {}), 8);
     expectLrs(got, Array.from({ length: 9 }, (_, e) => [1, 0.3].map((b) => linear(b, 1 / 3, 1, 5, e))));
     expect(got[0]![0]).toBeCloseTo(1 / 3, 14);
     expect(got[8]).toEqual(got[5]);
   });
   it('LinearLR startFactor 1 endFactor 0.1 totalIters 4 (a decay), 6 steps', () => {
     const o = twoGroups();
-    expectLrs(run(o, new optim.LinearLR(o, { startFactor: 1, endFactor: 0.1, totalIters: 4 }), 6), Array.from({ length: 7 }, (_, e) => [1, 0.3].map((b) => linear(b, 1, 0.1, 4, e))));
+    expectLrs(runScheduler(o, new optim.LinearLR(o, { startFactor: 1, endFactor: 0.1, totalIters: 4 }), 6), Array.from({ length: 7 }, (_, e) => [1, 0.3].map((b) => linear(b, 1, 0.1, 4, e))));
   });
   it('stateDict/loadStateDict: a new scheduler on a new optimizer resumes the same sequence', () => {
     for (const make of [
@@ -110,9 +95,9 @@ describe('epoch schedulers against PyTorch closed forms', () => {
       (o: optim.SGD) => new optim.LinearLR(o, { startFactor: 0.2, totalIters: 6 }),
     ]) {
       const o1 = twoGroups(), s1 = make(o1);
-      const full = run(o1, s1, 7);
+      const full = runScheduler(o1, s1, 7);
       const o2 = twoGroups(), s2 = make(o2);
-      run(o2, s2, 3);
+      runScheduler(o2, s2, 3);
       const sd = s2.stateDict();
       const o3 = twoGroups(), s3 = make(o3);
       s3.loadStateDict(sd);

@@ -3,33 +3,14 @@
 import { describe, it, expect } from 'vitest';
 import { nn, optim, zeros, tensor, Tensor, ArgumentError } from '../../lib/index.js';
 import { covers } from '../api/coverage.js';
+import { throwsExactly, lrsOf, runScheduler, expectLrs } from '../helpers.js';
 
 covers('optim.SequentialLR');
 covers('optim.warmupCosine');
 covers('optim.weightDecayGroups');
 
-function throwsExactly(f: () => unknown, cls: new (...a: never[]) => Error, msg: string) {
-  let err: unknown;
-  try { f(); } catch (e) { err = e; }
-  expect(err).toBeInstanceOf(cls);
-  expect((err as Error).message).toBe(msg);
-}
 // two parameter groups, base lrs 1 and 0.3
 const twoGroups = () => new optim.SGD([{ params: [zeros([1]).requiresGrad_()] }, { params: [zeros([1]).requiresGrad_()], lr: 0.3 }], { lr: 1 });
-const lrsOf = (o: optim.SGD) => o.paramGroups.map((g) => g.lr);
-function run(o: optim.SGD, s: optim.SequentialLR, steps: number): number[][] {
-  const out = [lrsOf(o)];
-  for (let i = 0; i < steps; i++) {
-    s.step();
-    expect(s.getLastLr()).toEqual(lrsOf(o));
-    out.push(lrsOf(o));
-  }
-  return out;
-}
-function expectLrs(got: number[][], want: number[][]) {
-  expect(got.length).toBe(want.length);
-  got.forEach((g, e) => g.forEach((v, i) => expect(v, `epoch ${e} group ${i}`).toBeCloseTo(want[e]![i]!, 13)));
-}
 // PyTorch's closed forms (torch/optim/lr_scheduler.py _get_closed_form_lr)
 const linear = (base: number, s: number, f: number, n: number, e: number) => base * (s + ((f - s) * Math.min(e, n)) / n);
 const cosine = (base: number, etaMin: number, tMax: number, e: number) => etaMin + ((base - etaMin) * (1 + Math.cos((Math.PI * e) / tMax))) / 2;
@@ -45,7 +26,7 @@ describe('optim.SequentialLR', () => {
     expect(cos.baseLrs).toEqual([1, 0.3]);  // PyTorch's initial_lr: not the lr LinearLR lowered at construction
     const s = new optim.SequentialLR(o, { schedulers: [warm, cos], milestones: [4] });
     const want = Array.from({ length: 13 }, (_, e) => [1, 0.3].map((b) => (e < 4 ? linear(b, 0.1, 1, 4, e) : cosine(b, 0.01, 6, e - 4))));
-    expectLrs(run(o, s, 12), want);
+    expectLrs(runScheduler(o, s, 12), want, 13);
     expect(lrsOf(o)[0]).not.toBeCloseTo(cosine(1, 0.01, 6, 12), 5);  // past tMax the cosine goes back up, as PyTorch's
     expect(cos.lastEpoch).toBe(8);
     expect(warm.lastEpoch).toBe(3);
@@ -61,7 +42,7 @@ describe('optim.SequentialLR', () => {
       const k = bisectRight(ms, e), local = k ? e - ms[k - 1]! : e;
       return k === 0 ? linear(base, 0.5, 1, 3, local) : k === 1 ? exponential(base, 0.5, local) : cosine(base, 0, 4, local);
     }));
-    expectLrs(run(o, s, 10), want);
+    expectLrs(runScheduler(o, s, 10), want, 13);
   });
   it('stateDict/loadStateDict: a new SequentialLR on a new optimizer resumes the sequence after 5 of 10 steps', () => {
     const make = () => {
@@ -70,15 +51,15 @@ describe('optim.SequentialLR', () => {
       return { o, s };
     };
     const full = make();
-    const all = run(full.o, full.s, 10);
+    const all = runScheduler(full.o, full.s, 10);
     const first = make();
-    run(first.o, first.s, 5);
+    runScheduler(first.o, first.s, 5);
     const sd = JSON.parse(JSON.stringify(first.s.stateDict()));
     const second = make();
     second.s.loadStateDict(sd);
     const rest: number[][] = [];
     for (let i = 0; i < 5; i++) { second.s.step(); rest.push(lrsOf(second.o)); }
-    expectLrs(rest, all.slice(6));
+    expectLrs(rest, all.slice(6), 13);
     expect(second.s.schedulers[1]!.lastEpoch).toBe(7);
   });
   it('a bad state dict changes nothing: a wrong sub-state leaves every lastEpoch as it was', () => {
@@ -111,8 +92,8 @@ describe('optim.warmupCosine', () => {
     const o = twoGroups();
     const s = optim.warmupCosine(o, { warmupSteps: 5, totalSteps: 20, etaMin: 1e-4 });
     const want = Array.from({ length: 21 }, (_, e) => [1, 0.3].map((b) => (e < 5 ? linear(b, 1 / 5, 1, 5, e) : cosine(b, 1e-4, 15, e - 5))));
-    const got = run(o, s, 20);
-    expectLrs(got, want);
+    const got = runScheduler(o, s, 20);
+    expectLrs(got, want, 13);
     expect(got[5]).toEqual([1, 0.3]);
     expect(got[20]![0]).toBeCloseTo(1e-4, 15);
   });

@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { text, data, ArgumentError, IndexError } from '../../lib/index.js';
 import { covers } from '../api/coverage.js';
+import { throwsExactly, rejectsExactly } from '../helpers.js';
 
 covers('text.ByteBPETokenizer');
 covers('text.GPT2_PATTERN');
@@ -15,18 +16,6 @@ covers('text.readChunks');
 const { ByteBPETokenizer } = text;
 const dir = mkdtempSync(join(tmpdir(), 'tensile-bpe-'));
 const rnd = data.seededRandom;
-function throwsExactly(f: () => unknown, cls: new (...a: never[]) => Error, msg: string) {
-  let err: unknown;
-  try { f(); } catch (e) { err = e; }
-  expect(err).toBeInstanceOf(cls);
-  expect((err as Error).message).toBe(msg);
-}
-async function rejectsExactly(p: Promise<unknown>, cls: new (...a: never[]) => Error, msg: string) {
-  let err: unknown;
-  try { await p; } catch (e) { err = e; }
-  expect(err).toBeInstanceOf(cls);
-  expect((err as Error).message).toBe(msg);
-}
 // bytes / a string cut into chunks of `n` (bytes: anywhere, inside characters too; strings: between UTF-16 units,
 // inside surrogate pairs too)
 function* byteChunks(b: Uint8Array, n: number) { for (let i = 0; i < b.length; i += n) yield b.subarray(i, i + n); }

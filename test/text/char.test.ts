@@ -6,23 +6,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { text, data, tensor, ArgumentError, IndexError } from '../../lib/index.js';
 import { covers } from '../api/coverage.js';
+import { throwsExactly, rejectsExactly } from '../helpers.js';
 
 covers('text.CharTokenizer');
 
 const { CharTokenizer } = text;
 const dir = mkdtempSync(join(tmpdir(), 'tensile-char-'));
-function throwsExactly(f: () => unknown, cls: new (...a: never[]) => Error, msg: string) {
-  let err: unknown;
-  try { f(); } catch (e) { err = e; }
-  expect(err).toBeInstanceOf(cls);
-  expect((err as Error).message).toBe(msg);
-}
-async function rejectsExactly(p: Promise<unknown>, cls: new (...a: never[]) => Error, msg: string) {
-  let err: unknown;
-  try { await p; } catch (e) { err = e; }
-  expect(err).toBeInstanceOf(cls);
-  expect((err as Error).message).toBe(msg);
-}
 async function collect(g: AsyncIterable<Int32Array>) {
   const out: number[] = [];
   for await (const ids of g) out.push(...ids);
