@@ -102,6 +102,9 @@ function plan(q: Tensor, k: Tensor, v: Tensor, mask: Tensor | null, batch: numbe
  *   `module.training ? p : 0`.
  * - `scale`: default 1 / sqrt(E).
  *
+ * On CUDA the key tiles live in shared memory, which bounds the head dims: E + Ev at most 11262 (float32) or 5118
+ * (float64); the CPU has no such bound.
+ *
  * A row whose keys are all masked gives zeros (and zero gradients), which is what PyTorch's math backend gives
  * since 2.5 (its _safe_softmax) and what its fused kernels give; the plain formula would give NaN. Rows of padding
  * then cannot poison a loss through 0 * NaN.
