@@ -417,6 +417,26 @@ export const CASES = {
       { name: 'nesterov-maximize', inputs, run: go({ lr: 0.05, momentum: 0.8, nesterov: true, maximize: true }) },
     ];
   })(),
+  attention: (() => {
+    const go = (o) => (x, c) => {
+      if (o.dropoutP) T.manualSeed(c.seed);
+      const y = T.F.scaledDotProductAttention(x.q, x.k, x.v, { ...o, attnMask: o.mask ? x.m : undefined });
+      c.out('y', y); c.backward(y); c.out('dq', x.q.grad); c.out('dk', x.k.grad); c.out('dv', x.v.grad);
+    };
+    const qkv = (h, dt, qs, ks, vs) => ({ q: h.f(qs, dt, { grad: true }), k: h.f(ks, dt, { grad: true }), v: h.f(vs, dt, { grad: true }) });
+    return [
+      { name: 'causal', inputs: (h, dt) => { const L = S(h, 37, 1024); return qkv(h, dt, [2, 3, L, 16], [2, 3, L, 16], [2, 3, L, 16]); },
+        run: go({ isCausal: true }) },
+      { name: 'bool-mask-bcast-L!=S', inputs: (h, dt) => {
+        const Sk = S(h, 45, 1024);
+        return { ...qkv(h, dt, [2, 2, 19, 8], [1, 2, Sk, 8], [2, 1, Sk, 12]), m: h.i([19, Sk], 'uint8', 0, 1) };
+      }, run: go({ mask: true }) },
+      { name: 'additive-mask-dropout', inputs: (h, dt) => {
+        const L = S(h, 33, 512), Sk = S(h, 70, 512);
+        return { ...qkv(h, dt, [2, 2, L, 24], [2, 2, Sk, 24], [2, 2, Sk, 8]), m: h.f([2, 1, L, Sk], dt) };
+      }, run: go({ mask: true, dropoutP: 0.2, scale: 0.4 }) },
+    ];
+  })(),
 };
 
 // Ops without a case of their own: the case whose backward (through autograd) launches them.
@@ -426,6 +446,7 @@ export const COVERED_BY = {
   softmax_bwd: 'softmax', log_softmax_bwd: 'log_softmax', cross_entropy_bwd: 'cross_entropy',
   conv2d_bwd_input: 'conv2d', conv2d_bwd_weight: 'conv2d', max_pool2d_bwd: 'max_pool2d', avg_pool2d_bwd: 'avg_pool2d',
   adaptive_avg_pool2d_bwd: 'adaptive_avg_pool2d', batch_norm_bwd: 'batch_norm', index_select_bwd: 'index_select',
+  attention_bwd: 'attention',
 };
 
 // ------------------------------------------------------------------------------------------ running

@@ -15,6 +15,7 @@ void register_random();
 void register_optim();
 void register_gemm();
 void register_conv2d();
+void register_attention();
 
 void register_kernels() {
   register_elementwise();
@@ -26,6 +27,7 @@ void register_kernels() {
   register_optim();
   register_gemm();
   register_conv2d();
+  register_attention();
 }
 
 }  // namespace cuda
