@@ -28,6 +28,8 @@ export { noGrad, enableGrad, isGradEnabled, setGradEnabled, InPlaceError } from 
 export { gradcheck } from './autograd/gradcheck.js';
 export type { GradcheckOptions, GradcheckResult } from './autograd/gradcheck.js';
 export { crossEntropy, batchNorm, dropout } from './ops/nn.js';
+export { scaledDotProductAttention } from './ops/attention.js';
+export type { AttentionOptions } from './ops/attention.js';
 export * as nn from './nn/index.js';
 export * as F from './nn/functional.js';
 export * as optim from './optim/index.js';

@@ -10,6 +10,8 @@ import { checkShapeArg, fmt } from '../tensor/shape.js';
 export { conv2d, convTranspose2d } from '../ops/conv.js';
 export { maxPool2d, avgPool2d, adaptiveAvgPool2d } from '../ops/pool.js';
 export { crossEntropy, batchNorm, dropout } from '../ops/nn.js';
+export { scaledDotProductAttention } from '../ops/attention.js';
+export type { AttentionOptions } from '../ops/attention.js';
 import { maxPool2dWithIndices } from '../ops/pool.js';
 import type { Pool2dOptions } from '../ops/pool.js';
 import { indexSelect } from '../ops/index.js';

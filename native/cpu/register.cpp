@@ -75,6 +75,10 @@ void index_select_i32(const OpCall&);
 void index_select_u8(const OpCall&);
 void index_select_bwd_f32(const OpCall&);
 void index_select_bwd_f64(const OpCall&);
+void attention_f32(const OpCall&);
+void attention_f64(const OpCall&);
+void attention_bwd_f32(const OpCall&);
+void attention_bwd_f64(const OpCall&);
 
 void register_kernels() {
   kernel_register(OP_copy, DEV_CPU, DT_F32, ew_copy);
@@ -262,5 +266,9 @@ void register_kernels() {
   kernel_register(OP_sgd_, DEV_CPU, DT_F64, sgd_f64);
   kernel_register(OP_randint, DEV_CPU, DT_I32, randint_i32);
   kernel_register(OP_randint, DEV_CPU, DT_F32, randint_f32);
+  kernel_register(OP_attention, DEV_CPU, DT_F32, attention_f32);
+  kernel_register(OP_attention, DEV_CPU, DT_F64, attention_f64);
+  kernel_register(OP_attention_bwd, DEV_CPU, DT_F32, attention_bwd_f32);
+  kernel_register(OP_attention_bwd, DEV_CPU, DT_F64, attention_bwd_f64);
 }
 TS_CPU_END
