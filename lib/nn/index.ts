@@ -5,4 +5,6 @@ export * as functional from './functional.js';
 export * as init from './init.js';
 export * as utils from './utils.js';
 export { RNN, LSTM, GRU } from './recurrent.js';
+export { MultiheadAttention, TransformerEncoderLayer, TransformerEncoder, TransformerDecoderLayer, TransformerDecoder, SinusoidalPositionalEncoding } from './transformer.js';
+export type { MultiheadAttentionOptions, AttentionCallOptions, TransformerLayerOptions, EncoderCallOptions, DecoderCallOptions } from './transformer.js';
 export type { RNNOptions } from './recurrent.js';

@@ -230,13 +230,14 @@ export class LayerNorm extends Module {
   weight: Tensor | null;
   bias: Tensor | null;
   readonly normalizedShape: number[];
-  constructor(normalizedShape: number | number[], readonly options: { eps?: number; elementwiseAffine?: boolean } & FactoryOptions = {}) {
+  /** elementwiseAffine: a weight and a bias (default true); bias: false drops the bias alone (PyTorch >= 2.1) */
+  constructor(normalizedShape: number | number[], readonly options: { eps?: number; elementwiseAffine?: boolean; bias?: boolean } & FactoryOptions = {}) {
     super();
     optionsArg(this.constructor.name, options);
     this.normalizedShape = typeof normalizedShape === 'number' ? [normalizedShape] : normalizedShape;
     const affine = options.elementwiseAffine ?? true;
     this.weight = affine ? Parameter(ones(this.normalizedShape, { dtype: options.dtype })) : null;
-    this.bias = affine ? Parameter(zeros(this.normalizedShape, { dtype: options.dtype })) : null;
+    this.bias = affine && (options.bias ?? true) ? Parameter(zeros(this.normalizedShape, { dtype: options.dtype })) : null;
   }
   forward(x: Tensor): Tensor {
     return F.layerNorm(x, this.normalizedShape, this.weight, this.bias, this.options.eps ?? 1e-5);

@@ -51,11 +51,15 @@ export abstract class Module {
   // property -> its state-dict name and the name earlier versions wrote it under (null: they did not write it)
   private _stateNames = new Map<string, { name: string; legacy: string | null }>();
 
-  /** The computation; subclasses implement it and callers use forward() or call(). @example `model.forward(x)` */
-  abstract forward(...args: Tensor[]): Tensor;
+  /**
+   * The computation; subclasses implement it and callers use forward() or call(). Its arguments are tensors, and
+   * optional tensors or an options object after them where a layer takes masks (nn.MultiheadAttention).
+   * @example `model.forward(x)`
+   */
+  abstract forward(...args: (Tensor | object | undefined)[]): Tensor;
 
   /** Calls forward. @example `const y = model.call(x)` */
-  call(...args: Tensor[]): Tensor {
+  call(...args: (Tensor | object | undefined)[]): Tensor {
     return this.forward(...args);
   }
 
