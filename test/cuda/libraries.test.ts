@@ -210,20 +210,22 @@ describe.skipIf(!HAVE)('cuBLAS and cuDNN through their test doubles', () => {
       }
     }
 
-    it('batched [3,6,5] (stored transposed) @ broadcast [5,7] (stored transposed) + bias + ReLU float32: transposes, leading dimensions, batch count and strides (0 for the broadcast operand)', async () => {
-      const [at, atg] = pair([3, 5, 6], 130, 'float32');
-      const [bt, btg] = pair([7, 5], 131, 'float32');
-      const [bias, biasg] = pair([7], 132, 'float32');
-      let y!: Tensor;
-      const log = await calls(() => { y = matmul(atg.transpose(-2, -1), btg.t(), { bias: biasg, relu: true }); });
-      expect(lt(log)).toEqual([expect.objectContaining({
-        transa: '1', transb: '1', epilogue: '6', bias_null: '0', biasStride: '0',
-        Arows: '5', Acols: '7', ldA: '5', Abatch: '3', Astride: '0',
-        Brows: '6', Bcols: '5', ldB: '6', Bbatch: '3', Bstride: '30',
-        Drows: '7', Dcols: '6', ldD: '7', Dbatch: '3', Dstride: '42',
-      })]);
-      await same(y, matmul(at.transpose(-2, -1), bt.t(), { bias, relu: true }), 'float32', 'batched, transposed');
-      expect(paths()).toEqual(['matmul: cuBLASLt matmul f32, epilogue RELU_BIAS x1']);
+    it('batched [3,6,5] @ broadcast [5,7] + bias + ReLU float32, one operand stored transposed, then the other: transposes, leading dimensions, batch count and strides (0 for the broadcast operand)', async () => {
+      const [at, atg] = pair([3, 5, 6], 130, 'float32');  // A = at^T: unit stride along M (cuBLASLt's B: op T)
+      const [a, ag] = pair([3, 6, 5], 131, 'float32');
+      const [b, bg] = pair([5, 7], 132, 'float32');
+      const [bt, btg] = pair([7, 5], 133, 'float32');  // B = bt^T: unit stride along K (cuBLASLt's A: op T)
+      const [bias, biasg] = pair([7], 134, 'float32');
+      let y1!: Tensor, y2!: Tensor;
+      const log = await calls(() => { y1 = matmul(atg.transpose(-2, -1), bg, { bias: biasg, relu: true }); y2 = matmul(ag, btg.t(), { bias: biasg, relu: true }); });
+      const D = { epilogue: '6', bias_null: '0', biasStride: '0', Drows: '7', Dcols: '6', ldD: '7', Dbatch: '3', Dstride: '42' };
+      expect(lt(log)).toEqual([
+        expect.objectContaining({ ...D, transa: '0', transb: '1', Arows: '7', Acols: '5', ldA: '7', Abatch: '3', Astride: '0', Brows: '6', Bcols: '5', ldB: '6', Bbatch: '3', Bstride: '30' }),
+        expect.objectContaining({ ...D, transa: '1', transb: '0', Arows: '5', Acols: '7', ldA: '5', Abatch: '3', Astride: '0', Brows: '5', Bcols: '6', ldB: '5', Bbatch: '3', Bstride: '30' }),
+      ]);
+      await same(y1, matmul(at.transpose(-2, -1), b, { bias, relu: true }), 'float32', 'A stored transposed');
+      await same(y2, matmul(a, bt.t(), { bias, relu: true }), 'float32', 'B stored transposed');
+      expect(paths()).toEqual(['matmul: cuBLASLt matmul f32, epilogue RELU_BIAS x2']);
     });
 
     it('one heuristic query per shape ([8,4] @ [4,10] + bias twice, then @ [4,11]): the preference (workspace, alignments), the algorithm it gave', async () => {
