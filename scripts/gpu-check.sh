@@ -3,6 +3,11 @@
 # addon for the GPU's architecture, records cuda.status() and the device, runs scripts/backend-ops.mjs (every
 # kernel against the CPU) and the CUDA tests on the real device, then the GPU benchmarks against PyTorch in the same
 # run. Needs gpu-pack/ (scripts/pack-gpu-check.sh) and dist/ carried with the checkout. Writes everything to OUT.
+# cuBLAS and cuDNN: those of the machine's Python site-packages (PyTorch's nvidia-* wheels) are found through the
+# loader's own search, with the site-packages of the python3 that has torch added to PYTHONPATH (which the search
+# reads); the log shows cuda.status().cublas / .cudnn. The benchmark runs once per path: the libraries (cuBLAS with
+# cuBLASLt's fused epilogue, cuDNN), cuBLAS without cuBLASLt (TENSILE_CUBLASLT=0), and ours only (TENSILE_CUBLAS=0
+# TENSILE_CUDNN=0), each against PyTorch's figures of the same run (bench/gpu.js --torch).
 # Budget: 8 minutes in all (each step has its own limit, so one that hangs cannot take the rest's time).
 # Usage: bash scripts/gpu-check.sh OUT
 set -uo pipefail
@@ -39,12 +44,26 @@ cat "$out/machine.txt" >> "$log"
 cap=$(nvidia-smi --query-gpu=compute_cap --format=csv,noheader 2>/dev/null | head -1 | tr -d ' .')
 arch=${TENSILE_CUDA_ARCHS:-${cap:-90}-real}
 
+# the site-packages of the python3 that has torch (its nvidia/*/lib folders hold cuBLAS and cuDNN)
+site=$(python3 -c 'import site; print(":".join(site.getsitepackages() + [site.getusersitepackages()]))' 2>/dev/null)
+[ -n "$site" ] && export PYTHONPATH="${PYTHONPATH:+$PYTHONPATH:}$site"
+step "python site-packages searched for cuBLAS/cuDNN: ${site:-none}"
+IFS=: read -ra sites <<< "$site"
+for d in "${sites[@]}"; do ls -d "$d"/nvidia/*/lib 2>/dev/null; done | sed 's/^/   | /' | tee -a "$log"
+
 run 300 build env TENSILE_CUDA=ON TENSILE_CUDA_ARCHS="$arch" node node_modules/cmake-js/bin/cmake-js compile
 run 30 status node -e "import('./dist/index.js').then((T) => { console.log(JSON.stringify({ status: T.cuda.status(), props: T.cuda.isAvailable() ? T.cuda.getDeviceProperties(0) : null })); })"
 cp "$out/status.txt" "$out/status.json" 2>/dev/null
+step "cuda.status().cublas / .cudnn"
+node -e "import('./dist/index.js').then((T) => { const s = T.cuda.status(); for (const k of ['cublas', 'cudnn']) console.log(k + ': ' + JSON.stringify(s[k])); })" 2>&1 | sed 's/^/   | /' | tee -a "$log"
 [ -f scripts/backend-ops.mjs ] && run 120 backend-ops node scripts/backend-ops.mjs --device cuda --json "$out/backend-ops.json"
 run 150 tests-cuda node node_modules/vitest/vitest.mjs run test/cuda --reporter=default --reporter=json --outputFile="$out/tests-cuda.json"
 [ -f scripts/backend-ops.mjs ] && run 60 backend-ops-perf node scripts/backend-ops.mjs --device cuda --perf --json "$out/backend-ops-perf.json"
-[ -f bench/gpu.js ] && run 90 bench-gpu node bench/gpu.js --json "$out/bench-gpu.json"
-[ -f bench/gpu_torch.py ] && run 90 bench-torch python3 bench/gpu_torch.py --json "$out/bench-torch.json"
+# PyTorch first, then each of our paths against its figures (--torch: the ratios in each output's tail)
+run 120 bench-torch python3 bench/gpu_torch.py --json "$out/bench-torch.json"
+torch_json=()
+[ -f "$out/bench-torch.json" ] && torch_json=(--torch "$out/bench-torch.json")
+run 120 bench-gpu node bench/gpu.js --label libraries --json "$out/bench-gpu.json" "${torch_json[@]}"
+run 60 bench-gpu-no-cublaslt env TENSILE_CUBLASLT=0 node bench/gpu.js --only linear --label no-cublaslt --json "$out/bench-gpu-no-cublaslt.json" "${torch_json[@]}"
+run 90 bench-gpu-ours env TENSILE_CUBLAS=0 TENSILE_CUDNN=0 node bench/gpu.js --only sgemm,linear,conv --label ours --json "$out/bench-gpu-ours.json" "${torch_json[@]}"
 step "done"

@@ -5,9 +5,11 @@
 // (contiguous), out[0] C [B,M,N] contiguous; ip[0] = relu. C = A B (+ bias per column), then ReLU.
 // With cuBLAS loaded (native/cuda/cublas/), the product goes through cublasGemmStridedBatchedEx when both operands
 // are expressible as column-major matrices (one unit stride per matrix, the other stride a valid leading
-// dimension): row-major C = A B is column-major C^T = B^T A^T, so cuBLAS's first operand is B and its m is N. The
-// bias and ReLU then run as our own epilogue kernel over C. Any other layout, K = 0, sizes past int, and a
-// NOT_SUPPORTED from cuBLAS run the tiled engine.
+// dimension): row-major C = A B is column-major C^T = B^T A^T, so cuBLAS's first operand is B and its m is N. A
+// bias and/or ReLU go through cublasLtMatmul with the epilogue fused (BIAS, RELU or RELU_BIAS; the bias, one per
+// column of our C, is one per row of cuBLAS's m x n result) when cuBLASLt is there and its heuristic has an
+// algorithm for the shape; otherwise cuBLAS's GEMM runs and then our own epilogue kernel over C. Any other layout,
+// K = 0, sizes past int, and a NOT_SUPPORTED from cuBLAS run the tiled engine.
 #include "common.cuh"
 #include "../core/runtime.h"
 #include "gemm_tiles.cuh"
@@ -105,6 +107,13 @@ bool matmul_cublas(const OpCall& c, int64_t Bn, int64_t M, int64_t N, int64_t K,
   g.sC = M * N;
   g.batch = (int)Bn;
   g.dtype = sizeof(T) == 8 ? DT_F64 : DT_F32;
+  if (bias || relu) {
+    const char* lt = blas::gemm_epilogue(c, g, bias, relu);
+    if (lt) {
+      libs::note(c.op, lt);
+      return true;
+    }
+  }
   const char* path = blas::gemm(c, g);
   if (!path) return false;
   if (bias || relu) {

@@ -72,6 +72,7 @@ describe.skipIf(!HAVE)('cuBLAS and cuDNN through their test doubles', () => {
   afterEach(() => {
     delete process.env['TENSILE_DOUBLE_FAIL'];
     delete process.env['TENSILE_DOUBLE_HUGE_WS'];
+    delete process.env['TENSILE_DOUBLE_LT_NO_ALGO'];
     cuda.setAllowTF32(false);
     cuda.setBenchmark(false);
     cuda.setDeterministic(false);
@@ -127,16 +128,6 @@ describe.skipIf(!HAVE)('cuBLAS and cuDNN through their test doubles', () => {
       await same(y, matmul(a, b), 'float32', 'batched');
     });
 
-    it('bias + ReLU: cuBLAS, then our epilogue kernel', async () => {
-      const [a, ag] = pair([17, 23], 7, 'float32');
-      const [b, bg] = pair([23, 11], 8, 'float32');
-      const [bias, biasg] = pair([11], 9, 'float32');
-      const y = matmul(ag, bg, { bias: biasg, relu: true });
-      await same(y, matmul(a, b, { bias, relu: true }), 'float32', 'bias+relu');
-      expect(Array.from(await f64(y.cpu())).some((v) => v === 0)).toBe(true);
-      expect(paths()).toEqual(['matmul: cuBLAS gemm f32 + our bias/ReLU epilogue x1']);
-    });
-
     it('an operand cuBLAS cannot take (stride 0 along K: expand) and K = 0 run our kernel', async () => {
       const [col, colg] = pair([9, 1], 10, 'float32');
       const [b, bg] = pair([13, 5], 11, 'float32');
@@ -175,6 +166,132 @@ describe.skipIf(!HAVE)('cuBLAS and cuDNN through their test doubles', () => {
       expect(log).toContain('cublasGemmStridedBatchedEx -> NOT_SUPPORTED');
       await same(y, matmul(a, b), 'float32', 'fallback');
       expect(paths()).toEqual(['matmul: ours (tiled GEMM) x1']);
+    });
+  });
+
+  describe("matmul's epilogue through cuBLASLt", () => {
+    // the product as cuBLAS's (operand swap: cuBLASLt's A is our B, its m is N), the bias (one per column of our
+    // C) one per row of cuBLASLt's m x n D, written in place over C
+    const lt = (log: string[]) => log.filter((l) => l.startsWith('cublasLtMatmul computeType=')).map(args);
+    const EPI = { BIAS: '4', RELU_BIAS: '6', RELU: '2' } as const;
+    let seed = 100;
+    for (const dtype of ['float32', 'float64'] as const) {
+      for (const [epi, withBias, relu] of [['BIAS', true, false], ['RELU_BIAS', true, true], ['RELU', false, true]] as const) {
+        it(`[9,6] @ [6,13] ${dtype} ${withBias ? 'bias' : ''}${withBias && relu ? ' + ' : ''}${relu ? 'ReLU' : ''}: cublasLtMatmul with epilogue ${epi}, the descriptor and layouts, the result`, async () => {
+          const s = (seed += 3);
+          const [a, ag] = pair([9, 6], s, dtype);
+          const [b, bg] = pair([6, 13], s + 1, dtype);
+          const [bias, biasg] = pair([13], s + 2, dtype);
+          let y!: Tensor;
+          const log = await calls(() => { y = matmul(ag, bg, { bias: withBias ? biasg : undefined, relu }); });
+          expect(named(log, 'cublasGemmStridedBatchedEx')).toEqual([]);
+          const f32 = dtype === 'float32';
+          expect(named(log, 'cublasLtMatmulDescCreate').map(args)).toEqual([{ computeType: f32 ? '68' : '70', scaleType: f32 ? '0' : '1' }]);
+          // TRANSA, TRANSB (int32_t), EPILOGUE (uint32_t), BIAS_POINTER (a pointer): each with its type's size
+          expect(named(log, 'cublasLtMatmulDescSetAttribute').map(args)).toEqual([
+            { attr: '3', bytes: '4' }, { attr: '4', bytes: '4' }, { attr: '7', bytes: '4' }, ...(withBias ? [{ attr: '8', bytes: '8' }] : []),
+          ]);
+          // per layout: BATCH_COUNT (int32_t), STRIDED_BATCH_OFFSET (int64_t), both accepted
+          expect(named(log, 'cublasLtMatrixLayoutSetAttribute')).toEqual(Array(3).fill(['cublasLtMatrixLayoutSetAttribute attr=5 bytes=4 -> 0', 'cublasLtMatrixLayoutSetAttribute attr=6 bytes=8 -> 0']).flat());
+          const t = f32 ? '0' : '1';
+          expect(lt(log)).toEqual([{
+            computeType: f32 ? '68' : '70', scaleType: t, transa: '0', transb: '0', epilogue: EPI[epi], bias_null: withBias ? '0' : '1', biasStride: '0',
+            Arows: '13', Acols: '6', ldA: '13', Abatch: '1', Astride: '0', Atype: t,
+            Brows: '6', Bcols: '9', ldB: '6', Bbatch: '1', Bstride: '0', Btype: t,
+            Crows: '13', Ccols: '9', ldC: '13', Cbatch: '1', Cstride: String(9 * 13), Ctype: t,
+            Drows: '13', Dcols: '9', ldD: '13', Dbatch: '1', Dstride: String(9 * 13), Dtype: t,
+            algo: '21', workspace: String(32 << 20), ws_null: '0', in_place: '1',
+          }]);
+          const want = matmul(a, b, { bias: withBias ? bias : undefined, relu });
+          await same(y, want, dtype, epi);
+          if (relu) expect(Array.from(await f64(want)).some((v) => v === 0)).toBe(true);
+          expect(paths()).toEqual([`matmul: cuBLASLt matmul ${f32 ? 'f32' : 'f64'}, epilogue ${epi} x1`]);
+        });
+      }
+    }
+
+    it('batched [3,6,5] @ broadcast [5,7] + bias + ReLU float32, one operand stored transposed, then the other: transposes, leading dimensions, batch count and strides (0 for the broadcast operand)', async () => {
+      const [at, atg] = pair([3, 5, 6], 130, 'float32');  // A = at^T: unit stride along M (cuBLASLt's B: op T)
+      const [a, ag] = pair([3, 6, 5], 131, 'float32');
+      const [b, bg] = pair([5, 7], 132, 'float32');
+      const [bt, btg] = pair([7, 5], 133, 'float32');  // B = bt^T: unit stride along K (cuBLASLt's A: op T)
+      const [bias, biasg] = pair([7], 134, 'float32');
+      let y1!: Tensor, y2!: Tensor;
+      const log = await calls(() => { y1 = matmul(atg.transpose(-2, -1), bg, { bias: biasg, relu: true }); y2 = matmul(ag, btg.t(), { bias: biasg, relu: true }); });
+      const D = { epilogue: '6', bias_null: '0', biasStride: '0', Drows: '7', Dcols: '6', ldD: '7', Dbatch: '3', Dstride: '42' };
+      expect(lt(log)).toEqual([
+        expect.objectContaining({ ...D, transa: '0', transb: '1', Arows: '7', Acols: '5', ldA: '7', Abatch: '3', Astride: '0', Brows: '6', Bcols: '5', ldB: '6', Bbatch: '3', Bstride: '30' }),
+        expect.objectContaining({ ...D, transa: '1', transb: '0', Arows: '5', Acols: '7', ldA: '5', Abatch: '3', Astride: '0', Brows: '5', Bcols: '6', ldB: '5', Bbatch: '3', Bstride: '30' }),
+      ]);
+      await same(y1, matmul(at.transpose(-2, -1), b, { bias, relu: true }), 'float32', 'A stored transposed');
+      await same(y2, matmul(a, bt.t(), { bias, relu: true }), 'float32', 'B stored transposed');
+      expect(paths()).toEqual(['matmul: cuBLASLt matmul f32, epilogue RELU_BIAS x2']);
+    });
+
+    it('one heuristic query per shape ([8,4] @ [4,10] + bias twice, then @ [4,11]): the preference (workspace, alignments), the algorithm it gave', async () => {
+      const [a, ag] = pair([8, 4], 140, 'float32');
+      const [b, bg] = pair([4, 10], 141, 'float32');
+      const [c, cg] = pair([4, 11], 142, 'float32');
+      const [bias, biasg] = pair([10], 143, 'float32');
+      const [bias2, bias2g] = pair([11], 144, 'float32');
+      let y1!: Tensor, y2!: Tensor, y3!: Tensor;
+      const log = await calls(() => { y1 = matmul(ag, bg, { bias: biasg }); y2 = matmul(ag, bg, { bias: biasg }); y3 = matmul(ag, cg, { bias: bias2g }); });
+      const h = named(log, 'cublasLtMatmulAlgoGetHeuristic').map(args);
+      expect(h.map((q) => q['Drows'])).toEqual(['10', '11']);
+      // the workspace our allocator gives cuBLAS (32 MiB on compute capability 9.0); the alignment of pointer and
+      // leading dimension: 10 or 11 floats (8 or 4 bytes) for cuBLASLt's A, C and D, 4 floats (16 bytes) for its B
+      expect(h.map((q) => [q['requested'], q['maxWorkspace'], q['alignA'], q['alignB'], q['alignC'], q['alignD']])).toEqual([
+        ['1', String(32 << 20), '8', '16', '8', '8'],
+        ['1', String(32 << 20), '4', '16', '4', '4'],
+      ]);
+      expect(named(log, 'cublasLtMatmulPreferenceSetAttribute').map((l) => l.split(' ').slice(1).join(' '))).toEqual(
+        Array(2).fill(['attr=1 bytes=8 -> 0', 'attr=5 bytes=4 -> 0', 'attr=6 bytes=4 -> 0', 'attr=7 bytes=4 -> 0', 'attr=8 bytes=4 -> 0']).flat());
+      expect(lt(log).map((l) => [l['Drows'], l['algo'], l['workspace']])).toEqual([['10', '21', String(32 << 20)], ['10', '21', String(32 << 20)], ['11', '21', String(32 << 20)]]);
+      await same(y1, matmul(a, b, { bias }), 'float32', 'first');
+      await same(y2, matmul(a, b, { bias }), 'float32', 'cached');
+      await same(y3, matmul(a, c, { bias: bias2 }), 'float32', 'second shape');
+      expect(paths()).toEqual(['matmul: cuBLASLt matmul f32, epilogue BIAS x3']);
+    });
+
+    const fallbacks = [
+      ['no algorithm from the heuristic', 'TENSILE_DOUBLE_LT_NO_ALGO', '1'],
+      ['NOT_SUPPORTED from the heuristic', 'TENSILE_DOUBLE_FAIL', 'cublasLtMatmulAlgoGetHeuristic'],
+      ['NOT_SUPPORTED from cublasLtMatmul', 'TENSILE_DOUBLE_FAIL', 'cublasLtMatmul'],
+    ] as const;
+    fallbacks.forEach(([what, name, value], i) => {
+      it(`${what} ([17,23] @ [23,${11 + i}] + bias + ReLU): cuBLAS's GEMM then our epilogue kernel, the same result, and that shape stays off cuBLASLt`, async () => {
+        const [a, ag] = pair([17, 23], 150 + 3 * i, 'float32');
+        const [b, bg] = pair([23, 11 + i], 151 + 3 * i, 'float32');
+        const [bias, biasg] = pair([11 + i], 152 + 3 * i, 'float32');
+        process.env[name] = value;
+        let y1!: Tensor, y2!: Tensor;
+        const log = await calls(() => { y1 = matmul(ag, bg, { bias: biasg, relu: true }); y2 = matmul(ag, bg, { bias: biasg, relu: true }); });
+        // asked once; after a refusal from cublasLtMatmul itself, not asked to run that shape again
+        expect(named(log, 'cublasLtMatmulAlgoGetHeuristic').filter((l) => !l.includes('->'))).toHaveLength(1);
+        expect(lt(log)).toHaveLength(name === 'TENSILE_DOUBLE_FAIL' && value === 'cublasLtMatmul' ? 1 : 0);
+        expect(named(log, 'cublasGemmStridedBatchedEx').map(args)).toEqual(Array(2).fill(expect.objectContaining({ m: String(11 + i), n: '17', k: '23' })));
+        const want = matmul(a, b, { bias, relu: true });
+        await same(y1, want, 'float32', what);
+        await same(y2, want, 'float32', `${what}, again`);
+        expect(Array.from(await f64(want)).some((v) => v === 0)).toBe(true);
+        expect(paths()).toEqual(['matmul: cuBLAS gemm f32 + our bias/ReLU epilogue x2']);
+      });
+    });
+
+    it('TF32 in cuBLASLt only after setAllowTF32(true) (float32; float64 never)', async () => {
+      const [, ag] = pair([5, 4], 160, 'float32');
+      const [, bg] = pair([4, 6], 161, 'float32');
+      const [, biasg] = pair([6], 162, 'float32');
+      const [, cg] = pair([5, 4], 163, 'float64');
+      const [, dg] = pair([4, 6], 164, 'float64');
+      const [, bias64g] = pair([6], 165, 'float64');
+      const compute = async () => named(await calls(() => { matmul(ag, bg, { bias: biasg }); matmul(cg, dg, { bias: bias64g }); }), 'cublasLtMatmulDescCreate').map((l) => args(l)['computeType']);
+      expect(await compute()).toEqual(['68', '70']);
+      cuda.setAllowTF32(true);
+      expect(await compute()).toEqual(['77', '70']);
+      expect(paths()).toContain('matmul: cuBLASLt matmul f32 (tf32), epilogue BIAS x1');
+      cuda.setAllowTF32(false);
+      expect(await compute()).toEqual(['68', '70']);
     });
   });
 
@@ -315,6 +432,19 @@ describe.skipIf(!HAVE)('cuBLAS and cuDNN through their test doubles', () => {
       const s = probe({ TENSILE_CUBLAS_LIBRARY: lib });
       expect(s.cublas.found).toBe(false);
       expect(s.cublas.reason).toBe(`TENSILE_CUBLAS_LIBRARY=${lib}: missing symbol cublasGemmStridedBatchedEx in ${lib}`);
+    });
+
+    it('a cuBLASLt without cublasLtMatmul, or TENSILE_CUBLASLT=0: cuBLAS still found, only the fused epilogue off, the reason says why', () => {
+      const dir = join(DOUBLES, 'cublaslt-no-matmul');
+      const lib = join(dir, 'libcublas.so.13');
+      const s = probe({ TENSILE_CUBLAS_LIBRARY: lib });
+      const after = "; matmul's bias/ReLU run as tensile's kernel after the cuBLAS GEMM";
+      expect(s.cublas).toEqual({
+        found: true, version: 130100, path: lib, tried: [join(dir, 'libcublasLt.so.13'), lib],
+        reason: `cuBLASLt's fused epilogue not used: missing symbol cublasLtMatmul in ${join(dir, 'libcublasLt.so.13')}${after}`,
+      });
+      const off = probe({ TENSILE_CUBLAS_LIBRARY: CUBLAS, TENSILE_CUBLASLT: '0' });
+      expect(off.cublas).toMatchObject({ found: true, path: CUBLAS, reason: `cuBLASLt's fused epilogue not used: disabled by TENSILE_CUBLASLT=0${after}` });
     });
 
     it('TENSILE_CUBLAS_LIBRARY / TENSILE_CUDNN_LIBRARY naming a file that is not a library, or nothing', () => {

@@ -7,6 +7,7 @@
 //   variable (process.env) at any time.
 // - TENSILE_DOUBLE_FAIL=<name>[,<name>...]: those entry points return NOT_SUPPORTED (and log "... -> NOT_SUPPORTED").
 // - TENSILE_DOUBLE_HUGE_WS=1: the first algorithm of every cuDNN list reports a workspace of 2^48 bytes.
+// - TENSILE_DOUBLE_LT_NO_ALGO=1: cuBLASLt's heuristic succeeds with no algorithm (count 0).
 #pragma once
 #include <cstdarg>
 #include <cstdio>
