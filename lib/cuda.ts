@@ -47,7 +47,11 @@ export interface LibraryStatus {
   version: number;
   /** the main library loaded ('' when none) */
   path: string;
-  /** '' when found, else why not: disabled by TENSILE_CUBLAS=0, not found, a missing symbol, built for another CUDA major... */
+  /**
+   * Why not, when not found: disabled by TENSILE_CUBLAS=0, not found, a missing symbol, built for another CUDA major...
+   * When found, '' or a note on a part left out: for cuBLAS, why matmul's fused epilogue runs as tensile's own kernel
+   * instead of through cuBLASLt (TENSILE_CUBLASLT=0, or a cuBLASLt symbol missing).
+   */
   reason: string;
   /** every path attempted, in order */
   tried: string[];

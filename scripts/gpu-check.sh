@@ -8,7 +8,9 @@
 # reads); the log shows cuda.status().cublas / .cudnn. The benchmark runs once per path: the libraries (cuBLAS with
 # cuBLASLt's fused epilogue, cuDNN), cuBLAS without cuBLASLt (TENSILE_CUBLASLT=0), and ours only (TENSILE_CUBLAS=0
 # TENSILE_CUDNN=0), each against PyTorch's figures of the same run (bench/gpu.js --torch).
-# Budget: 8 minutes in all (each step has its own limit, so one that hangs cannot take the rest's time).
+# Budget: 8 minutes in all. Each step has its own limit, so one that hangs cannot take the rest's time, and no step
+# runs past the overall deadline (GPU_CHECK_BUDGET_S, default 470 s from the start): a late step gets what is left,
+# or is skipped and says so, so that one run and a rerun fit in a session's 15 minutes of device time.
 # Usage: bash scripts/gpu-check.sh OUT
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -17,10 +19,14 @@ mkdir -p "$out"
 log="$out/gpu-check.log"
 t0=$(date +%s)
 step() { echo "== [$(( $(date +%s) - t0 ))s] $*" | tee -a "$log"; }
+deadline=$(( t0 + ${GPU_CHECK_BUDGET_S:-470} ))
 run() {  # run LIMIT_S NAME cmd...: output to OUT/NAME.txt, status into the log
   local limit=$1 name=$2
   shift 2
-  step "$name: $*"
+  local left=$(( deadline - $(date +%s) ))
+  if [ "$left" -lt 10 ]; then step "$name: SKIPPED (the overall budget is spent)"; return 0; fi
+  [ "$limit" -gt "$left" ] && limit=$left
+  step "$name (limit ${limit}s): $*"
   timeout "$limit" "$@" > "$out/$name.txt" 2>&1
   local rc=$?
   echo "   rc=$rc ($(( $(date +%s) - t0 ))s)" | tee -a "$log"
