@@ -282,6 +282,7 @@ export class TransformerEncoderLayer extends Module {
   }
   /** @example `layer.forward(src, { srcKeyPaddingMask: pad })` */
   forward(src: Tensor, o: EncoderCallOptions = {}): Tensor {
+    tensorArg('TransformerEncoderLayer', 'src', src);
     optionsArg('TransformerEncoderLayer', o);
     const sa = (x: Tensor) => this.dropout1.forward(this.self_attn.forward(x, x, x, { attnMask: o.mask, keyPaddingMask: o.srcKeyPaddingMask, isCausal: o.isCausal }));
     const ff = (x: Tensor) => this.dropout2.forward(feedForward(this, x));
@@ -348,6 +349,7 @@ export class TransformerDecoderLayer extends Module {
   }
   /** @example `layer.forward(tgt, memory, { tgtIsCausal: true })` */
   forward(tgt: Tensor, memory?: Tensor, o: DecoderCallOptions = {}): Tensor {
+    tensorArg('TransformerDecoderLayer', 'tgt', tgt);
     optionsArg('TransformerDecoderLayer', o);
     if (!(memory instanceof Tensor)) throw new ArgumentError(`TransformerDecoderLayer: expected memory to be a Tensor, got ${describe(memory)}`);
     const sa = (x: Tensor) => this.dropout1.forward(this.self_attn.forward(x, x, x, { attnMask: o.tgtMask, keyPaddingMask: o.tgtKeyPaddingMask, isCausal: o.tgtIsCausal }));
@@ -396,6 +398,7 @@ export class TransformerEncoder extends Module {
   }
   /** @example `enc.forward(src, { srcKeyPaddingMask: pad })` */
   forward(src: Tensor, o: EncoderCallOptions = {}): Tensor {
+    tensorArg('TransformerEncoder', 'src', src);
     let x = src;
     for (const l of this.layers.items as TransformerEncoderLayer[]) x = l.forward(x, o);
     return this.norm ? this.norm.forward(x) : x;
@@ -417,6 +420,7 @@ export class TransformerDecoder extends Module {
   }
   /** @example `dec.forward(tgt, memory, { tgtIsCausal: true })` */
   forward(tgt: Tensor, memory?: Tensor, o: DecoderCallOptions = {}): Tensor {
+    tensorArg('TransformerDecoder', 'tgt', tgt);
     let x = tgt;
     for (const l of this.layers.items as TransformerDecoderLayer[]) x = l.forward(x, memory, o);
     return this.norm ? this.norm.forward(x) : x;
