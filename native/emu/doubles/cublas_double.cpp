@@ -8,6 +8,7 @@
 // cublasGemmStridedBatchedEx (a library without one of the symbols tensile needs).
 #include <cmath>
 #include <cstdint>
+#include "gemm_ref.h"
 #include "record.h"
 
 #ifndef TS_DOUBLE_MAJOR
@@ -37,17 +38,6 @@ struct GemmJob {
   double alpha, beta;
 };
 
-// TF32: 8-bit exponent, 10-bit mantissa (round to nearest even on the 13 dropped bits)
-float tf32(float x) {
-  if (!std::isfinite(x)) return x;
-  uint32_t u;
-  std::memcpy(&u, &x, 4);
-  u += 0xfffu + ((u >> 13) & 1u);
-  u &= ~0x1fffu;
-  std::memcpy(&x, &u, 4);
-  return x;
-}
-
 template <typename T>
 void gemm_run(const GemmJob& j) {
   const T* A = (const T*)j.A;
@@ -57,17 +47,7 @@ void gemm_run(const GemmJob& j) {
   for (int b = 0; b < j.batch; ++b)
     for (int col = 0; col < j.n; ++col)
       for (int row = 0; row < j.m; ++row) {
-        double acc = 0;
-        for (int p = 0; p < j.k; ++p) {
-          // op(A)(row, p), op(B)(p, col), column-major with leading dimensions
-          T a = j.ta ? A[b * j.sa + p + (long long)row * j.lda] : A[b * j.sa + row + (long long)p * j.lda];
-          T v = j.tb ? B[b * j.sb + col + (long long)p * j.ldb] : B[b * j.sb + p + (long long)col * j.ldb];
-          if (round) {
-            a = (T)tf32((float)a);
-            v = (T)tf32((float)v);
-          }
-          acc += (double)a * (double)v;
-        }
+        const double acc = tensile_double::dot(A + b * j.sa, j.ta, j.lda, B + b * j.sb, j.tb, j.ldb, row, col, j.k, round);
         T* out = &C[b * j.sc + row + (long long)col * j.ldc];
         *out = (T)(j.alpha * acc + (j.beta != 0 ? j.beta * (double)*out : 0.0));
       }

@@ -19,6 +19,7 @@
 // cublasLtMatmulPreferenceAttributes_t, cublasLtEpilogue_t).
 #include <cmath>
 #include <cstdint>
+#include "gemm_ref.h"
 #include "record.h"
 
 #ifndef TS_DOUBLE_MAJOR
@@ -130,16 +131,6 @@ struct Job {
   double alpha, beta;
 };
 
-float tf32(float x) {
-  if (!std::isfinite(x)) return x;
-  uint32_t u;
-  std::memcpy(&u, &x, 4);
-  u += 0xfffu + ((u >> 13) & 1u);
-  u &= ~0x1fffu;
-  std::memcpy(&x, &u, 4);
-  return x;
-}
-
 template <typename T>
 void run(const Job& j) {
   const T* A = (const T*)j.A;
@@ -152,17 +143,9 @@ void run(const Job& j) {
   for (int64_t b = 0; b < ld.batch; ++b)
     for (uint64_t col = 0; col < j.p.n; ++col)
       for (uint64_t row = 0; row < j.p.m; ++row) {
-        double acc = 0;
-        for (uint64_t q = 0; q < j.p.k; ++q) {
-          // op(A)(row, q), op(B)(q, col), column-major with each layout's leading dimension and batch stride
-          T a = j.d.transa ? A[b * la.stride + q + row * la.ld] : A[b * la.stride + row + q * la.ld];
-          T v = j.d.transb ? B[b * lb.stride + col + q * lb.ld] : B[b * lb.stride + q + col * lb.ld];
-          if (round) {
-            a = (T)tf32((float)a);
-            v = (T)tf32((float)v);
-          }
-          acc += (double)a * (double)v;
-        }
+        // column-major with each layout's leading dimension and batch stride
+        const double acc = tensile_double::dot(A + b * la.stride, j.d.transa != 0, (int64_t)la.ld, B + b * lb.stride, j.d.transb != 0,
+                                               (int64_t)lb.ld, (int64_t)row, (int64_t)col, (int64_t)j.p.k, round);
         double x = j.alpha * acc;
         if (j.beta != 0) x += j.beta * (double)C[b * lc.stride + row + col * lc.ld];
         if (j.d.epilogue & EPI_BIAS) x += (double)bias[b * j.d.bias_stride + row];
