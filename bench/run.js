@@ -452,8 +452,27 @@ async function benchLatency() {
     group: 'latency', what: `add [16]+[16] and its read, after ${r.idleMs} ms idle`, ours: r.tiny.idleUs, peer: r.tiny.warmUs, peerName: 'our warm latency',
     unit: 'us', ratio: r.tiny.ratio, ratioMeans: 'after idle / warm; <= 2 is the bar; lower is better', samples: samples(r.tiny),
     n: [r.tiny.samples, 3 * r.tiny.samples], bar: { on: 'ratio', op: '<=', value: 2 },
-    note: `warm ${r.tiny.warmUs} us (interleaved with the idle samples)`,
+    note: `warm ${r.tiny.warmUs} us (interleaved with the idle samples); ${r.tiny.contextSwitches} context switches in the ${r.tiny.samples} idle requests (each ran on the JS thread alone)` +
+      (r.ortAdd16 ? `; onnxruntime-node's Add after idle / warm: ${r.ortAdd16.ratio} in the same run` : '') +
+      (r.coldCache32k ? `; a 32 KiB pointer chase in C: ${r.coldCache32k.ratio}x slower after ${r.idleMs} ms asleep` : ''),
   });
+  if (r.ortAdd16) {
+    row({
+      group: 'latency', what: `onnxruntime-node Add [16]+[16] (session.run), after ${r.idleMs} ms idle`, ours: r.ortAdd16.idleUs, peer: r.ortAdd16.warmUs,
+      peerName: 'its warm latency', unit: 'us', ratio: r.ortAdd16.ratio, ratioMeans: 'after idle / warm, the peer\'s own; lower is better',
+      samples: samples(r.ortAdd16), n: [r.ortAdd16.samples, 3 * r.ortAdd16.samples],
+      noBar: `for information: the same request in a peer (ours after idle: ${r.tiny.idleUs} us against its ${r.ortAdd16.idleUs} us)`,
+    });
+  }
+  if (r.coldCache32k) {
+    const c = r.coldCache32k;
+    row({
+      group: 'latency', what: `C pointer chase over ${c.kb} KiB, after ${r.idleMs} ms asleep (bench/peers/coldcache.cpp)`, ours: c.sleptUs, peer: c.warmUs,
+      peerName: 'the same chase back to back', unit: 'us', ratio: c.ratio, ratioMeans: 'after the pause / warm; 1 = the caches kept their lines',
+      samples: [`median of ${r.tiny.samples} chases after the pause`, `median of ${3 * r.tiny.samples} back to back`], n: [r.tiny.samples, 3 * r.tiny.samples],
+      noBar: `for information: what this machine keeps in its caches over ${r.idleMs} ms (after spinning instead of sleeping: ${c.spunUs} us)`,
+    });
+  }
   row({
     group: 'latency', what: `matmul 512x512 and its read, after ${r.idleMs} ms idle`, ours: r.matmul512.idleUs, peer: r.matmul512.warmUs,
     peerName: 'our warm latency', unit: 'us', ratio: r.matmul512.ratio, ratioMeans: 'after idle / warm; lower is better',
