@@ -600,6 +600,26 @@ export function renderResults(records) {
   return md.join('\n');
 }
 
+/**
+ * The sections of an existing RESULTS.md that people wrote (a `## ` heading that says "written by hand"), in their
+ * order, each up to the next `## ` heading: a rewrite from results.jsonl keeps them after the generated tables.
+ */
+export function handWrittenSections(text) {
+  const out = [];
+  let keep = false;
+  for (const line of text.split('\n')) {
+    if (line.startsWith('## ')) keep = line.includes('written by hand');
+    if (keep) out.push(line);
+  }
+  while (out.length > 0 && out[out.length - 1].trim() === '') out.pop();
+  return out.length > 0 ? out.join('\n') + '\n' : '';
+}
+function writeResults(dir, records) {
+  const file = join(dir, 'RESULTS.md');
+  const hand = existsSync(file) ? handWrittenSections(readFileSync(file, 'utf8')) : '';
+  writeFileSync(file, renderResults(records) + (hand ? '\n' + hand : ''));
+}
+
 /** The records of results.jsonl in `dir` (none when it does not exist). */
 function readRecords(dir) {
   const file = join(dir, 'results.jsonl');
@@ -669,7 +689,7 @@ async function main() {
       console.error(`bench/run.js --report: expected recorded runs in ${join(o.out, 'results.jsonl')}, got none`);
       process.exit(1);
     }
-    writeFileSync(join(o.out, 'RESULTS.md'), renderResults(records));
+    writeResults(o.out, records);
     log(`wrote ${join(o.out, 'RESULTS.md')} from ${records.length} recorded runs`);
     return;
   }
@@ -717,7 +737,7 @@ async function main() {
     mkdirSync(o.out, { recursive: true });
     appendFileSync(join(o.out, 'results.jsonl'), `${JSON.stringify(record)}\n`);
     const records = readRecords(o.out);
-    writeFileSync(join(o.out, 'RESULTS.md'), renderResults(records));
+    writeResults(o.out, records);
     log(`recorded in ${join(o.out, 'results.jsonl')} (${comparableRuns(records).length} comparable runs); wrote ${join(o.out, 'RESULTS.md')}`);
   } else {
     log('not recorded (--only or --quick without --record): results.jsonl and RESULTS.md are left alone');
