@@ -2,7 +2,7 @@ import { DisposedError, ShapeError, ArgumentError, DTypeError, NativeError, Devi
 import { AnyTypedArray, DType, DTYPE_ID, DTYPE_SIZE, typedArrayCtor } from '../dtype.js';
 import {
   binding, opId, opNames, Handle, Device, DEVICE_ID, DEVICE_NAME, assertSupported, cmd, reserve, recorded, submit, newHandle, releaseHandle,
-  deviceArg, shareHandle, handleFromBytes, onSubmit, readHandle, trackIds, keepsSite, keepSite, withSite, hasSite, CMD_OP, CMD_FLAT, CMD_LEN,
+  deviceArg, shareHandle, handleFromBytes, onSubmit, readHandle, readNow, trackIds, keepsSite, keepSite, withSite, hasSite, CMD_OP, CMD_FLAT, CMD_LEN,
 } from '../native.js';
 import { trackTensor } from '../memory.js';
 import { describe, optionsArg, isOptions } from '../check.js';
@@ -282,15 +282,25 @@ export class Tensor {
    * @example `const v = await x.data(); // Float32Array`
    */
   async data(): Promise<AnyTypedArray> {
-    const stack = new Error();  // the caller's line, for errors that surface asynchronously
     const src = this.contiguousForRead();
     const bytes = DTYPE_SIZE[this.dtype];
     try {
-      const buf = await readHandle(src.handle('data'), src.offset * bytes, this.numel * bytes);
+      // an idle stream gives the bytes at once, and a failure there is thrown on the caller's stack; only a read
+      // that waits for the worker keeps the caller's line (a stack capture costs more than the rest of a small read)
+      const r = readNow(src.handle('data'), src.offset * bytes, this.numel * bytes);
+      let buf: ArrayBuffer | undefined;
+      if (r instanceof Promise) {
+        const stack = new Error();  // the caller's line, for errors that surface asynchronously
+        try {
+          buf = await r;
+        } catch (e) {
+          if (e instanceof Error && !hasSite(e) && stack.stack) e.stack = `${e.name}: ${e.message}\n${stack.stack.split('\n').slice(1).join('\n')}`;
+          throw e;
+        }
+      } else {
+        buf = r;
+      }
       return new (typedArrayCtor(this.dtype))(buf as ArrayBuffer);
-    } catch (e) {
-      if (e instanceof Error && !hasSite(e) && stack.stack) e.stack = `${e.name}: ${e.message}\n${stack.stack.split('\n').slice(1).join('\n')}`;
-      throw e;
     } finally {
       if (src !== this) src.dispose();
     }
