@@ -331,7 +331,7 @@ export function shareHandle(h: Handle): Handle {
 const SITES = 1024;
 const siteSeq = new Float64Array(SITES);
 const sites: ({ stack: string | undefined } | undefined)[] = new Array(SITES);
-const SITE_OPS = new Set(['cross_entropy', 'cross_entropy_bwd', 'index_select', 'index_select_bwd', 'max_pool2d_bwd']);
+const SITE_OPS = new Set(['cross_entropy', 'cross_entropy_bwd', 'index_select', 'index_select_bwd', 'max_pool2d_bwd', 'multinomial']);
 const SITE_BYTES = 1 << 24;
 /** @internal whether launch() keeps the stack of op `id` with output bytes `bytes` */
 export const keepsSite: (id: number, bytes: number) => boolean = (() => {

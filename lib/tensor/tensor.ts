@@ -9,6 +9,7 @@ import { describe, optionsArg, isOptions } from '../check.js';
 import { Shape, contiguousStrides, fmt, normAxis, numelOf } from './shape.js';
 import * as ew from '../ops/elementwise.js';
 import * as red from '../ops/reduce.js';
+import * as sel from '../ops/select.js';
 import * as mm from '../ops/matmul.js';
 import * as view from '../ops/view.js';
 import * as engine from '../autograd/engine.js';
@@ -502,6 +503,11 @@ export class Tensor {
   minWithIndices(axis: number, keepdim = false): [Tensor, Tensor] { return red.reduceWithIndices('min', this, axis, keepdim); }
   /** int32 index of the maximum (over all elements when axis is omitted). @example `logits.argmax(1)` */
   argmax(axis?: number, keepdim = false): Tensor { return red.argReduce('argmax', this, axis, keepdim); }
+  /**
+   * The k largest (or smallest) entries along a dim and their int32 indices (see topk: NaN largest, ties lowest
+   * index first, best first). @example `const { values, indices } = logits.topk(50)`
+   */
+  topk(k: number, opts?: sel.TopkOptions): { values: Tensor; indices: Tensor } { return sel.topk(this, k, opts); }
   /** Index (int32) of the minimum along an axis, or of the flattened tensor. @example `x.argmin(1)` */
   argmin(axis?: number, keepdim = false): Tensor { return red.argReduce('argmin', this, axis, keepdim); }
   /** Variance with Bessel's correction by default. @example `x.var(0, {correction: 0})` */
