@@ -246,6 +246,33 @@ export class LayerNorm extends Module {
     return `[${this.normalizedShape.join(', ')}]`;
   }
 }
+/**
+ * Root-mean-square layer normalisation (PyTorch 2.4's torch.nn.RMSNorm): y = x / sqrt(mean(x^2) + eps) * weight over
+ * the trailing normalizedShape dims. eps: undefined or null (the default) is the machine epsilon of the input's
+ * dtype; elementwiseAffine (default true): a learnable `weight` of ones of shape normalizedShape (its state-dict
+ * name), no bias.
+ * @example `const norm = new nn.RMSNorm(512); norm.forward(x)`
+ */
+export class RMSNorm extends Module {
+  weight: Tensor | null;
+  readonly normalizedShape: number[];
+  constructor(normalizedShape: number | number[], readonly options: { eps?: number | null; elementwiseAffine?: boolean } & FactoryOptions = {}) {
+    super();
+    optionsArg(this.constructor.name, options);
+    const eps = options.eps;
+    if (eps !== undefined && eps !== null && !(typeof eps === 'number' && eps >= 0 && eps < Infinity)) {
+      throw new ArgumentError(`RMSNorm: expected eps >= 0 (or null: the dtype's machine epsilon), got ${describe(eps)}`);
+    }
+    this.normalizedShape = typeof normalizedShape === 'number' ? [normalizedShape] : [...normalizedShape];
+    this.weight = options.elementwiseAffine ?? true ? Parameter(ones(this.normalizedShape, { dtype: options.dtype })) : null;
+  }
+  forward(x: Tensor): Tensor {
+    return F.rmsNorm(x, this.normalizedShape, this.weight, this.options.eps);
+  }
+  extraRepr(): string {
+    return `[${this.normalizedShape.join(', ')}], eps=${this.options.eps ?? null}, elementwiseAffine=${this.weight !== null}`;
+  }
+}
 /** @example `new nn.Dropout(0.4)` */
 export class Dropout extends Module {
   constructor(readonly p = 0.5) {
