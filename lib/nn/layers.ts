@@ -13,6 +13,7 @@ import * as init from './init.js';
 import * as F from './functional.js';
 import { Pair, Conv2dOptions, pair } from '../ops/conv.js';
 import { describe, optionsArg, tensorArg } from '../check.js';
+import { checkShapeArg } from '../tensor/shape.js';
 import { CrossEntropyOptions } from '../ops/nn.js';
 
 interface FactoryOptions {
@@ -263,7 +264,11 @@ export class RMSNorm extends Module {
     if (eps !== undefined && eps !== null && !(typeof eps === 'number' && eps >= 0 && eps < Infinity)) {
       throw new ArgumentError(`RMSNorm: expected eps >= 0 (or null: the dtype's machine epsilon), got ${describe(eps)}`);
     }
-    this.normalizedShape = typeof normalizedShape === 'number' ? [normalizedShape] : [...normalizedShape];
+    const ns: unknown = typeof normalizedShape === 'number' ? [normalizedShape] : normalizedShape;
+    if (!Array.isArray(ns) || ns.length === 0) {
+      throw new ArgumentError(`RMSNorm: expected normalizedShape to be an integer or a non-empty array of integers, got ${describe(normalizedShape)}`);
+    }
+    this.normalizedShape = [...checkShapeArg('RMSNorm', ns)];
     this.weight = options.elementwiseAffine ?? true ? Parameter(ones(this.normalizedShape, { dtype: options.dtype })) : null;
   }
   forward(x: Tensor): Tensor {

@@ -147,6 +147,10 @@ describe('rmsNorm errors', () => {
     throwsExactly(() => F.rmsNorm(x, [3], null, -1), ArgumentError, "rms_norm: expected eps >= 0 (or null: the dtype's machine epsilon), got the number -1");
     throwsExactly(() => F.rmsNorm(x, [3], null, NaN), ArgumentError, "rms_norm: expected eps >= 0 (or null: the dtype's machine epsilon), got the number NaN");
     throwsExactly(() => F.rmsNorm(x, [3], 'w' as unknown as Tensor), ArgumentError, "rms_norm: expected weight to be a Tensor, got the string 'w'");
+    throwsExactly(() => new (nn.RMSNorm as unknown as new () => nn.RMSNorm)(), ArgumentError, 'RMSNorm: expected normalizedShape to be an integer or a non-empty array of integers, got undefined');
+    throwsExactly(() => new nn.RMSNorm([], { elementwiseAffine: false }), ArgumentError, 'RMSNorm: expected normalizedShape to be an integer or a non-empty array of integers, got an array of length 0');
+    throwsExactly(() => new nn.RMSNorm([2, 1.5], { elementwiseAffine: false }), ShapeError, 'RMSNorm: expected non-negative integer sizes, got shape [2,1.5]');
+    throwsExactly(() => new nn.RMSNorm(-3), ShapeError, 'RMSNorm: expected non-negative integer sizes, got shape [-3]');
     throwsExactly(() => new nn.RMSNorm(3, { eps: -1e-5 }), ArgumentError, "RMSNorm: expected eps >= 0 (or null: the dtype's machine epsilon), got the number -0.00001");
     throwsExactly(() => new nn.RMSNorm(3, { elementwiseAffine: false }).forward(zeros([3, 4])), ShapeError, 'rms_norm: expected input ending in [3], got shape [3,4]');
   });
