@@ -1,7 +1,7 @@
 // tensile benchmarks: each figure is a ratio against a peer measured in the same run (see ../shared/ANCHORS.md).
 // Usage: npm run build && (cd bench && npm run setup) && node bench/run.js [options]
 //   --runs N       N runs one after the other, each in a fresh process, each recorded
-//   --only a,b     a subset of dispatch,latency,train,sgemm,conv,pool,adam,memory (not recorded unless --record)
+//   --only a,b     a subset of dispatch,latency,train,sgemm,conv,pool,adam,memory,attention (not recorded unless --record)
 //   --quick        fewer shapes and samples (not recorded unless --record)
 //   --record       record a --only or --quick run too
 //   --report       rewrite RESULTS.md from results.jsonl, running nothing
@@ -24,7 +24,7 @@ import { fileURLToPath } from 'node:url';
 const here = dirname(fileURLToPath(import.meta.url));
 const root = join(here, '..');
 const require = createRequire(import.meta.url);
-const GROUPS = ['dispatch', 'latency', 'train', 'sgemm', 'conv', 'pool', 'adam', 'memory'];
+const GROUPS = ['dispatch', 'latency', 'train', 'sgemm', 'conv', 'pool', 'adam', 'memory', 'attention'];
 /** @type {typeof import('../dist/index.js')} the library, loaded by main() (reporting alone does not need it) */
 let T;
 let quick = false;
@@ -480,6 +480,37 @@ async function benchLatency() {
   });
 }
 
+// bench/attention.js, in a process of its own (its pool cap lifted for the high-water mark): fused attention against
+// the same computation composed of matmul, softmax and masking in tensile, the peer; per case a forward time, a
+// forward + backward time and the allocator's high-water mark
+async function benchAttention() {
+  const r = JSON.parse(execFileSync(process.execPath, [join(here, 'attention.js'), '--samples', quick ? '3' : '5'],
+    { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 1 << 24 }).trim().split('\n').pop());
+  for (const c of r.cases) {
+    const what = `L=S=${c.L} E=${c.E} B=${c.B} H=${c.H}${c.causal ? ' causal' : ''}`;
+    const timed = `median of ${c.samples} runs after 1 warm-up, alternating with the other path, each ending with a sync`;
+    const big = c.L >= 512;
+    const times = (v) => v.map((t) => t.toFixed(0)).join('/');
+    for (const [key, label] of [['fwdMs', 'forward (noGrad)'], ['fwdBwdMs', 'forward + backward']]) {
+      const all = key === 'fwdMs' ? 'fwdAllMs' : 'fwdBwdAllMs';
+      row({
+        group: 'attention', what: `fused ${label}, ${what}`, ours: c.fused[key], peer: c.composed[key], peerName: 'composed matmul-softmax-matmul (tensile)',
+        unit: 'ms', lowerIsBetter: true, ratioMeans: fasterTimes('the composed path'), samples: [timed, timed], n: [c.samples, c.samples],
+        ...(big ? { bar: { on: 'ratio', op: '>=', value: 1 } } : { noBar: 'for information: at L = 128 the L x S matrices are small' }),
+        note: `fused ${times(c.fused[all])} ms, composed ${times(c.composed[all])} ms; max |fused - composed| ${c.maxAbsDiff.toExponential(1)}`,
+      });
+    }
+    row({
+      group: 'attention', what: `fused forward + backward allocator high-water, ${what}`, ours: c.fused.peakMiB, peer: c.composed.peakMiB,
+      peerName: 'composed matmul-softmax-matmul (tensile)', unit: 'MiB', lowerIsBetter: true, ratioMeans: 'the composed path\'s MiB / ours; > 1 is less memory',
+      samples: ['one run after emptyCache(): live + pooled bytes afterwards less live before', 'the same'], n: [1, 1],
+      ...(c.L >= 2048 ? { bar: { on: 'ratio', op: '>=', value: 4 } } : { noBar: 'for information (the bar is at L = 2048, where L x S dominates)' }),
+      note: `the output, its gradient and those of q, k and v (q, k, v themselves are live before): ${((5 * c.B * c.H * c.L * c.E * 4) / 2 ** 20).toFixed(1)} MiB; ` +
+        `one L x S float32 matrix for all heads: ${((c.B * c.H * c.L * c.L * 4) / 2 ** 20).toFixed(1)} MiB`,
+    });
+  }
+}
+
 // scripts/sync-loop.mjs: loops that never await and never dispose, each in a process of its own; the bound is the
 // memory issue's: resident-set growth after warm-up under 256 MiB
 async function benchMemory() {
@@ -635,7 +666,7 @@ function readRecords(dir) {
 
 /** Where the benchmarked code stands: the commit, whether the sources differ from it, and a hash of their content. */
 function sourceState() {
-  const paths = ['lib', 'native', 'CMakeLists.txt', 'bench/run.js', 'bench/dispatch.js', 'bench/latency.js', 'scripts/sync-loop.mjs', 'bench/peers'];
+  const paths = ['lib', 'native', 'CMakeLists.txt', 'bench/run.js', 'bench/dispatch.js', 'bench/latency.js', 'bench/attention.js', 'scripts/sync-loop.mjs', 'bench/peers'];
   try {
     const git = (...a) => execFileSync('git', a, { cwd: root, encoding: 'utf8' });
     const files = git('ls-files', '-co', '--exclude-standard', '--', ...paths).split('\n').filter(Boolean).sort();
@@ -727,6 +758,7 @@ async function main() {
   if (want('pool')) await benchPool(ort, tf);
   if (want('adam')) await benchAdam(tf);
   if (want('memory')) await benchMemory();
+  if (want('attention')) await benchAttention();
   const seconds = Math.round((Date.now() - t0) / 1e3);
   if (o.record || (!o.quick && !o.only)) {
     const record = {

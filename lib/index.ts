@@ -37,6 +37,9 @@ export { save, load, loadWithMetadata, CheckpointError } from './io/safetensors.
 export { indexSelect, cat, stack } from './ops/index.js';
 export { topk, multinomial } from './ops/select.js';
 export type { TopkOptions, MultinomialOptions } from './ops/select.js';
+export { repeatInterleave } from './ops/index.js';
+export { split, chunk } from './ops/view.js';
+export { triu, tril, maskedFill } from './ops/elementwise.js';
 export * as data from './data/index.js';
 export * as text from './text/index.js';
 export * as train from './train/index.js';

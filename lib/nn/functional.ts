@@ -2,7 +2,8 @@
  * nn.functional (also exported as F): stateless layers and losses, all differentiable.
  * @example `const y = F.relu(F.conv2d(x, w, b, { padding: 1 }))`
  */
-import { DTypeError, ShapeError } from '../errors.js';
+import { ArgumentError, DTypeError, ShapeError } from '../errors.js';
+import { DType, isFloat } from '../dtype.js';
 import { Tensor } from '../tensor/tensor.js';
 import { matmul } from '../ops/matmul.js';
 import { gelu as geluOp, reluBackward } from '../ops/elementwise.js';
@@ -16,7 +17,7 @@ import { maxPool2dWithIndices } from '../ops/pool.js';
 import type { Pool2dOptions } from '../ops/pool.js';
 import { indexSelect } from '../ops/index.js';
 import { noGrad, needsGrad, record } from '../autograd/engine.js';
-import { optTensorArg, optionsArg, reductionArg, tensorArg } from '../check.js';
+import { describe, optTensorArg, optionsArg, reductionArg, tensorArg } from '../check.js';
 export { indexSelect, cat, stack } from '../ops/index.js';
 
 /**
@@ -118,6 +119,39 @@ export function layerNorm(x: Tensor, normalizedShape: readonly number[], weight?
   if (weight) y = y.mul(weight);
   if (bias) y = y.add(bias);
   return y;
+}
+
+// the machine epsilon of a float dtype (torch.finfo(dtype).eps): RMSNorm's default eps
+function machineEps(dtype: DType): number {
+  return dtype === 'float32' ? 2 ** -23 : Number.EPSILON;
+}
+
+/**
+ * Root-mean-square normalisation over the trailing `normalizedShape` dims (PyTorch 2.4's F.rms_norm):
+ * y = x / sqrt(mean(x^2) + eps) * weight. eps defaults (undefined or null) to the machine epsilon of x's dtype
+ * (2^-23 for float32, 2^-52 for float64), as PyTorch's does; weight, when given, has shape normalizedShape.
+ * Composed of differentiable ops, so it runs on every device and its gradient comes from theirs.
+ * @example `rmsNorm(x, [512], w)`
+ */
+export function rmsNorm(x: Tensor, normalizedShape: number | readonly number[], weight?: Tensor | null, eps?: number | null): Tensor {
+  const op = 'rms_norm';
+  tensorArg(op, 'input', x);
+  const ns = typeof normalizedShape === 'number' ? [normalizedShape] : normalizedShape;
+  checkShapeArg(op, ns);
+  optTensorArg(op, 'weight', weight);
+  if (!isFloat(x.dtype)) throw new DTypeError(`${op}: expected a float32 or float64 input, got ${x.dtype}`);
+  const k = ns.length;
+  if (k === 0 || k > x.ndim || ns.some((d, i) => d !== x.shape[x.ndim - k + i])) {
+    throw new ShapeError(`${op}: expected input ending in ${fmt(ns)}, got shape ${fmt(x.shape)}`);
+  }
+  if (weight && (weight.ndim !== k || weight.shape.some((d, i) => d !== ns[i]))) {
+    throw new ShapeError(`${op}: expected weight of shape ${fmt(ns)} (normalizedShape), got ${fmt(weight.shape)}`);
+  }
+  const e = eps ?? machineEps(x.dtype);
+  if (typeof e !== 'number' || !(e >= 0 && e < Infinity)) throw new ArgumentError(`${op}: expected eps >= 0 (or null: the dtype's machine epsilon), got ${describe(e)}`);
+  const axes = Array.from({ length: k }, (_, i) => x.ndim - k + i);
+  const y = x.mul(x.mul(x).mean(axes, true).add(e).rsqrt());
+  return weight ? y.mul(weight) : y;
 }
 
 type Reduction = 'mean' | 'sum' | 'none';

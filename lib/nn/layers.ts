@@ -13,6 +13,7 @@ import * as init from './init.js';
 import * as F from './functional.js';
 import { Pair, Conv2dOptions, pair } from '../ops/conv.js';
 import { describe, optionsArg, tensorArg } from '../check.js';
+import { checkShapeArg } from '../tensor/shape.js';
 import { CrossEntropyOptions } from '../ops/nn.js';
 
 interface FactoryOptions {
@@ -244,6 +245,37 @@ export class LayerNorm extends Module {
   }
   extraRepr(): string {
     return `[${this.normalizedShape.join(', ')}]`;
+  }
+}
+/**
+ * Root-mean-square layer normalisation (PyTorch 2.4's torch.nn.RMSNorm): y = x / sqrt(mean(x^2) + eps) * weight over
+ * the trailing normalizedShape dims. eps: undefined or null (the default) is the machine epsilon of the input's
+ * dtype; elementwiseAffine (default true): a learnable `weight` of ones of shape normalizedShape (its state-dict
+ * name), no bias.
+ * @example `const norm = new nn.RMSNorm(512); norm.forward(x)`
+ */
+export class RMSNorm extends Module {
+  weight: Tensor | null;
+  readonly normalizedShape: number[];
+  constructor(normalizedShape: number | number[], readonly options: { eps?: number | null; elementwiseAffine?: boolean } & FactoryOptions = {}) {
+    super();
+    optionsArg(this.constructor.name, options);
+    const eps = options.eps;
+    if (eps !== undefined && eps !== null && !(typeof eps === 'number' && eps >= 0 && eps < Infinity)) {
+      throw new ArgumentError(`RMSNorm: expected eps >= 0 (or null: the dtype's machine epsilon), got ${describe(eps)}`);
+    }
+    const ns: unknown = typeof normalizedShape === 'number' ? [normalizedShape] : normalizedShape;
+    if (!Array.isArray(ns) || ns.length === 0) {
+      throw new ArgumentError(`RMSNorm: expected normalizedShape to be an integer or a non-empty array of integers, got ${describe(normalizedShape)}`);
+    }
+    this.normalizedShape = [...checkShapeArg('RMSNorm', ns)];
+    this.weight = options.elementwiseAffine ?? true ? Parameter(ones(this.normalizedShape, { dtype: options.dtype })) : null;
+  }
+  forward(x: Tensor): Tensor {
+    return F.rmsNorm(x, this.normalizedShape, this.weight, this.options.eps);
+  }
+  extraRepr(): string {
+    return `[${this.normalizedShape.join(', ')}], eps=${this.options.eps ?? null}, elementwiseAffine=${this.weight !== null}`;
   }
 }
 /** @example `new nn.Dropout(0.4)` */

@@ -2,15 +2,15 @@
 // dtype (uint8 < int32 < float32 < float64); a tensor and a number give the tensor's dtype, except an integer tensor
 // with a number that is not an integer (0.5, NaN, Infinity: a Python float), which computes in float32.
 import { DType, isFloat, promote } from '../dtype.js';
-import { ArgumentError, DTypeError } from '../errors.js';
+import { ArgumentError, DTypeError, ShapeError } from '../errors.js';
 import { Tensor, TensorLike, launch, launchFlat } from '../tensor/tensor.js';
 import { opId, opNames } from '../native.js';
-import { broadcastShapes, broadcastStrides, coalesce, shapesEqual } from '../tensor/shape.js';
-import { scalarLike } from '../tensor/create.js';
+import { broadcastShapes, broadcastStrides, coalesce, fmt, shapesEqual } from '../tensor/shape.js';
+import { arange, scalarLike } from '../tensor/create.js';
 import { asDType } from './view.js';
 import { needsGrad, record } from '../autograd/engine.js';
 import { sumToShape } from './reduce.js';
-import { describe, operandArg, tensorArg } from '../check.js';
+import { describe, intArg, operandArg, tensorArg } from '../check.js';
 
 const COMPARISONS = new Set(['eq', 'ne', 'lt', 'le', 'gt', 'ge']);
 // by op id, for the fast path (a typed-array read beats a Set lookup of the name)
@@ -212,4 +212,85 @@ export function where(cond: Tensor, a: TensorLike, b: TensorLike): Tensor {
     ], [c]);
   }
   return out;
+}
+
+// The [R, C] uint8 mask of triu/tril on `device`: (i, j) is kept where j - i >= diagonal (upper) or <= diagonal
+// (lower), from two int32 ranges (no host loop over R x C). The diagonal is clamped to [-R, C] first, where the
+// mask no longer changes, so that a huge one cannot wrap around in int32.
+function triangleMask(R: number, C: number, diagonal: number, upper: boolean, device: Tensor['device']): Tensor {
+  const k = Math.min(Math.max(diagonal, -R), C);
+  const rows = arange(0, R, 1, { dtype: 'int32', device }), cols = arange(0, C, 1, { dtype: 'int32', device });
+  const r = rows.unsqueeze(1);
+  const d = cols.sub(r);
+  const mask = upper ? d.ge(k) : d.le(k);
+  for (const t of [rows, cols, r, d]) t.dispose();
+  return mask;
+}
+
+function triangle(op: 'triu' | 'tril', x: Tensor, diagonal: number): Tensor {
+  tensorArg(op, 'input', x);
+  intArg(op, 'diagonal', diagonal);
+  if (x.ndim < 2) throw new ShapeError(`${op}: expected a tensor of rank >= 2, got shape ${fmt(x.shape)}`);
+  const mask = triangleMask(x.shape[x.ndim - 2]!, x.shape[x.ndim - 1]!, diagonal, op === 'triu', x.device);
+  const grad = needsGrad(x);
+  const out = where(mask, x, 0);
+  if (!grad) mask.dispose();  // (where's backward keeps it otherwise)
+  return out;
+}
+
+/**
+ * The upper triangle of the matrices in the last two dims (any batch dims before them): element (i, j) is kept where
+ * j - i >= diagonal, the rest is 0 (PyTorch's torch.triu). diagonal 0 keeps the main diagonal, 1 starts above it,
+ * -1 below. Any dtype; the gradient is the same triangle of the output's gradient.
+ * @example `triu(ones([3, 3]), 1) // [[0, 1, 1], [0, 0, 1], [0, 0, 0]]`
+ */
+export function triu(x: Tensor, diagonal = 0): Tensor {
+  return triangle('triu', x, diagonal);
+}
+
+/**
+ * The lower triangle of the matrices in the last two dims: element (i, j) is kept where j - i <= diagonal, the rest
+ * is 0 (PyTorch's torch.tril). Any dtype; the gradient is the same triangle of the output's gradient.
+ * @example `const causal = tril(ones([L, L], { dtype: 'uint8' })) // 1 where key j <= query i`
+ */
+export function tril(x: Tensor, diagonal = 0): Tensor {
+  return triangle('tril', x, diagonal);
+}
+
+/**
+ * x with `value` where `mask` is nonzero (PyTorch's masked_fill, out of place): mask is uint8 (the boolean dtype
+ * here) and broadcasts with x (a [S] key-padding mask over [B, H, L, S] scores); the result has their broadcast
+ * shape and x's dtype (an integer x takes the value truncated, as PyTorch casts it; one out of its range is an
+ * error). value: a number or a 0-d tensor. The gradient flows to x where the mask is 0 (and to a 0-d value
+ * tensor, summed, where it is not).
+ * @example `scores.maskedFill(causalMask.eq(0), -Infinity)`
+ */
+export function maskedFill(x: Tensor, mask: Tensor, value: number | Tensor): Tensor {
+  const op = 'masked_fill';
+  tensorArg(op, 'input', x);
+  tensorArg(op, 'mask', mask);
+  if (mask.dtype !== 'uint8') throw new DTypeError(`${op}: expected a uint8 (boolean) mask, got ${mask.dtype}`);
+  broadcastShapes(op, x.shape, mask.shape);
+  if (value instanceof Tensor) {
+    if (value.ndim !== 0) throw new ShapeError(`${op}: expected value to be a number or a 0-d tensor, got a tensor of shape ${fmt(value.shape)}`);
+    const v = asDType(value, x.dtype);
+    try {
+      return where(mask, v, x);
+    } finally {
+      if (v !== value && !needsGrad(v)) v.dispose();
+    }
+  }
+  if (typeof value !== 'number') throw new ArgumentError(`${op}: expected value to be a number or a 0-d tensor, got ${describe(value)}`);
+  if (!isFloat(x.dtype)) {
+    const lo = x.dtype === 'uint8' ? 0 : -(2 ** 31), hi = x.dtype === 'uint8' ? 255 : 2 ** 31 - 1;
+    if (!(Math.trunc(value) >= lo && Math.trunc(value) <= hi)) {
+      throw new ArgumentError(`${op}: expected a value that ${x.dtype} holds (in [${lo}, ${hi}]), got ${value}`);
+    }
+  }
+  const v = scalarLike(isFloat(x.dtype) ? value : Math.trunc(value), x.dtype, x.device);
+  try {
+    return where(mask, v, x);
+  } finally {
+    v.dispose();
+  }
 }

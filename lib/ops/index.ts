@@ -1,9 +1,9 @@
-// Indexing and joining: index_select (gather along a dim; embedding lookups), cat and stack.
-import { DTypeError, ShapeError } from '../errors.js';
-import { Tensor, launch, makeView } from '../tensor/tensor.js';
+// Indexing and joining: index_select (gather along a dim; embedding lookups), repeat_interleave, cat and stack.
+import { ArgumentError, DTypeError, ShapeError } from '../errors.js';
+import { Tensor, fromTyped, launch, makeView } from '../tensor/tensor.js';
 import { contiguousStrides, fmt, normAxis } from '../tensor/shape.js';
 import { needsGrad, record } from '../autograd/engine.js';
-import { tensorArg, tensorsArg } from '../check.js';
+import { describe, intArg, numbersArg, tensorArg, tensorsArg } from '../check.js';
 import { copyInto } from './view.js';
 import { isFloat } from '../dtype.js';
 
@@ -44,6 +44,57 @@ export function indexSelect(x: Tensor, dim: number, index: Tensor): Tensor {
   } finally {
     if (xc !== x) xc.dispose();
   }
+}
+
+/**
+ * Repeats each entry of x along `dim` (PyTorch's torch.repeat_interleave): `repeats` is one count for every entry,
+ * or one count per entry (an array or an int32 tensor of rank <= 1, of the dim's size, or of one element, which
+ * then counts for all). Without `dim` x is flattened first and the result is 1-d. Composed of indexSelect, so the
+ * gradient of an entry is the sum of its copies' gradients. (A tensor of counts is read back to size the result,
+ * as PyTorch does.)
+ * @example `repeatInterleave(kv, 4, 1) // grouped-query attention: each of 2 key heads serves 4 query heads`
+ */
+export function repeatInterleave(x: Tensor, repeats: number | readonly number[] | Tensor, dim?: number): Tensor {
+  const op = 'repeat_interleave';
+  tensorArg(op, 'input', x);
+  const src = dim === undefined || x.ndim === 0 ? x.reshape([-1]) : x;
+  const d = normAxis(op, dim ?? 0, src.ndim);
+  const n = src.shape[d]!;
+  let counts: ArrayLike<number>;
+  if (typeof repeats === 'number') {
+    intArg(op, 'repeats', repeats);
+    counts = [repeats];
+  } else if (repeats instanceof Tensor) {
+    if (repeats.dtype !== 'int32') throw new DTypeError(`${op}: expected int32 repeats, got ${repeats.dtype}`);
+    if (repeats.ndim > 1) throw new ShapeError(`${op}: expected repeats of rank 0 or 1, got shape ${fmt(repeats.shape)}`);
+    counts = repeats.dataSync();
+  } else if (Array.isArray(repeats)) {
+    numbersArg(op, 'repeats', repeats);
+    repeats.forEach((r, i) => intArg(op, `repeats[${i}]`, r));
+    counts = repeats;
+  } else {
+    throw new ArgumentError(`${op}: expected repeats to be an integer, an array of integers or an int32 tensor, got ${describe(repeats)}`);
+  }
+  if (counts.length !== 1 && counts.length !== n) {
+    throw new ShapeError(`${op}: expected ${n} repeats (the size of dim ${d} of shape ${fmt(src.shape)}) or 1, got ${counts.length}`);
+  }
+  let total = 0;
+  for (let i = 0; i < counts.length; i++) {
+    if (counts[i]! < 0) throw new ArgumentError(`${op}: expected repeats >= 0, got ${counts[i]}${counts.length > 1 ? ` at position ${i}` : ''}`);
+    total += counts.length === 1 ? counts[i]! * n : counts[i]!;
+  }
+  if (total > 2 ** 31 - 1) throw new ShapeError(`${op}: expected at most ${2 ** 31 - 1} entries along dim ${d}, got ${total}`);
+  const idx = new Int32Array(total);
+  for (let i = 0, p = 0; i < n; i++) {
+    const r = counts.length === 1 ? counts[0]! : counts[i]!;
+    idx.fill(i, p, p + r);
+    p += r;
+  }
+  const index = fromTyped(idx, [total], 'int32', x.device);
+  const out = indexSelect(src, d, index);
+  if (!needsGrad(x)) index.dispose();  // (index_select's backward reads it otherwise)
+  if (src !== x && !needsGrad(x)) src.dispose();
+  return out;
 }
 
 /**

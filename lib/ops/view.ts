@@ -1,13 +1,13 @@
 // Views (no copy when the layout allows) and copies: reshape, permute, transpose, slice, expand, squeeze,
 // unsqueeze, flatten, contiguous, copy/cast.
-import { ShapeError } from '../errors.js';
+import { ArgumentError, ShapeError } from '../errors.js';
 import { DType, checkDType } from '../dtype.js';
 import { sumToShape } from './reduce.js';
 import { Tensor, launch, makeView, toDevice } from '../tensor/tensor.js';
 import { checkRank, contiguousStrides, fmt, normAxis, numelOf } from '../tensor/shape.js';
 import { needsGrad, record } from '../autograd/engine.js';
 import { isFloat } from '../dtype.js';
-import { intArg, numbersArg } from '../check.js';
+import { describe, intArg, numbersArg, tensorArg } from '../check.js';
 
 /** @internal ones shaped like t */
 export function onesLike(t: Tensor): Tensor {
@@ -217,4 +217,67 @@ export function flatten(t: Tensor, startDim: number, endDim: number): Tensor {
   if (e < s) throw new ShapeError(`flatten: expected startDim <= endDim, got ${startDim} and ${endDim}`);
   const mid = t.shape.slice(s, e + 1).reduce((a, b) => a * b, 1);
   return reshape(t, [...t.shape.slice(0, s), mid, ...t.shape.slice(e + 1)]);
+}
+
+// The views of t along dim d of the given sizes, one after the other.
+function pieces(t: Tensor, d: number, sizes: readonly number[]): Tensor[] {
+  const out: Tensor[] = [];
+  let start = 0;
+  for (const s of sizes) {
+    out.push(slice(t, d, start, start + s, 1));
+    start += s;
+  }
+  return out;
+}
+
+/**
+ * Views of t along `dim` (PyTorch's torch.split): an integer cuts chunks of that size, the last one smaller when
+ * the size does not divide the dim (a dim of size 0 gives one empty chunk); an array gives chunks of those sizes,
+ * which must sum to the dim's size. Each chunk is a view (no copy) and differentiable.
+ * @example `const [q, k, v] = split(qkv, 64, -1)`
+ */
+export function split(t: Tensor, splitSizeOrSections: number | readonly number[], dim = 0): Tensor[] {
+  const op = 'split';
+  tensorArg(op, 'input', t);
+  if (t.ndim === 0) throw new ShapeError(`${op}: expected a tensor of rank >= 1, got a 0-d tensor`);
+  const d = normAxis(op, dim, t.ndim);
+  const n = t.shape[d]!;
+  if (typeof splitSizeOrSections === 'number') {
+    const s = intArg(op, 'splitSize', splitSizeOrSections);
+    if (s < 0) throw new ArgumentError(`${op}: expected splitSize >= 0, got ${s}`);
+    if (s === 0 && n > 0) throw new ArgumentError(`${op}: expected splitSize > 0 for dim ${d} of size ${n}, got 0`);
+    const count = Math.max(Math.ceil(n / Math.max(s, 1)), 1);
+    return pieces(t, d, Array.from({ length: count }, (_, i) => (i < count - 1 ? s : n - s * (count - 1))));
+  }
+  if (!Array.isArray(splitSizeOrSections)) {
+    throw new ArgumentError(`${op}: expected splitSizeOrSections to be an integer or an array of integers, got ${describe(splitSizeOrSections)}`);
+  }
+  numbersArg(op, 'sections', splitSizeOrSections);
+  splitSizeOrSections.forEach((s, i) => {
+    intArg(op, `sections[${i}]`, s);
+    if (s < 0) throw new ArgumentError(`${op}: expected sections >= 0, got ${s} at position ${i}`);
+  });
+  const sum = splitSizeOrSections.reduce((a, b) => a + b, 0);
+  if (sum !== n) {
+    throw new ShapeError(`${op}: expected sections summing to ${n} (the size of dim ${d} of shape ${fmt(t.shape)}), got [${splitSizeOrSections.join(',')}] (sum ${sum})`);
+  }
+  return pieces(t, d, splitSizeOrSections);
+}
+
+/**
+ * `chunks` views of t along `dim` as PyTorch's torch.chunk cuts them: each of size ceil(n / chunks), the last one
+ * smaller, so there may be fewer than `chunks` (a dim of size 6 in 4 chunks gives 3 of size 2); a dim of size 0
+ * gives `chunks` empty ones. Views, differentiable.
+ * @example `const [a, b] = chunk(x, 2, -1) // GLU halves`
+ */
+export function chunk(t: Tensor, chunks: number, dim = 0): Tensor[] {
+  const op = 'chunk';
+  tensorArg(op, 'input', t);
+  intArg(op, 'chunks', chunks);
+  if (chunks < 1) throw new ArgumentError(`${op}: expected chunks >= 1, got ${chunks}`);
+  if (t.ndim === 0) throw new ShapeError(`${op}: expected a tensor of rank >= 1, got a 0-d tensor`);
+  const d = normAxis(op, dim, t.ndim);
+  const n = t.shape[d]!;
+  if (n === 0) return pieces(t, d, new Array<number>(chunks).fill(0));
+  return split(t, Math.ceil(n / chunks), d);
 }

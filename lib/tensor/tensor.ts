@@ -12,6 +12,7 @@ import * as red from '../ops/reduce.js';
 import * as sel from '../ops/select.js';
 import * as mm from '../ops/matmul.js';
 import * as view from '../ops/view.js';
+import * as ix from '../ops/index.js';
 import * as engine from '../autograd/engine.js';
 
 // Tensors the program drops without dispose() are released when the GC collects them: the addon attaches a
@@ -389,6 +390,25 @@ export class Tensor {
     return view.flatten(this, startDim, endDim);
   }
   /**
+   * Views along `dim`: chunks of `splitSizeOrSections` entries (the last one smaller), or of the sizes an array
+   * gives (summing to the dim's size). PyTorch's Tensor.split.
+   * @example `const [q, k, v] = qkv.split(64, -1)`
+   */
+  split(splitSizeOrSections: number | readonly number[], dim = 0): Tensor[] {
+    return view.split(this, splitSizeOrSections, dim);
+  }
+  /** At most `chunks` views along `dim`, each of ceil(n / chunks) entries (PyTorch's Tensor.chunk). @example `const [a, b] = x.chunk(2, -1)` */
+  chunk(chunks: number, dim = 0): Tensor[] {
+    return view.chunk(this, chunks, dim);
+  }
+  /**
+   * Each entry along `dim` repeated (a count, or one per entry); without dim, of the flattened tensor. A copy.
+   * @example `x.repeatInterleave(2, 0)`
+   */
+  repeatInterleave(repeats: number | readonly number[] | Tensor, dim?: number): Tensor {
+    return ix.repeatInterleave(this, repeats, dim);
+  }
+  /**
    * This tensor on `device`: itself when it is there already, else a copy there (gradients flow back through it).
    * A GPU this process cannot use throws a DeviceError saying why.
    * @example `const g = x.to('cuda'); const back = g.to('cpu')`
@@ -487,6 +507,12 @@ export class Tensor {
   clamp(min: number | null = null, max: number | null = null): Tensor {
     return ew.unary('clamp', this, [boundArg('min', min, -Infinity), boundArg('max', max, Infinity)]);
   }
+  /** The upper triangle of the last two dims (j - i >= diagonal), zeros elsewhere. @example `scores.triu(1)` */
+  triu(diagonal = 0): Tensor { return ew.triu(this, diagonal); }
+  /** The lower triangle of the last two dims (j - i <= diagonal), zeros elsewhere. @example `ones([4, 4]).tril()` */
+  tril(diagonal = 0): Tensor { return ew.tril(this, diagonal); }
+  /** This tensor with `value` where the uint8 mask (broadcast) is nonzero. @example `scores.maskedFill(pad, -Infinity)` */
+  maskedFill(mask: Tensor, value: number | Tensor): Tensor { return ew.maskedFill(this, mask, value); }
 
   // ------------------------------------------------------------------ reductions
   /** Sum over `axes` (all by default). @example `x.sum(1, true)` */
