@@ -117,15 +117,23 @@ describe.skipIf(!HAVE)('cuBLAS and cuDNN through their test doubles', () => {
       await same(y, matmul(at.t(), bt.t()), 'float64', 'transposed');
     });
 
-    it('batched [6,33,19] @ broadcast [19,35]: batch strides (0 for the broadcast operand) and count', async () => {
-      const [a, ag] = pair([6, 33, 19], 5, 'float32');
-      const [b, bg] = pair([19, 35], 6, 'float32');
+    it('broadcast [33,19] @ batched [6,19,35]: batch strides (0 for the broadcast operand) and count; a contiguous [6,33,19] @ [19,35] folds into one GEMM of 198 rows', async () => {
+      const [a, ag] = pair([33, 19], 5, 'float32');
+      const [b, bg] = pair([6, 19, 35], 6, 'float32');
       let y!: Tensor;
-      const log = await calls(() => { y = matmul(ag, bg); });
+      let log = await calls(() => { y = matmul(ag, bg); });
+      // row-major C = A B as column-major C^T = B^T A^T: cuBLAS's A is our b, its B our broadcast a
       expect(named(log, 'cublasGemmStridedBatchedEx').map(args)).toEqual([expect.objectContaining({
-        m: '35', n: '33', k: '19', lda: '35', strideA: '0', ldb: '19', strideB: String(33 * 19), ldc: '35', strideC: String(33 * 35), batch: '6',
+        m: '35', n: '33', k: '19', lda: '35', strideA: String(19 * 35), ldb: '19', strideB: '0', ldc: '35', strideC: String(33 * 35), batch: '6',
       })]);
       await same(y, matmul(a, b), 'float32', 'batched');
+      const [c, cg] = pair([6, 33, 19], 7, 'float32');
+      const [w, wg] = pair([19, 35], 8, 'float32');
+      log = await calls(() => { y = matmul(cg, wg); });
+      expect(named(log, 'cublasGemmStridedBatchedEx').map(args)).toEqual([expect.objectContaining({
+        m: '35', n: String(6 * 33), k: '19', lda: '35', ldb: '19', ldc: '35', batch: '1',
+      })]);
+      await same(y, matmul(c, w), 'float32', 'folded');
     });
 
     it('an operand cuBLAS cannot take (stride 0 along K: expand) and K = 0 run our kernel', async () => {
@@ -210,7 +218,7 @@ describe.skipIf(!HAVE)('cuBLAS and cuDNN through their test doubles', () => {
       }
     }
 
-    it('batched [3,6,5] @ broadcast [5,7] + bias + ReLU float32, one operand stored transposed, then the other: transposes, leading dimensions, batch count and strides (0 for the broadcast operand)', async () => {
+    it('batched [3,6,5] @ broadcast [5,7] + bias + ReLU float32, one operand stored transposed (batched: strides, 0 for the broadcast operand), then the other (a contiguous batch: one GEMM over its 18 rows): transposes, leading dimensions, batch count', async () => {
       const [at, atg] = pair([3, 5, 6], 130, 'float32');  // A = at^T: unit stride along M (cuBLASLt's B: op T)
       const [a, ag] = pair([3, 6, 5], 131, 'float32');
       const [b, bg] = pair([5, 7], 132, 'float32');
@@ -221,7 +229,7 @@ describe.skipIf(!HAVE)('cuBLAS and cuDNN through their test doubles', () => {
       const D = { epilogue: '6', bias_null: '0', biasStride: '0', Drows: '7', Dcols: '6', ldD: '7', Dbatch: '3', Dstride: '42' };
       expect(lt(log)).toEqual([
         expect.objectContaining({ ...D, transa: '0', transb: '1', Arows: '7', Acols: '5', ldA: '7', Abatch: '3', Astride: '0', Brows: '6', Bcols: '5', ldB: '6', Bbatch: '3', Bstride: '30' }),
-        expect.objectContaining({ ...D, transa: '1', transb: '0', Arows: '5', Acols: '7', ldA: '5', Abatch: '3', Astride: '0', Brows: '5', Bcols: '6', ldB: '5', Bbatch: '3', Bstride: '30' }),
+        expect.objectContaining({ ...D, Dcols: '18', Dbatch: '1', Dstride: '126', transa: '1', transb: '0', Arows: '5', Acols: '7', ldA: '5', Abatch: '1', Brows: '5', Bcols: '18', ldB: '5', Bbatch: '1' }),
       ]);
       await same(y1, matmul(at.transpose(-2, -1), b, { bias, relu: true }), 'float32', 'A stored transposed');
       await same(y2, matmul(a, bt.t(), { bias, relu: true }), 'float32', 'B stored transposed');
