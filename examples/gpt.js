@@ -5,8 +5,11 @@
 // AdamW with weightDecayGroups (no decay on biases, LayerNorms, embeddings), linear warm-up then cosine decay per
 // step, gradient clipping at norm 1; the HTML report (per-step loss curve, validation loss per interval).
 // Prints train/validation loss in nats and bits per character beside the unigram and bigram cross-entropies of
-// the same validation split (counted on the train split), tokens/s, and a sample of generated text.
-// Run: node examples/gpt.js [--steps 600] [--batch-size 16] [--context 128] [--d-model 128] [--layers 4] [--heads 4]
+// the same validation split (counted on the train split), tokens/s, and a sample of generated text. --out gets
+// report.html, history.json, result.json and checkpoint.safetensors, whose metadata (the model's options and the
+// tokenizer, as `tensile train --model gpt` writes them) lets `npx tensile generate --checkpoint FILE --prompt ...`
+// and `npx tensile eval --checkpoint FILE` use it.
+// Run: node examples/gpt.js [--steps 500] [--batch-size 16] [--context 128] [--d-model 128] [--layers 4] [--heads 4]
 //      [--lr 0.002] [--eval-every 100] [--device cpu|cuda|auto] [--out gpt-out] [--seed 0]
 //      (needs `apt-get install jargon-text`; `npx tsc -p tsconfig.json` first)
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -16,7 +19,7 @@ import * as T from '../dist/index.js';
 const { nn, optim, F, data, text } = T;
 const flag = (n, d) => { const i = process.argv.indexOf(`--${n}`); return i > 0 ? process.argv[i + 1] : d; };
 const num = (n, d) => Number(flag(n, d));
-const steps = num('steps', 600), bs = num('batch-size', 16), ctx = num('context', 128), seed = num('seed', 0);
+const steps = num('steps', 500), bs = num('batch-size', 16), ctx = num('context', 128), seed = num('seed', 0);
 const dModel = num('d-model', 128), nLayers = num('layers', 4), nHeads = num('heads', 4), lr = num('lr', 2e-3);
 const evalEvery = num('eval-every', 100), device = flag('device', 'cpu'), out = flag('out', 'gpt-out');
 const LN2 = Math.log(2);
@@ -102,12 +105,23 @@ console.log(`unigram, fitted on train: ${uni.toFixed(4)} nats = ${bpc(uni)} bits
 console.log(`bigram,  fitted on train: ${bi.toFixed(4)} nats = ${bpc(bi)} bits/char (exact on validation itself: ${biExact.toFixed(4)} = ${bpc(biExact)})`);
 console.log(`training ${trainSeconds.toFixed(0)} s (${Math.round(tokensPerSecond)} tokens/s), wall ${wall.toFixed(0)} s with the validations`);
 
+mkdirSync(out, { recursive: true });
+const c = model.config;
+await T.save({ model: model.stateDict(), optimizer: opt.stateDict(), step: steps }, join(out, 'checkpoint.safetensors'), {
+  metadata: {
+    'tensile.model': JSON.stringify({ builtin: 'gpt', options: { vocabSize: V, contextLength: ctx, dModel, nHeads, nLayers, dropout: 0, tieWeights: c.tieWeights, posEncoding: c.posEncoding, dimFeedforward: c.dimFeedforward, bias: c.bias, layerNormEps: c.layerNormEps } }),
+    'tensile.training': JSON.stringify({ data: 'jargon', batchSize: bs, lr, steps, step: steps, optimizerClass: 'AdamW', optimizer: 'adamw', valLoss }),
+    'tensile.summary': String(model),
+    'tensile.tokenizer': JSON.stringify(tok.toJSON()),
+  },
+});
+
+T.manualSeed(seed);
 const prompt = 'hacker: n. ';
 const sampled = await model.generate(tok.encode(prompt), { maxNewTokens: 300, temperature: 0.8, topK: 20 });
 const sample = tok.decode(sampled);
-console.log(`\nsample (temperature 0.8, top-k 20):\n${sample}\n`);
+console.log(`\nsample (temperature 0.8, top-k 20, seed ${seed}):\n${sample}\n`);
 
-mkdirSync(out, { recursive: true });
 writeFileSync(join(out, 'history.json'), JSON.stringify(history, null, 2));
 await T.train.writeReport(join(out, 'report.html'), {
   title: `GPT (${nLayers} layers, ${nHeads} heads, d ${dModel}, context ${ctx}) on the Jargon File`, history, modelSummary: String(model),
@@ -118,4 +132,4 @@ await T.train.writeReport(join(out, 'report.html'), {
   },
 });
 writeFileSync(join(out, 'result.json'), JSON.stringify({ steps, batchSize: bs, context: ctx, dModel, nLayers, nHeads, lr, parameters: model.numParameters(), trainLoss, valLoss, valBitsPerChar: valLoss / LN2, unigram: uni, bigram: bi, unigramExactOnValidation: uniExact, bigramExactOnValidation: biExact, tokensPerSecond, trainSeconds, wallSeconds: wall, sample }, null, 2));
-console.log(`wrote ${join(out, 'report.html')}, history.json and result.json`);
+console.log(`wrote ${join(out, 'report.html')}, history.json, result.json and checkpoint.safetensors`);
