@@ -467,8 +467,27 @@ async function benchLatency() {
     group: 'latency', what: `add [16]+[16] and its read, after ${r.idleMs} ms idle`, ours: r.tiny.idleUs, peer: r.tiny.warmUs, peerName: 'our warm latency',
     unit: 'us', ratio: r.tiny.ratio, ratioMeans: 'after idle / warm; <= 2 is the bar; lower is better', samples: samples(r.tiny),
     n: [r.tiny.samples, 3 * r.tiny.samples], bar: { on: 'ratio', op: '<=', value: 2 },
-    note: `warm ${r.tiny.warmUs} us (interleaved with the idle samples)`,
+    note: `warm ${r.tiny.warmUs} us (interleaved with the idle samples); ${r.tiny.contextSwitches} context switches in the ${r.tiny.samples} idle requests (each ran on the JS thread alone)` +
+      (r.ortAdd16 ? `; onnxruntime-node's Add after idle / warm: ${r.ortAdd16.ratio} in the same run` : '') +
+      (r.coldCache32k ? `; a 32 KiB pointer chase in C: ${r.coldCache32k.ratio}x slower after ${r.idleMs} ms asleep` : ''),
   });
+  if (r.ortAdd16) {
+    row({
+      group: 'latency', what: `onnxruntime-node Add [16]+[16] (session.run), after ${r.idleMs} ms idle`, ours: r.ortAdd16.idleUs, peer: r.ortAdd16.warmUs,
+      peerName: 'its warm latency', unit: 'us', ratio: r.ortAdd16.ratio, ratioMeans: 'after idle / warm, the peer\'s own; lower is better',
+      samples: samples(r.ortAdd16), n: [r.ortAdd16.samples, 3 * r.ortAdd16.samples],
+      noBar: `for information: the same request in a peer (ours after idle: ${r.tiny.idleUs} us against its ${r.ortAdd16.idleUs} us)`,
+    });
+  }
+  if (r.coldCache32k) {
+    const c = r.coldCache32k;
+    row({
+      group: 'latency', what: `C pointer chase over ${c.kb} KiB, after ${r.idleMs} ms asleep (bench/peers/coldcache.cpp)`, ours: c.sleptUs, peer: c.warmUs,
+      peerName: 'the same chase back to back', unit: 'us', ratio: c.ratio, ratioMeans: 'after the pause / warm; 1 = the caches kept their lines',
+      samples: [`median of ${r.tiny.samples} chases after the pause`, `median of ${3 * r.tiny.samples} back to back`], n: [r.tiny.samples, 3 * r.tiny.samples],
+      noBar: `for information: what this machine keeps in its caches over ${r.idleMs} ms (after spinning instead of sleeping: ${c.spunUs} us)`,
+    });
+  }
   row({
     group: 'latency', what: `matmul 512x512 and its read, after ${r.idleMs} ms idle`, ours: r.matmul512.idleUs, peer: r.matmul512.warmUs,
     peerName: 'our warm latency', unit: 'us', ratio: r.matmul512.ratio, ratioMeans: 'after idle / warm; lower is better',
@@ -596,6 +615,26 @@ export function renderResults(records) {
   return md.join('\n');
 }
 
+/**
+ * The sections of an existing RESULTS.md that people wrote (a `## ` heading that says "written by hand"), in their
+ * order, each up to the next `## ` heading: a rewrite from results.jsonl keeps them after the generated tables.
+ */
+export function handWrittenSections(text) {
+  const out = [];
+  let keep = false;
+  for (const line of text.split('\n')) {
+    if (line.startsWith('## ')) keep = line.includes('written by hand');
+    if (keep) out.push(line);
+  }
+  while (out.length > 0 && out[out.length - 1].trim() === '') out.pop();
+  return out.length > 0 ? out.join('\n') + '\n' : '';
+}
+function writeResults(dir, records) {
+  const file = join(dir, 'RESULTS.md');
+  const hand = existsSync(file) ? handWrittenSections(readFileSync(file, 'utf8')) : '';
+  writeFileSync(file, renderResults(records) + (hand ? '\n' + hand : ''));
+}
+
 /** The records of results.jsonl in `dir` (none when it does not exist). */
 function readRecords(dir) {
   const file = join(dir, 'results.jsonl');
@@ -665,7 +704,7 @@ async function main() {
       console.error(`bench/run.js --report: expected recorded runs in ${join(o.out, 'results.jsonl')}, got none`);
       process.exit(1);
     }
-    writeFileSync(join(o.out, 'RESULTS.md'), renderResults(records));
+    writeResults(o.out, records);
     log(`wrote ${join(o.out, 'RESULTS.md')} from ${records.length} recorded runs`);
     return;
   }
@@ -714,7 +753,7 @@ async function main() {
     mkdirSync(o.out, { recursive: true });
     appendFileSync(join(o.out, 'results.jsonl'), `${JSON.stringify(record)}\n`);
     const records = readRecords(o.out);
-    writeFileSync(join(o.out, 'RESULTS.md'), renderResults(records));
+    writeResults(o.out, records);
     log(`recorded in ${join(o.out, 'results.jsonl')} (${comparableRuns(records).length} comparable runs); wrote ${join(o.out, 'RESULTS.md')}`);
   } else {
     log('not recorded (--only or --quick without --record): results.jsonl and RESULTS.md are left alone');

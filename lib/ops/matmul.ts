@@ -53,6 +53,19 @@ export function matmul(a: Tensor, b: Tensor, opts?: { bias?: Tensor; relu?: bool
     if (opts.bias && (opts.bias.ndim !== 1 || opts.bias.shape[0] !== N || opts.bias.dtype !== a.dtype)) {
       throw new ShapeError(`${op}: expected a bias of shape [${N}] and dtype ${a.dtype}, got ${fmt(opts.bias.shape)} ${opts.bias.dtype}`);
     }
+    if (a.ndim > 2 && b.ndim === 2 && a.isContiguous()) {
+      // [..., M, K] @ [K, N] (a linear map of a batch): the batch folds into the rows, one GEMM of
+      // [prod(...) M, K] x [K, N] instead of one per batch entry; its backward is two GEMMs too (no [batch, K, N]
+      // weight gradients to sum)
+      const a2 = a.reshape([-1, K]);
+      const y2 = matmul(a2, b, opts);
+      const y = y2.reshape([...a.shape.slice(0, -1), N]);
+      if (!needsGrad(a, b, opts.bias)) {
+        a2.dispose();
+        y2.dispose();
+      }
+      return y;
+    }
     const batch = broadcastShapes(op, A.shape.slice(0, -2), B.shape.slice(0, -2));
     let fa = fold(A, batch), fb = fold(B, batch);
     if (!fa) { const c = A.expand([...batch, M, K]).contiguous(); tmps.push(c); fa = fold(c, batch)!; }

@@ -24,11 +24,14 @@ import * as engine from '../autograd/engine.js';
 const YOUNG = 256;
 let young: (Tensor | undefined)[] = new Array<Tensor | undefined>(YOUNG);
 let nYoung = 0;
+let youngLive = 0;  // entries of young[0, nYoung) not cleared by dispose(): with none, a batch needs no native call
 const registerYoung = () => {
-  const list = young, n = nYoung;
+  const list = young, n = nYoung, live = youngLive;
   if (n === 0) return;
   young = new Array<Tensor | undefined>(YOUNG);
   nYoung = 0;
+  youngLive = 0;
+  if (live === 0) return;  // every tensor of the batch was disposed while young (the hot-loop idiom)
   const ids = trackIds, gen = cmd.gen;
   for (let i = 0; i < n; i++) {
     const t = list[i];
@@ -122,6 +125,7 @@ export class Tensor {
     if (nYoung === YOUNG) registerYoung();
     this._yi = nYoung;
     young[nYoung++] = this;
+    youngLive++;
     trackTensor(this);
   }
 
@@ -197,7 +201,10 @@ export class Tensor {
     if (h !== null) {
       this._h = null;
       const i = this._yi;
-      if (i >= 0) young[i] = undefined;  // still young: out of the list
+      if (i >= 0) {  // still young: out of the list
+        young[i] = undefined;
+        youngLive--;
+      }
       releaseHandle(h);
     }
   }
@@ -782,8 +789,10 @@ export function moveTo(t: Tensor, device: Device): void {
  */
 export function adoptStorage(dst: Tensor, src: Tensor): void {
   const h = src.handle('to');
-  if (src._yi >= 0) young[src._yi] = undefined;  // src was never tracked: nothing will release h for it
-  else cmd.gen[h] = cmd.gen[h]! + 1;  // src's finalizer (id, generation) is now stale: it will not release h
+  if (src._yi >= 0) {  // src was never tracked: nothing will release h for it
+    young[src._yi] = undefined;
+    youngLive--;
+  } else cmd.gen[h] = cmd.gen[h]! + 1;  // src's finalizer (id, generation) is now stale: it will not release h
   src._yi = -1;
   src._h = null;
   const old = dst._h;
@@ -794,6 +803,7 @@ export function adoptStorage(dst: Tensor, src: Tensor): void {
     if (nYoung === YOUNG) registerYoung();
     dst._yi = nYoung;
     young[nYoung++] = dst;
+    youngLive++;
   }
   if (old !== null) releaseHandle(old);
 }

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
 // @ts-expect-error bench/run.js is plain JavaScript without declarations
-import { barStatus, barText, renderResults, comparableRuns } from '../../bench/run.js';
+import { barStatus, barText, renderResults, comparableRuns, handWrittenSections } from '../../bench/run.js';
 
 const runJs = join(__dirname, '../../bench/run.js');
 
@@ -110,6 +110,21 @@ describe('bench/run.js report', () => {
     const r = spawnSync(process.execPath, [runJs, '--report', '--out', dir], { encoding: 'utf8' });
     expect(r.status).toBe(0);
     expect(readFileSync(join(dir, 'RESULTS.md'), 'utf8')).toBe(renderResults(records));
+  });
+
+  it('a rewrite keeps the sections written by hand (their order and text) and drops the old generated tables', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tensile-bench-'));
+    const records = [record('2026-11-22T15:50:48.320Z', [cnn(4990.4)])];
+    writeFileSync(join(dir, 'results.jsonl'), records.map((r) => `${JSON.stringify(r)}\n`).join(''));
+    const gpu = '## GPU (written by hand, 2026-12-01)\nNo GPU was lent.\n\n| a | b |\n|---|---|\n| 1 | 2 |\n';
+    const pack = '## Packaging (written by hand, 2026-12-02)\nThe tarball is 7.9 MiB.\n';
+    writeFileSync(join(dir, 'RESULTS.md'), `# Benchmark results\n\n## Latest run (old)\n| stale | row |\n\n${gpu}\n${pack}\n\n`);
+    expect(handWrittenSections(readFileSync(join(dir, 'RESULTS.md'), 'utf8'))).toBe(`${gpu}\n${pack}`);
+    const r = spawnSync(process.execPath, [runJs, '--report', '--out', dir], { encoding: 'utf8' });
+    expect(r.status).toBe(0);
+    const md = readFileSync(join(dir, 'RESULTS.md'), 'utf8');
+    expect(md).toBe(`${renderResults(records)}\n${gpu}\n${pack}`);
+    expect(md).not.toContain('stale');
   });
 
   it('node bench/run.js with a wrong option (--only nope, --runs 0, --fast) exits 2 naming it', () => {
