@@ -143,13 +143,6 @@ export class KVCache {
   }
 }
 
-// a Linear over [B, T, in] as one [B T, in] GEMM: the batched product of a 3-D input with the broadcast 2-D weight
-// is many times slower (lib/ops/matmul.ts's batched path), and the rows are contiguous either way
-function lin(m: Linear, x: Tensor): Tensor {
-  const [B, T, I] = x.shape as [number, number, number];
-  return m.forward(x.reshape([B * T, I])).reshape([B, T, m.outFeatures]);
-}
-
 // the keys at positions 0..S-1 that the T new queries at positions S-T..S-1 attend to: key j <= query position
 // (the causal mask aligned to the bottom right), as the uint8 mask of the fused op (nonzero: attended)
 function offsetCausalMask(T: number, S: number, device: Device): Tensor {
@@ -192,7 +185,7 @@ export class CausalSelfAttention extends Module {
     if (x.ndim !== 3 || x.shape[2] !== this.dModel) throw new ShapeError(`${op}: expected x of shape [B, T, ${this.dModel}], got ${fmt(x.shape)}`);
     const [B, T] = x.shape as [number, number, number];
     const H = this.nHeads, D = this.headDim, E = this.dModel;
-    const qkv = lin(this.c_attn, x);
+    const qkv = this.c_attn.forward(x);
     // [B, T, E] slices -> [B, H, T, D]
     const heads = (i: number) => qkv.slice(2, i * E, (i + 1) * E).reshape([B, T, H, D]).transpose(1, 2);
     const q = heads(0), k = heads(1), v = heads(2);
@@ -212,7 +205,7 @@ export class CausalSelfAttention extends Module {
       else if (T === 1) y = F.scaledDotProductAttention(q, K, V, { dropoutP: p });  // one query sees every key
       else y = F.scaledDotProductAttention(q, K, V, { attnMask: offsetCausalMask(T, S, x.device), dropoutP: p });
     }
-    return this.resid_dropout.forward(lin(this.c_proj, y.transpose(1, 2).reshape([B, T, E])));
+    return this.resid_dropout.forward(this.c_proj.forward(y.transpose(1, 2).reshape([B, T, E])));
   }
   extraRepr(): string {
     return `dModel=${this.dModel}, nHeads=${this.nHeads}`;
@@ -231,7 +224,7 @@ class GPTMLP extends Module {
     this.dropout = new Dropout(p);
   }
   forward(x: Tensor): Tensor {
-    return this.dropout.forward(lin(this.c_proj, lin(this.c_fc, x).gelu()));
+    return this.dropout.forward(this.c_proj.forward(this.c_fc.forward(x).gelu()));
   }
 }
 
@@ -371,8 +364,7 @@ export class GPT extends Module {
     });
     if (cache) cache.length = start + T;
     if (lastOnly) x = x.slice(1, T - 1, T);
-    const h = this.ln_f.forward(x), n = x.shape[1]!;
-    const logits = F.linear(h.reshape([B * n, c.dModel]), this.outputWeight).reshape([B, n, c.vocabSize]);
+    const logits = F.linear(this.ln_f.forward(x), this.outputWeight);
     return batched ? logits : logits.squeeze(0);
   }
 
