@@ -35,6 +35,8 @@ export * as F from './nn/functional.js';
 export * as optim from './optim/index.js';
 export { save, load, loadWithMetadata, CheckpointError } from './io/safetensors.js';
 export { indexSelect, cat, stack } from './ops/index.js';
+export { topk, multinomial } from './ops/select.js';
+export type { TopkOptions, MultinomialOptions } from './ops/select.js';
 export * as data from './data/index.js';
 export * as text from './text/index.js';
 export * as train from './train/index.js';

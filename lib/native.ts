@@ -25,7 +25,8 @@ interface Binding {
   fromBytes(device: number, bytes: ArrayBufferView, h: Handle): void;
   track(tensors: readonly unknown[], ids: Int32Array, n: number): void;
   refillCollected(): boolean;
-  read(h: Handle | 0, byteOffset: number, byteLength: number): Promise<ArrayBuffer | undefined>;
+  /** on an idle stream the bytes at once (or a throw); otherwise a promise of them */
+  read(h: Handle | 0, byteOffset: number, byteLength: number): ArrayBuffer | undefined | Promise<ArrayBuffer | undefined>;
   readSync(h: Handle | 0, byteOffset: number, byteLength: number): ArrayBuffer | undefined;
   memory(): { liveBytes: number; liveStorages: number; pooledBytes: number };
   trim(): void;
@@ -330,7 +331,7 @@ export function shareHandle(h: Handle): Handle {
 const SITES = 1024;
 const siteSeq = new Float64Array(SITES);
 const sites: ({ stack: string | undefined } | undefined)[] = new Array(SITES);
-const SITE_OPS = new Set(['cross_entropy', 'cross_entropy_bwd', 'index_select', 'index_select_bwd', 'max_pool2d_bwd']);
+const SITE_OPS = new Set(['cross_entropy', 'cross_entropy_bwd', 'index_select', 'index_select_bwd', 'max_pool2d_bwd', 'multinomial']);
 const SITE_BYTES = 1 << 24;
 /** @internal whether launch() keeps the stack of op `id` with output bytes `bytes` */
 export const keepsSite: (id: number, bytes: number) => boolean = (() => {
@@ -380,10 +381,28 @@ const rethrow = (e: unknown): never => {
  * the memory before it is read.
  */
 export function readHandle(h: Handle | 0, off: number, len: number): Promise<ArrayBuffer | undefined> {
+  try {
+    const r = readNow(h, off, len);
+    return r instanceof Promise ? r : Promise.resolve(r);
+  } catch (e) {
+    return Promise.reject(e);
+  }
+}
+/**
+ * @internal readHandle's work: when the stream is idle the read runs on this thread at once and this returns the
+ * bytes (or throws the failure, on the caller's stack); otherwise a promise of them.
+ */
+export function readNow(h: Handle | 0, off: number, len: number): ArrayBuffer | undefined | Promise<ArrayBuffer | undefined> {
   submit();
   const seq = ++cmd.seq;
   if (h !== 0) cmd.lastUse[h] = seq;
-  return binding.read(h, off, len).catch(rethrow);
+  let r;
+  try {
+    r = binding.read(h, off, len);
+  } catch (e) {
+    throw withSite(e);
+  }
+  return r instanceof Promise ? r.catch(rethrow) : r;
 }
 
 /** @internal a new handle holding a copy of the bytes */

@@ -202,7 +202,10 @@ export const CASES = {
   relu: unaryCases('relu', (x) => x.relu()),
   leaky_relu: unaryCases('leaky_relu', (x) => x.leakyRelu(0.2)),
   elu: unaryCases('elu', (x) => x.elu(0.7)),
-  gelu: unaryCases('gelu', (x) => x.gelu(), { lo: -4, hi: 4 }),
+  gelu: [
+    ...unaryCases('gelu', (x) => x.gelu(), { lo: -4, hi: 4 }),
+    ...unaryCases('gelu', (x) => T.F.gelu(x, { approximate: 'tanh' }), { lo: -4, hi: 4 }).map((k) => ({ ...k, name: `${k.name}-tanh` })),
+  ],
   silu: unaryCases('silu', (x) => x.silu(), { lo: -4, hi: 4 }),
   sigmoid: unaryCases('sigmoid', (x) => x.sigmoid(), { lo: -6, hi: 6 }),
   tanh: unaryCases('tanh', (x) => x.tanh(), { lo: -3, hi: 3 }),
@@ -382,6 +385,26 @@ export const CASES = {
       { name: 'last-dim', inputs: (h, dt) => ({ x: h.v([S(h, 5, 4096), 13], dt, { grad: true }), idx: h.i([17], 'int32', 0, 12) }), run: go(-1) },
     ];
   })(),
+  topk: (() => {
+    const go = (k, o) => (x, c) => {
+      const { values, indices } = T.topk(o.t ? x.x.t() : x.x, k, o);
+      c.out('values', values); c.out('indices', indices);
+      if (values.requiresGrad) { c.backward(values); c.out('dx', x.x.grad); }
+    };
+    return [
+      { name: 'last-dim-k5', inputs: (h, dt) => ({ x: h.f([6, S(h, 300, 50257)], dt, { grad: true }) }), run: go(5, {}) },
+      { name: 'dim0-smallest-strided', inputs: (h, dt) => ({ x: h.f([S(h, 37, 2000), 9], dt, { grad: true }) }), run: go(9, { dim: 1, largest: false, t: true }) },
+      { name: 'middle-dim-all', inputs: (h, dt) => ({ x: h.f([3, S(h, 40, 1000), 5], dt, { grad: true }) }), run: (x, c) => go(x.x.shape[1], { dim: 1 })(x, c) },
+    ];
+  })(),
+  multinomial: (() => {
+    const go = (S, o) => (x, c) => { T.manualSeed(c.seed); c.out('y', T.multinomial(x.w, S, o)); };
+    return [
+      { name: 'replacement', inputs: (h, dt) => ({ w: h.f([S(h, 8, 64), S(h, 300, 50257)], dt, { lo: 0, hi: 1 }) }), run: go(20, { replacement: true }) },
+      { name: 'no-replacement', inputs: (h, dt) => ({ w: h.f([S(h, 8, 64), S(h, 300, 50257)], dt, { lo: 0, hi: 1 }) }), run: go(20, {}) },
+      { name: 'one-row-all', inputs: (h, dt) => ({ w: h.f([S(h, 50, 2000)], dt, { lo: 0.5, hi: 3 }) }), run: (x, c) => go(x.w.shape[0], {})(x, c) },
+    ];
+  })(),
   adam_: (() => {
     const inputs = (h, dt) => {
       const o = { p1: h.f([S(h, 37, 1 << 20)], dt, { grad: true }), p2: h.f([5, 7], dt, { grad: true }) };
@@ -446,7 +469,7 @@ export const COVERED_BY = {
   softmax_bwd: 'softmax', log_softmax_bwd: 'log_softmax', cross_entropy_bwd: 'cross_entropy',
   conv2d_bwd_input: 'conv2d', conv2d_bwd_weight: 'conv2d', max_pool2d_bwd: 'max_pool2d', avg_pool2d_bwd: 'avg_pool2d',
   adaptive_avg_pool2d_bwd: 'adaptive_avg_pool2d', batch_norm_bwd: 'batch_norm', index_select_bwd: 'index_select',
-  attention_bwd: 'attention',
+  attention_bwd: 'attention', topk_bwd: 'topk',
 };
 
 // ------------------------------------------------------------------------------------------ running

@@ -5,7 +5,7 @@
 import { DTypeError, ShapeError } from '../errors.js';
 import { Tensor } from '../tensor/tensor.js';
 import { matmul } from '../ops/matmul.js';
-import { reluBackward } from '../ops/elementwise.js';
+import { gelu as geluOp, reluBackward } from '../ops/elementwise.js';
 import { checkShapeArg, fmt } from '../tensor/shape.js';
 export { conv2d, convTranspose2d } from '../ops/conv.js';
 export { maxPool2d, avgPool2d, adaptiveAvgPool2d } from '../ops/pool.js';
@@ -73,8 +73,13 @@ export const relu = (x: Tensor) => tensorArg('relu', 'input', x).relu();
 export const leakyRelu = (x: Tensor, negativeSlope = 0.01) => tensorArg('leaky_relu', 'input', x).leakyRelu(negativeSlope);
 /** @example `F.elu(x)` */
 export const elu = (x: Tensor, alpha = 1) => tensorArg('elu', 'input', x).elu(alpha);
-/** @example `F.gelu(x)` */
-export const gelu = (x: Tensor) => tensorArg('gelu', 'input', x).gelu();
+/**
+ * GELU: exact (erf-based, the default) or PyTorch's tanh approximation with `{ approximate: 'tanh' }`
+ * (0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))); fused forward and backward kernels either way.
+ * @example `F.gelu(x); F.gelu(x, { approximate: 'tanh' })`
+ */
+export const gelu = (x: Tensor, o?: { approximate?: 'none' | 'tanh' }) =>
+  geluOp(tensorArg('gelu', 'input', x), optionsArg('gelu', o).approximate ?? 'none');
 /** @example `F.silu(x)` */
 export const silu = (x: Tensor) => tensorArg('silu', 'input', x).silu();
 /** @example `F.sigmoid(x)` */

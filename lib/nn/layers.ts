@@ -274,9 +274,21 @@ export class Flatten extends Module {
 export class ReLU extends Module {
   forward(x: Tensor): Tensor { return F.relu(x); }
 }
-/** @example `new nn.GELU()` (exact, erf-based) */
+/**
+ * GELU, exact (erf-based) by default or with PyTorch's tanh approximation.
+ * @example `new nn.GELU(); new nn.GELU({ approximate: 'tanh' })`
+ */
 export class GELU extends Module {
-  forward(x: Tensor): Tensor { return F.gelu(x); }
+  /** 'none' (exact) or 'tanh' */
+  readonly approximate: 'none' | 'tanh';
+  constructor(o?: { approximate?: 'none' | 'tanh' }) {
+    super();
+    const a = optionsArg('GELU', o).approximate ?? 'none';
+    if (a !== 'none' && a !== 'tanh') throw new ArgumentError(`GELU: expected approximate 'none' or 'tanh', got ${describe(a)}`);
+    this.approximate = a;
+  }
+  forward(x: Tensor): Tensor { return F.gelu(x, { approximate: this.approximate }); }
+  extraRepr(): string { return this.approximate === 'none' ? '' : `approximate='${this.approximate}'`; }
 }
 /** @example `new nn.SiLU()` */
 export class SiLU extends Module {

@@ -2,7 +2,7 @@
 // dtype (uint8 < int32 < float32 < float64); a tensor and a number give the tensor's dtype, except an integer tensor
 // with a number that is not an integer (0.5, NaN, Infinity: a Python float), which computes in float32.
 import { DType, isFloat, promote } from '../dtype.js';
-import { DTypeError } from '../errors.js';
+import { ArgumentError, DTypeError } from '../errors.js';
 import { Tensor, TensorLike, launch, launchFlat } from '../tensor/tensor.js';
 import { opId, opNames } from '../native.js';
 import { broadcastShapes, broadcastStrides, coalesce, shapesEqual } from '../tensor/shape.js';
@@ -10,7 +10,7 @@ import { scalarLike } from '../tensor/create.js';
 import { asDType } from './view.js';
 import { needsGrad, record } from '../autograd/engine.js';
 import { sumToShape } from './reduce.js';
-import { operandArg, tensorArg } from '../check.js';
+import { describe, operandArg, tensorArg } from '../check.js';
 
 const COMPARISONS = new Set(['eq', 'ne', 'lt', 'le', 'gt', 'ge']);
 // by op id, for the fast path (a typed-array read beats a Set lookup of the name)
@@ -142,6 +142,19 @@ export function unary(op: string, x: Tensor, fp: number[] = NO_FP): Tensor {
   return out;
 }
 
+/**
+ * GELU, exact (x * Phi(x), erf-based; the default) or with PyTorch's tanh approximation
+ * 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))) ('tanh'), forward and backward each one fused kernel.
+ * @example `gelu(x, 'tanh')`
+ */
+export function gelu(x: Tensor, approximate: 'none' | 'tanh' = 'none'): Tensor {
+  if (approximate !== 'none' && approximate !== 'tanh') {
+    throw new ArgumentError(`gelu: expected approximate 'none' or 'tanh', got ${describe(approximate)}`);
+  }
+  return unary('gelu', x, approximate === 'tanh' ? GELU_TANH : NO_FP);
+}
+const GELU_TANH = [1];
+
 /** g where y > 0, else 0: the gradient through a ReLU given its output (or input). @example `reluBackward(g, y)` */
 export function reluBackward(g: Tensor, y: Tensor): Tensor {
   return binary('relu_bwd', g, y);
@@ -159,8 +172,8 @@ function unaryGrad(op: string, g: Tensor, x: Tensor, y: Tensor, fp: number[]): T
     case 'rsqrt': return g.mul(y.pow(3)).mul(-0.5);
     case 'pow_scalar': return fp[0] === 0 ? null : g.mul(x.pow(fp[0]! - 1)).mul(fp[0]!);
     case 'clamp': return g.mul(x.ge(fp[0]!).cast(g.dtype)).mul(x.le(fp[1]!).cast(g.dtype));
-    case 'relu': case 'gelu': case 'silu': case 'softplus': return binary(`${op}_bwd`, g, x);
-    case 'leaky_relu': case 'elu': return binary(`${op}_bwd`, g, x, fp);
+    case 'relu': case 'silu': case 'softplus': return binary(`${op}_bwd`, g, x);
+    case 'leaky_relu': case 'elu': case 'gelu': return binary(`${op}_bwd`, g, x, fp);  // gelu: [1] for tanh
     case 'sigmoid': case 'tanh': return binary(`${op}_bwd`, g, y);
     default: throw new DTypeError(`${op}: expected a differentiable op, got one without a gradient`);
   }

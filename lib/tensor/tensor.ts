@@ -2,13 +2,14 @@ import { DisposedError, ShapeError, ArgumentError, DTypeError, NativeError, Devi
 import { AnyTypedArray, DType, DTYPE_ID, DTYPE_SIZE, typedArrayCtor } from '../dtype.js';
 import {
   binding, opId, opNames, Handle, Device, DEVICE_ID, DEVICE_NAME, assertSupported, cmd, reserve, recorded, submit, newHandle, releaseHandle,
-  deviceArg, shareHandle, handleFromBytes, onSubmit, readHandle, trackIds, keepsSite, keepSite, withSite, hasSite, CMD_OP, CMD_FLAT, CMD_LEN,
+  deviceArg, shareHandle, handleFromBytes, onSubmit, readHandle, readNow, trackIds, keepsSite, keepSite, withSite, hasSite, CMD_OP, CMD_FLAT, CMD_LEN,
 } from '../native.js';
 import { trackTensor } from '../memory.js';
 import { describe, optionsArg, isOptions } from '../check.js';
 import { Shape, contiguousStrides, fmt, normAxis, numelOf } from './shape.js';
 import * as ew from '../ops/elementwise.js';
 import * as red from '../ops/reduce.js';
+import * as sel from '../ops/select.js';
 import * as mm from '../ops/matmul.js';
 import * as view from '../ops/view.js';
 import * as engine from '../autograd/engine.js';
@@ -282,15 +283,25 @@ export class Tensor {
    * @example `const v = await x.data(); // Float32Array`
    */
   async data(): Promise<AnyTypedArray> {
-    const stack = new Error();  // the caller's line, for errors that surface asynchronously
     const src = this.contiguousForRead();
     const bytes = DTYPE_SIZE[this.dtype];
     try {
-      const buf = await readHandle(src.handle('data'), src.offset * bytes, this.numel * bytes);
+      // an idle stream gives the bytes at once, and a failure there is thrown on the caller's stack; only a read
+      // that waits for the worker keeps the caller's line (a stack capture costs more than the rest of a small read)
+      const r = readNow(src.handle('data'), src.offset * bytes, this.numel * bytes);
+      let buf: ArrayBuffer | undefined;
+      if (r instanceof Promise) {
+        const stack = new Error();  // the caller's line, for errors that surface asynchronously
+        try {
+          buf = await r;
+        } catch (e) {
+          if (e instanceof Error && !hasSite(e) && stack.stack) e.stack = `${e.name}: ${e.message}\n${stack.stack.split('\n').slice(1).join('\n')}`;
+          throw e;
+        }
+      } else {
+        buf = r;
+      }
       return new (typedArrayCtor(this.dtype))(buf as ArrayBuffer);
-    } catch (e) {
-      if (e instanceof Error && !hasSite(e) && stack.stack) e.stack = `${e.name}: ${e.message}\n${stack.stack.split('\n').slice(1).join('\n')}`;
-      throw e;
     } finally {
       if (src !== this) src.dispose();
     }
@@ -492,6 +503,11 @@ export class Tensor {
   minWithIndices(axis: number, keepdim = false): [Tensor, Tensor] { return red.reduceWithIndices('min', this, axis, keepdim); }
   /** int32 index of the maximum (over all elements when axis is omitted). @example `logits.argmax(1)` */
   argmax(axis?: number, keepdim = false): Tensor { return red.argReduce('argmax', this, axis, keepdim); }
+  /**
+   * The k largest (or smallest) entries along a dim and their int32 indices (see topk: NaN largest, ties lowest
+   * index first, best first). @example `const { values, indices } = logits.topk(50)`
+   */
+  topk(k: number, opts?: sel.TopkOptions): { values: Tensor; indices: Tensor } { return sel.topk(this, k, opts); }
   /** Index (int32) of the minimum along an axis, or of the flattened tensor. @example `x.argmin(1)` */
   argmin(axis?: number, keepdim = false): Tensor { return red.argReduce('argmin', this, axis, keepdim); }
   /** Variance with Bessel's correction by default. @example `x.var(0, {correction: 0})` */

@@ -432,8 +432,11 @@ void settle_on_js(napi_env env, napi_value, void*, void* data) noexcept {
   }
 }
 
-// read(handle (0: none), byteOffset, byteLength) -> Promise<ArrayBuffer> (no handle: a fence, resolves undefined).
-// Rejects with the first error raised by an earlier op, named after that op.
+// read(handle (0: none), byteOffset, byteLength) -> ArrayBuffer | undefined | Promise<ArrayBuffer | undefined> (no
+// handle: a fence, undefined). On an idle stream the read runs here and now (a copy of at most 1 MiB) and returns
+// the bytes themselves, or throws the failure: no promise to settle, no worker to wake, no turn of the event loop
+// to wait for. Otherwise it returns a promise, settled once every earlier op has run. Either way a failure is the
+// first error raised by an earlier op that the read depends on, named after that op.
 Napi::Value Read(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   TS_GUARD_BEGIN
@@ -441,10 +444,44 @@ Napi::Value Read(const Napi::CallbackInfo& info) {
   const uint32_t h = handle_arg(info[0], "read");
   const size_t off = (size_t)info[1].As<Napi::Number>().Int64Value();
   const size_t len = (size_t)info[2].As<Napi::Number>().Int64Value();
+  Stream* stream = d.stream.get();
+  if (len <= kInlineReadMax && stream->looks_idle()) {
+    // the buffer is made before the fence: no JS allocation (which may run the GC) under the stream's lock
+    Napi::ArrayBuffer ab = h && len ? Napi::ArrayBuffer::New(env, len) : Napi::ArrayBuffer();
+    void* dst = h && len ? ab.Data() : nullptr;
+    bool failed = false;
+    int kind = 0;
+    std::string msg;
+    double seq = 0;
+    const bool ran = stream->fence_inline(h, [&](const tensile::Error* err, Storage* st) {
+      if (err) {
+        failed = true;
+        kind = err->kind;
+        msg = err->message;
+        seq = err->seq;
+      } else if (h && off + len > st->bytes) {
+        failed = true;
+        kind = ERR_NATIVE;
+        msg = "read: expected a range inside the storage";
+      } else if (dst) {
+        try {
+          stream->read_bytes(st, off, dst, len);
+        } catch (const tensile::Error& e) {  // a never-written storage that cannot get memory; a device error
+          failed = true;
+          kind = e.kind;
+          msg = e.message.compare(0, 5, "read:") == 0 ? e.message : "read: " + e.message;
+        }
+      }
+    });
+    if (ran) {
+      if (failed) throw make_error(env, kind, msg, seq);
+      if (!h) return env.Undefined();
+      return len ? Napi::Value(ab) : Napi::Value(Napi::ArrayBuffer::New(env, 0));
+    }
+  }
   ReadCtx* c = new ReadCtx{Napi::Promise::Deferred::New(env)};
   Napi::Promise promise = c->deferred.Promise();
   // the worker fills c; from the worker, the TSFN brings it back to this thread, which settles the promise
-  Stream* stream = d.stream.get();
   auto fill = [c, h, off, len, stream](const tensile::Error* err, Storage* st) {
     if (err) {
       c->failed = true;
@@ -475,12 +512,6 @@ Napi::Value Read(const Napi::CallbackInfo& info) {
       }
     }
   };
-  // an idle stream: the read runs here and now (a copy of at most 1 MiB), without waking the worker or waiting
-  // for the TSFN's turn of the event loop
-  if (len <= kInlineReadMax && d.stream->fence_inline(h, fill)) {
-    settle(env, c, false);
-    return promise;
-  }
   if (d.pending++ == 0) d.tsfn.Ref(env);
   Napi::ThreadSafeFunction tsfn = d.tsfn;
   d.stream->fence(h, [c, fill, tsfn](const tensile::Error* err, Storage* st) mutable {

@@ -144,6 +144,10 @@ class Stream {
   // Runs fn as fence() would, on the calling thread and at once, when the worker has nothing left to run; false
   // (and nothing done) otherwise.
   bool fence_inline(uint32_t handle, const std::function<void(const Error*, Storage*)>& fn);
+  // Whether the worker has nothing queued right now (a hint: fence_inline decides under its lock).
+  bool looks_idle() const {
+    return head_.load(std::memory_order_acquire) == tail_.load(std::memory_order_relaxed);
+  }
   void synchronize();                      // waits until every queued item has run (blocks the caller)
   // The error a read of `handle` (0: a sync) gets, as fence() decides it; for the JS thread once synchronize()
   // has returned (the worker is idle).

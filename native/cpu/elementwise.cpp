@@ -92,7 +92,14 @@ static void binary_arith(const OpCall& c) {
       T s = T(1) / (T(1) + (T)exp(-(double)x));
       return dy * s * (T(1) + x * (T(1) - s));
     });
-    case OP_gelu_bwd: return binary<T, T>(c, [](T dy, T x) {
+    case OP_gelu_bwd:
+      if (c.nfp > 0 && c.fp[0] != 0) return binary<T, T>(c, [](T dy, T x) {
+        // the tanh approximation (fp [1]): d/dx of 0.5 x (1 + tanh(u)), u = sqrt(2/pi) (x + 0.044715 x^3)
+        const double xd = x, t = tanh(0.7978845608028654 * (xd + 0.044715 * xd * xd * xd));
+        const double du = 0.7978845608028654 * (1.0 + 3.0 * 0.044715 * xd * xd);
+        return (T)(dy * (0.5 * (1.0 + t) + 0.5 * xd * (1.0 - t * t) * du));
+      });
+      return binary<T, T>(c, [](T dy, T x) {
       // d/dx [x * Phi(x)] = Phi(x) + x * phi(x), exact (erf) GELU as PyTorch's default
       double xd = x, cdf = 0.5 * (1.0 + erf(xd * 0.7071067811865476)), pdf = 0.3989422804014327 * exp(-0.5 * xd * xd);
       return (T)(dy * (cdf + xd * pdf));
@@ -162,7 +169,13 @@ static void unary_float(const OpCall& c) {
     case OP_relu: return unary<T>(c, [](T x) { return x > T(0) ? x : (x != x ? x : T(0)); });
     case OP_leaky_relu: { T a = (T)p0; return unary<T>(c, [a](T x) { return x > T(0) ? x : x * a; }); }
     case OP_elu: { T a = (T)p0; return unary<T>(c, [a](T x) { return x > T(0) ? x : (T)(a * expm1((double)x)); }); }
-    case OP_gelu: return unary<T>(c, [](T x) { return (T)(0.5 * x * (1.0 + erf((double)x * 0.7071067811865476))); });
+    case OP_gelu:
+      if (p0 != 0)  // fp [1]: the tanh approximation, 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))
+        return unary<T>(c, [](T x) {
+          const double xd = x;
+          return (T)(0.5 * xd * (1.0 + tanh(0.7978845608028654 * (xd + 0.044715 * xd * xd * xd))));
+        });
+      return unary<T>(c, [](T x) { return (T)(0.5 * x * (1.0 + erf((double)x * 0.7071067811865476))); });
     case OP_silu: return unary<T>(c, [](T x) { return (T)(x / (1.0 + exp(-(double)x))); });
     case OP_sigmoid: return unary<T>(c, [](T x) {
       // stable for large |x|

@@ -29,7 +29,11 @@ static void gather(const OpCall& c) {
 }
 
 // in g [outer, n, inner], idx [n]; out dx [outer, D, inner] = sum of g rows into their index (duplicates add up).
-// Parallel over outer and inner blocks only: rows with equal indices are summed by one thread, in order.
+// Deterministic and parallel whatever the shape (an embedding's backward is outer = 1, inner = the embedding
+// width, n = the batch's tokens): a counting sort of the positions by index (stable, so each index's positions
+// stay in increasing order), then threads over the destination rows (o, d), each summing its positions' g rows
+// from zero in that order, or writing zeros when no index names it. Every element is the same sum in the same
+// order on any thread count, and the same as native/cuda/index.cu's.
 template <typename T>
 static void scatter_add(const OpCall& c) {
   const TensorArg& g = c.in[0];
@@ -40,19 +44,29 @@ static void scatter_add(const OpCall& c) {
     if (idx[i] < 0 || idx[i] >= D) bad_index(c.op, i, idx[i], D);
   const T* pg = (const T*)g.data;
   T* pd = (T*)c.out[0].data;
-  const int64_t blk = 256, nblk = (inner + blk - 1) / blk;
-#pragma omp parallel for collapse(2) schedule(static) if (outer * n * inner >= (1 << 15))
-  for (int64_t o = 0; o < outer; ++o)
-    for (int64_t b = 0; b < nblk; ++b) {
-      const int64_t j0 = b * blk, j1 = j0 + blk < inner ? j0 + blk : inner;
-      for (int64_t d = 0; d < D; ++d)
-        for (int64_t j = j0; j < j1; ++j) pd[(o * D + d) * inner + j] = T(0);
-      for (int64_t i = 0; i < n; ++i) {
-        T* dst = pd + (o * D + idx[i]) * inner;
-        const T* src = pg + (o * n + i) * inner;
-        for (int64_t j = j0; j < j1; ++j) dst[j] += src[j];
-      }
+  if (outer * D * inner == 0) return;
+  // seg[d] .. seg[d + 1]: the positions of index d in pos[], increasing
+  int64_t* seg = (int64_t*)workspace(2, sizeof(int64_t) * (size_t)(D + 1) + sizeof(int64_t) * (size_t)n);
+  int64_t* pos = seg + D + 1;
+  for (int64_t d = 0; d <= D; ++d) seg[d] = 0;
+  for (int64_t i = 0; i < n; ++i) ++seg[idx[i] + 1];
+  for (int64_t d = 0; d < D; ++d) seg[d + 1] += seg[d];
+  for (int64_t i = 0; i < n; ++i) pos[seg[idx[i]]++] = i;  // seg[d] ends at the start of d + 1 ...
+  for (int64_t d = D; d > 0; --d) seg[d] = seg[d - 1];    // ... shifted back: seg[d] is d's start again
+  seg[0] = 0;
+  const int64_t rows = outer * D;
+  const bool par = rows > 1 && outer * (n + D) * inner >= (1 << 15);
+#pragma omp parallel for schedule(dynamic, 16) if (par)
+  for (int64_t r = 0; r < rows; ++r) {
+    const int64_t o = r / D, d = r - o * D;
+    T* dst = pd + r * inner;
+    for (int64_t j = 0; j < inner; ++j) dst[j] = T(0);
+    const T* go = pg + o * n * inner;
+    for (int64_t p = seg[d], p1 = seg[d + 1]; p < p1; ++p) {
+      const T* src = go + pos[p] * inner;
+      for (int64_t j = 0; j < inner; ++j) dst[j] += src[j];
     }
+  }
 }
 }  // namespace
 

@@ -79,6 +79,12 @@ void attention_f32(const OpCall&);
 void attention_f64(const OpCall&);
 void attention_bwd_f32(const OpCall&);
 void attention_bwd_f64(const OpCall&);
+void topk_f32(const OpCall&);
+void topk_f64(const OpCall&);
+void topk_bwd_f32(const OpCall&);
+void topk_bwd_f64(const OpCall&);
+void multinomial_f32(const OpCall&);
+void multinomial_f64(const OpCall&);
 
 void register_kernels() {
   kernel_register(OP_copy, DEV_CPU, DT_F32, ew_copy);
@@ -270,5 +276,11 @@ void register_kernels() {
   kernel_register(OP_attention, DEV_CPU, DT_F64, attention_f64);
   kernel_register(OP_attention_bwd, DEV_CPU, DT_F32, attention_bwd_f32);
   kernel_register(OP_attention_bwd, DEV_CPU, DT_F64, attention_bwd_f64);
+  kernel_register(OP_topk, DEV_CPU, DT_F32, topk_f32);
+  kernel_register(OP_topk, DEV_CPU, DT_F64, topk_f64);
+  kernel_register(OP_topk_bwd, DEV_CPU, DT_F32, topk_bwd_f32);
+  kernel_register(OP_topk_bwd, DEV_CPU, DT_F64, topk_bwd_f64);
+  kernel_register(OP_multinomial, DEV_CPU, DT_F32, multinomial_f32);
+  kernel_register(OP_multinomial, DEV_CPU, DT_F64, multinomial_f64);
 }
 TS_CPU_END

@@ -247,6 +247,14 @@ struct GeluBwd {  // d/dx [x * Phi(x)] = Phi(x) + x * phi(x), exact (erf) GELU
   }
 };
 template <typename T>
+struct GeluTanhBwd {  // the tanh approximation's: d/dx of 0.5 x (1 + tanh(u)), u = sqrt(2/pi) (x + 0.044715 x^3)
+  __device__ __forceinline__ T operator()(T dy, T x) const {
+    const double xd = x, t = tanh(0.7978845608028654 * (xd + 0.044715 * xd * xd * xd));
+    const double du = 0.7978845608028654 * (1.0 + 3.0 * 0.044715 * xd * xd);
+    return (T)(dy * (0.5 * (1.0 + t) + 0.5 * xd * (1.0 - t * t) * du));
+  }
+};
+template <typename T>
 struct SoftplusBwd {
   __device__ __forceinline__ T operator()(T dy, T x) const {
     return x > T(20) ? dy : (T)(dy / (1.0 + exp(-(double)x)));
@@ -287,6 +295,13 @@ TS_UNARY(Softplus, x > T(20) ? x : (T)log1p(exp((double)x)))
 TS_UNARY(Square, x * x)
 #undef TS_UNARY
 
+template <typename T>
+struct GeluTanh {  // 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))), PyTorch's approximate='tanh'
+  __device__ __forceinline__ T operator()(T x) const {
+    const double xd = x;
+    return (T)(0.5 * xd * (1.0 + tanh(0.7978845608028654 * (xd + 0.044715 * xd * xd * xd))));
+  }
+};
 template <typename T>
 struct LeakyRelu {
   T alpha;
@@ -369,7 +384,9 @@ void binary_float(const OpCall& c) {
     case OP_sigmoid_bwd: return binary<T, T>(c, SigmoidBwd<T>{});
     case OP_tanh_bwd: return binary<T, T>(c, TanhBwd<T>{});
     case OP_silu_bwd: return binary<T, T>(c, SiluBwd<T>{});
-    case OP_gelu_bwd: return binary<T, T>(c, GeluBwd<T>{});
+    case OP_gelu_bwd:  // fp [1]: the tanh approximation's
+      if (c.nfp > 0 && c.fp[0] != 0) return binary<T, T>(c, GeluTanhBwd<T>{});
+      return binary<T, T>(c, GeluBwd<T>{});
     case OP_softplus_bwd: return binary<T, T>(c, SoftplusBwd<T>{});
     default: return binary_cmp<T>(c);
   }
@@ -411,7 +428,9 @@ void unary_float(const OpCall& c) {
     case OP_relu: return unary<T, T>(c, Relu<T>{});
     case OP_leaky_relu: return unary<T, T>(c, LeakyRelu<T>{(T)p0});
     case OP_elu: return unary<T, T>(c, Elu<T>{(T)p0});
-    case OP_gelu: return unary<T, T>(c, Gelu<T>{});
+    case OP_gelu:  // fp [1]: the tanh approximation
+      if (p0 != 0) return unary<T, T>(c, GeluTanh<T>{});
+      return unary<T, T>(c, Gelu<T>{});
     case OP_silu: return unary<T, T>(c, Silu<T>{});
     case OP_sigmoid: return unary<T, T>(c, Sigmoid<T>{});
     case OP_tanh: return unary<T, T>(c, Tanh<T>{});

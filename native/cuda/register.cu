@@ -16,6 +16,7 @@ void register_optim();
 void register_gemm();
 void register_conv2d();
 void register_attention();
+void register_topk();
 
 void register_kernels() {
   register_elementwise();
@@ -28,6 +29,7 @@ void register_kernels() {
   register_gemm();
   register_conv2d();
   register_attention();
+  register_topk();
 }
 
 }  // namespace cuda
