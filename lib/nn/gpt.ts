@@ -6,7 +6,10 @@
  */
 import { ArgumentError, DTypeError, ShapeError } from '../errors.js';
 import { Tensor } from '../tensor/tensor.js';
-import { arange, tensor, zeros } from '../tensor/create.js';
+import { arange, full, tensor, zeros } from '../tensor/create.js';
+import { where } from '../ops/elementwise.js';
+import { multinomial, topk } from '../ops/select.js';
+import type { RngState } from '../tensor/random.js';
 import { DType } from '../dtype.js';
 import { Device } from '../native.js';
 import { Module } from './module.js';
@@ -59,8 +62,11 @@ export interface GenerateOptions {
   temperature?: number;
   /** sample among the k most likely tokens only (default: all; a k above vocabSize means all) */
   topK?: number;
-  /** the random stream of the sampling (T.multinomial's generator); default the global one (manualSeed) */
-  generator?: unknown;
+  /**
+   * a private generator state { seed, offset } (as getRngState() gives; T.multinomial's generator) to sample from,
+   * its offset advanced by one per token; default the global generator (manualSeed)
+   */
+  generator?: RngState;
   /** a token id that ends a sequence: after it, that row is padded with eos, and generation stops when every row has it */
   eos?: number;
 }
@@ -453,9 +459,16 @@ export class GPT extends Module {
 
 // the next token of each row from its logits [B, V]: argmax at temperature 0, else a draw from
 // softmax(logits / temperature) over the topK largest (int32 [B])
-function sampleNext(logits: Tensor, o: { temperature: number; topK?: number; generator?: unknown }): Tensor {
+function sampleNext(logits: Tensor, o: { temperature: number; topK?: number; generator?: RngState }): Tensor {
   if (o.temperature === 0) return logits.argmax(-1);
-  throw new ArgumentError('GPT.generate: expected temperature 0 until T.multinomial lands, got ' + o.temperature);
+  const [B, V] = logits.shape as [number, number];
+  let l = o.temperature === 1 ? logits : logits.div(o.temperature);
+  if (o.topK !== undefined && o.topK < V) {
+    // every logit below the k-th largest of its row out (ties with it stay in), as nanoGPT's and Hugging Face's
+    const { values } = topk(l, o.topK, { dim: -1 });
+    l = where(l.lt(values.slice(1, o.topK - 1, o.topK)), full([], -Infinity, { dtype: l.dtype, device: l.device }), l);
+  }
+  return multinomial(l.softmax(-1), 1, { generator: o.generator }).reshape([B]);
 }
 
 // a prompt as rows of ids: an int32 tensor [P] or [B, P], an Int32Array or an array of ids; P >= 1, ids < V

@@ -239,6 +239,56 @@ describe('nn.GPT.generate', () => {
     expect(flat.slice(n)).toEqual(gb.slice(0, n));
   });
 
+  it('samples the same text for the same seed and other text for another (temperature 1, 40 new)', async () => {
+    manualSeed(20);
+    const m = small();
+    const run = async (seed: number) => { manualSeed(seed); return Array.from(await (await m.generate([1, 2, 3], { maxNewTokens: 40 })).data()); };
+    const a = await run(5), b = await run(5), c = await run(6);
+    expect(a).toHaveLength(43);
+    expect(b).toEqual(a);
+    expect(c).not.toEqual(a);
+    // a private generator: the same state gives the same text, whatever the global stream did in between; it
+    // advances by one per token
+    const g1 = { seed: 9, offset: 0 }, g2 = { seed: 9, offset: 0 };
+    const p = Array.from(await (await m.generate([1, 2, 3], { maxNewTokens: 40, generator: g1 })).data());
+    manualSeed(123);
+    const q = Array.from(await (await m.generate([1, 2, 3], { maxNewTokens: 40, generator: g2 })).data());
+    expect(q).toEqual(p);
+    expect(g1).toEqual({ seed: 9, offset: 40 });
+  });
+
+  it('topK 1 is greedy at any temperature, topK 3 draws only among the 3 likeliest tokens of each step, temperature 0.001 is greedy', async () => {
+    manualSeed(21);
+    const m = sharpen(small({ dtype: 'float64', tieWeights: false }));
+    const prompt = seq(3, 22);
+    manualSeed(1);
+    const one = Array.from(await (await m.generate(prompt, { maxNewTokens: 8, temperature: 1.5, topK: 1 })).data());
+    expect(one).toEqual(await greedyReference(m, prompt, 8));
+    for (const seed of [1, 2, 3]) {
+      manualSeed(seed);
+      const got = Array.from(await (await m.generate(prompt, { maxNewTokens: 8, temperature: 2, topK: 3 })).data());
+      for (let t = 3; t < got.length; t++) {
+        const logits = await f64(noGrad(() => m.forward(ids(got.slice(0, t)))));
+        const last = Array.from(logits.slice((t - 1) * 11));
+        const rank = last.filter((v) => v > last[got[t]!]!).length;
+        expect(rank, `seed ${seed} step ${t}`).toBeLessThan(3);
+      }
+    }
+    // temperature 0.001 makes the draw the argmax (the gaps between logits are far above it); temperature 1 does not
+    const greedy = await greedyReference(m, prompt, 8);
+    for (const seed of [1, 2, 3]) {
+      manualSeed(seed);
+      expect(Array.from(await (await m.generate(prompt, { maxNewTokens: 8, temperature: 1e-3 })).data()), `seed ${seed}`).toEqual(greedy);
+    }
+    const warm = await Promise.all([1, 2, 3].map(async (seed) => { manualSeed(seed); return Array.from(await (await m.generate(prompt, { maxNewTokens: 8, temperature: 1 })).data()); }));
+    expect(warm.some((w) => w.join() !== greedy.join())).toBe(true);
+    // and with topK the whole vocabulary is not reached: among 200 draws of one step at temperature 5, only 3 tokens
+    manualSeed(4);
+    const many = await m.generate(ids(Array(200).fill(prompt).flat(), [200, 3]), { maxNewTokens: 1, temperature: 5, topK: 3 });
+    const firsts = new Set(Array.from(await many.slice(1, 3, 4).contiguous().data()));
+    expect(firsts.size).toBe(3);
+  });
+
   it('returns the prompt alone for maxNewTokens 0', async () => {
     const m = small();
     expect(Array.from(await (await m.generate([1, 2, 3], { maxNewTokens: 0 })).data())).toEqual([1, 2, 3]);
