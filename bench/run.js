@@ -1,7 +1,7 @@
 // tensile benchmarks: each figure is a ratio against a peer measured in the same run (see ../shared/ANCHORS.md).
 // Usage: npm run build && (cd bench && npm run setup) && node bench/run.js [options]
 //   --runs N       N runs one after the other, each in a fresh process, each recorded
-//   --only a,b     a subset of dispatch,latency,train,sgemm,conv,pool,adam,memory,attention (not recorded unless --record)
+//   --only a,b     a subset of dispatch,latency,train,gpt,sgemm,conv,pool,adam,memory,attention (not recorded unless --record)
 //   --quick        fewer shapes and samples (not recorded unless --record)
 //   --record       record a --only or --quick run too
 //   --report       rewrite RESULTS.md from results.jsonl, running nothing
@@ -24,7 +24,7 @@ import { fileURLToPath } from 'node:url';
 const here = dirname(fileURLToPath(import.meta.url));
 const root = join(here, '..');
 const require = createRequire(import.meta.url);
-const GROUPS = ['dispatch', 'latency', 'train', 'sgemm', 'conv', 'pool', 'adam', 'memory', 'attention'];
+const GROUPS = ['dispatch', 'latency', 'train', 'gpt', 'sgemm', 'conv', 'pool', 'adam', 'memory', 'attention'];
 /** @type {typeof import('../dist/index.js')} the library, loaded by main() (reporting alone does not need it) */
 let T;
 let quick = false;
@@ -421,6 +421,21 @@ async function benchCnn(tf) {
   });
 }
 
+// bench/gpt.js in a process of its own: GPT training tokens/s and its share of the FMA peak beside the CNN's,
+// both measured there (the FLOP formula is in bench/gpt.js)
+async function benchGptShare() {
+  const peak = fmaPeak();
+  const r = JSON.parse(execFileSync(process.execPath, [join(here, 'gpt.js'), '--peak', String(peak), '--json', ...(quick ? ['--steps', '4'] : [])], { encoding: 'utf8' }).trim().split('\n').pop());
+  const c = r.gpt.config, pct = (x) => `${(100 * x).toFixed(1)}%`;
+  row({
+    group: 'gpt', what: `GPT training % of FMA peak (${c.nLayers} layers, d ${c.dModel}, T ${c.T}, batch ${c.B})`, ours: 100 * r.gpt.share, peer: 100 * r.cnn.share,
+    peerName: 'CNN (same run)', unit: '% of peak', ratioMeans: "the GPT's share of the FMA peak over the CNN's; >= 1 is the goal",
+    samples: [`median of ${r.gpt.windows.length} windows of ${quick ? 4 : 12} steps after 3 warm-up steps`, `median of ${r.cnn.windows.length} windows of 40 steps after 20 warm-up steps`], n: [r.gpt.windows.length, r.cnn.windows.length],
+    bar: { on: 'ratio', op: '>=', value: 1 },
+    note: `${Math.round(r.gpt.tokensPerSecond)} tokens/s, ${r.gpt.gflops.toFixed(1)} GFLOP/s = ${pct(r.gpt.share)} of the FMA peak ${peak.toFixed(0)} GFLOP/s (6 N + 12 L d T = ${(r.gpt.flopsPerToken / 1e6).toFixed(2)} MFLOP/token); CNN ${Math.round(r.cnn.samplesPerSecond)} samples/s, ${r.cnn.gflops.toFixed(1)} GFLOP/s = ${pct(r.cnn.share)}`,
+  });
+}
+
 // bench/dispatch.js, in a process of its own per mode (see there)
 async function benchDispatch() {
   const run = (mode) => JSON.parse(execFileSync(process.execPath, [join(here, 'dispatch.js'), mode], { encoding: 'utf8' }).trim().split('\n').pop());
@@ -753,6 +768,7 @@ async function main() {
   if (want('dispatch')) await benchDispatch();
   if (want('latency')) await benchLatency();
   if (want('train')) await benchCnn(tf);
+  if (want('gpt')) await benchGptShare();
   if (want('sgemm')) await benchGemm();
   if (want('conv')) await benchConv(ort, tf);
   if (want('pool')) await benchPool(ort, tf);

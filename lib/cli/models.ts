@@ -1,5 +1,6 @@
 // The built-in models of the CLI and the examples (the Fashion-MNIST benchmark table's architectures).
 import * as nn from '../nn/index.js';
+import type { GPTOptions } from '../nn/gpt.js';
 import type { Module } from '../nn/module.js';
 import { ArgumentError } from '../errors.js';
 import { describe } from '../check.js';
@@ -10,11 +11,25 @@ export interface ModelOptions {
   classes?: number;
   /** mlp: the widths of the hidden layers (default [256, 128, 100]) */
   hidden?: number[];
-  /** convnet, convnet-bn: the dropout probability before the last layer (default 0.4) */
+  /** convnet, convnet-bn: the dropout probability before the last layer (default 0.4); gpt: nn.GPT's dropout */
   dropout?: number;
+  /** gpt: nn.GPT's options (vocabSize is the tokenizer's: train records it, eval and generate read it back) */
+  vocabSize?: number;
+  contextLength?: number;
+  dModel?: number;
+  nHeads?: number;
+  nLayers?: number;
+  tieWeights?: boolean;
+  posEncoding?: 'learned' | 'sinusoidal';
+  dimFeedforward?: number;
+  bias?: boolean;
+  layerNormEps?: number;
 }
 
-/** name -> (options) => Module, for 1x28x28 inputs; 10 classes unless options.classes says otherwise */
+/**
+ * name -> (options) => Module: the classifiers take 1x28x28 inputs (10 classes unless options.classes says
+ * otherwise); gpt is nn.GPT, a language model over the characters of --data (lib/cli/gpt.ts trains it)
+ */
 export const MODELS: Record<string, (o?: ModelOptions) => Module> = {
   // "MLP 256-128-100"
   mlp: ({ classes = 10, hidden = [256, 128, 100] } = {}) => {
@@ -37,18 +52,33 @@ export const MODELS: Record<string, (o?: ModelOptions) => Module> = {
   // the Keras-style CNN of the benchmarks (93,322 parameters)
   cnn: ({ classes = 10 } = {}) => new nn.Sequential(new nn.Conv2d(1, 32, 3), new nn.ReLU(), new nn.MaxPool2d(2), new nn.Conv2d(32, 64, 3), new nn.ReLU(),
     new nn.MaxPool2d(2), new nn.Conv2d(64, 64, 3), new nn.ReLU(), new nn.Flatten(), new nn.Linear(576, 64), new nn.ReLU(), new nn.Linear(64, classes)),
+  // a decoder-only Transformer over characters (options recorded with the tokenizer's vocabSize)
+  gpt: (o = {}) => new nn.GPT(o as GPTOptions),
 };
 
 /** The options each built-in model takes. */
 export const MODEL_OPTIONS: Record<string, (keyof ModelOptions)[]> = {
   mlp: ['classes', 'hidden'], lenet5: ['classes'], convnet: ['classes', 'dropout'], 'convnet-bn': ['classes', 'dropout'], cnn: ['classes'],
+  gpt: ['vocabSize', 'contextLength', 'dModel', 'nHeads', 'nLayers', 'dropout', 'tieWeights', 'posEncoding', 'dimFeedforward', 'bias', 'layerNormEps'],
 };
+/** The built-in language models (trained on text, not on images). */
+export const TEXT_MODELS = new Set(['gpt']);
 
 const posInt = (v: unknown) => Number.isSafeInteger(v) && (v as number) >= 1;
 const CHECKS: Record<keyof ModelOptions, [(v: unknown) => boolean, string]> = {
   classes: [posInt, 'an integer >= 1'],
   hidden: [(v) => Array.isArray(v) && v.length > 0 && v.every(posInt), 'a non-empty array of integers >= 1'],
   dropout: [(v) => typeof v === 'number' && v >= 0 && v < 1, 'a number in [0, 1)'],
+  vocabSize: [posInt, 'an integer >= 1'],
+  contextLength: [posInt, 'an integer >= 1'],
+  dModel: [posInt, 'an integer >= 1'],
+  nHeads: [posInt, 'an integer >= 1'],
+  nLayers: [posInt, 'an integer >= 1'],
+  dimFeedforward: [posInt, 'an integer >= 1'],
+  tieWeights: [(v) => typeof v === 'boolean', 'true or false'],
+  bias: [(v) => typeof v === 'boolean', 'true or false'],
+  posEncoding: [(v) => v === 'learned' || v === 'sinusoidal', "'learned' or 'sinusoidal'"],
+  layerNormEps: [(v) => typeof v === 'number' && v > 0 && v < Infinity, 'a number > 0'],
 };
 
 /** Builds the built-in model `name` after checking its options (`op` names the caller in errors). */

@@ -8,3 +8,5 @@ export { RNN, LSTM, GRU } from './recurrent.js';
 export { MultiheadAttention, TransformerEncoderLayer, TransformerEncoder, TransformerDecoderLayer, TransformerDecoder, SinusoidalPositionalEncoding } from './transformer.js';
 export type { MultiheadAttentionOptions, AttentionCallOptions, TransformerLayerOptions, EncoderCallOptions, DecoderCallOptions } from './transformer.js';
 export type { RNNOptions } from './recurrent.js';
+export { GPT, KVCache, CausalSelfAttention } from './gpt.js';
+export type { GPTOptions, GPTConfig, GenerateOptions } from './gpt.js';

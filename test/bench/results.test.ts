@@ -129,7 +129,7 @@ describe('bench/run.js report', () => {
 
   it('node bench/run.js with a wrong option (--only nope, --runs 0, --fast) exits 2 naming it', () => {
     const cases: [string[], string][] = [
-      [['--only', 'nope'], '--only: expected some of dispatch,latency,train,sgemm,conv,pool,adam,memory,attention, got nope'],
+      [['--only', 'nope'], '--only: expected some of dispatch,latency,train,gpt,sgemm,conv,pool,adam,memory,attention, got nope'],
       [['--runs', '0'], '--runs: expected a positive integer, got 0'],
       [['--fast'], 'expected one of --runs N, --only a,b, --quick, --record, --report, --out DIR, got --fast'],
     ];

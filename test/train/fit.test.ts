@@ -149,7 +149,7 @@ describe('command line', () => {
     expect(r.stdout).toContain('tensile train --model');
     const bad = spawnSync(process.execPath, [bin, 'fly'], { encoding: 'utf8' });
     expect(bad.status).toBe(1);
-    expect(bad.stderr).toContain("expected the command train, eval, inspect, doctor or build, got 'fly'");
+    expect(bad.stderr).toContain("expected the command train, eval, generate, inspect, doctor or build, got 'fly'");
   });
   it.skipIf(!distReady)('train then eval on the built-in digits writes checkpoint, history and report', () => {
     const out = join(dir, 'cli');

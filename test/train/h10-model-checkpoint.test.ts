@@ -150,7 +150,7 @@ describe('built-in model options', () => {
     ['mlp', { hidden: [] }, "--model: expected mlp's option hidden to be a non-empty array of integers >= 1, got an array of length 0"],
     ['mlp', { classes: 2.5 }, "--model: expected mlp's option classes to be an integer >= 1, got the number 2.5"],
     ['convnet', { dropout: 1 }, "--model: expected convnet's option dropout to be a number in [0, 1), got the number 1"],
-    ['resnet', {}, "--model: expected a built-in model (mlp, lenet5, convnet, convnet-bn, cnn), got 'resnet'"],
+    ['resnet', {}, "--model: expected a built-in model (mlp, lenet5, convnet, convnet-bn, cnn, gpt), got 'resnet'"],
   ])('%s %j is an ArgumentError', (name, o, msg) => {
     expect(() => buildModel(name, o, '--model')).toThrow(ArgumentError);
     expect(() => buildModel(name, o, '--model')).toThrow(msg);
