@@ -21,6 +21,7 @@
 // backend (_safe_softmax) gives.
 #include "kernels.h"
 #include "../core/philox.h"
+#include "vexp.h"
 
 TS_CPU_BEGIN
 namespace {
@@ -37,6 +38,38 @@ static inline void gemm(int64_t M, int64_t N, int64_t K, const double* A, int64_
 }
 static inline float expT(float x) { return expf(x); }
 static inline double expT(double x) { return exp(x); }
+// s[j] <- exp(s[j] - mx), j < n; returns the sum (float32: vexp, summed lane-wise in a fixed order).
+static inline float exp_row_sum(float* s, int64_t n, float mx) {
+  constexpr int N = Vec<float>::N;
+  const vfloat mb = bcast(mx);
+  vfloat acc = bcast(0.0f);
+  int64_t j = 0;
+  for (; j + N <= n; j += N) {
+    const vfloat e = vexp(vloadu(s + j) - mb);
+    vstoreu(s + j, e);
+    acc += e;
+  }
+  if (j < n) {
+    const vfloat e = vexp(vload_part(s + j, n - j, -INFINITY) - mb);
+    vstore_part(s + j, e, n - j);
+    acc += e;
+  }
+  return vsum_lanes(acc);
+}
+static inline double exp_row_sum(double* s, int64_t n, double mx) {
+  double sum = 0;
+  for (int64_t j = 0; j < n; ++j) {
+    const double e = exp(s[j] - mx);
+    sum += e;
+    s[j] = e;
+  }
+  return sum;
+}
+// s[j] <- exp(s[j] - sh), j < n
+static inline void exp_row(float* s, int64_t n, float sh) { vexp_run(s, s, n, sh); }
+static inline void exp_row(double* s, int64_t n, double sh) {
+  for (int64_t j = 0; j < n; ++j) s[j] = exp(s[j] - sh);
+}
 
 // The element offset of batch b (row-major over the first nb dims of the shared batch shape) in t.
 static inline int64_t batch_off(const TensorArg& t, int nb, int64_t b) {
@@ -151,12 +184,7 @@ void fwd(const OpCall& c) {
           continue;
         }
         const T alpha = expT(m[r] - mx);  // 0 when m was -inf
-        T sum = T(0);
-        for (int64_t j = 0; j < bc; ++j) {
-          const T e = expT(sr[j] - mx);
-          sum += e;
-          sr[j] = e;
-        }
+        const T sum = exp_row_sum(sr, bc, mx);
         if (dropout)
           for (int64_t j = 0; j < bc; ++j) sr[j] = P.keep(b, i0 + r, j0 + j) ? sr[j] * P.keep_scale : T(0);
         l[r] = l[r] * alpha + sum;
@@ -204,10 +232,8 @@ struct BwdCtx {
         for (int64_t j = 0; j < bc; ++j) sr[j] = T(0);
         continue;
       }
-      for (int64_t j = 0; j < bc; ++j) {
-        sr[j] = expT(sr[j] - lr[r]);
-        any = any || sr[j] != T(0);
-      }
+      exp_row(sr, bc, lr[r]);
+      for (int64_t j = 0; j < bc; ++j) any = any || sr[j] != T(0);
     }
     if (!any) return false;
     // dp = dO V^T (br x bc)

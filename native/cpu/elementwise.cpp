@@ -2,6 +2,7 @@
 // walks rows of the (contiguous) output and each input by its strides. Also casts/copies, fill and where.
 #include <type_traits>
 #include "kernels.h"
+#include "vexp.h"
 
 TS_CPU_BEGIN
 namespace {
@@ -155,6 +156,26 @@ static void unary(const OpCall& c, F op) {
   });
 }
 
+// float32 exp by vectors (vexp.h); a strided input goes through a local buffer, so that every element takes the
+// same path and gets the same bits whatever its layout.
+static void exp_f32(const OpCall& c) {
+  const TensorArg &a = c.in[0], &o = c.out[0];
+  const int nd = o.ndim;
+  const int64_t sa = nd ? a.strides[nd - 1] : 0;
+  for_rows(o, [&](int64_t r, int64_t j0, int64_t j1) {
+    const float* pa = (const float*)a.data + row_offset(r, o.shape, nd, a.strides);
+    float* po = (float*)o.data + r * (nd ? o.shape[nd - 1] : 1);
+    if (sa == 1) return vexp_run(po + j0, pa + j0, j1 - j0, 0.0f);
+    constexpr int64_t kBuf = 256;
+    float buf[kBuf];
+    for (int64_t j = j0; j < j1; j += kBuf) {
+      const int64_t n = j1 - j < kBuf ? j1 - j : kBuf;
+      for (int64_t k = 0; k < n; ++k) buf[k] = pa[(j + k) * sa];
+      vexp_run(po + j, buf, n, 0.0f);
+    }
+  });
+}
+
 template <typename T>
 static void unary_float(const OpCall& c) {
   const double p0 = c.nfp > 0 ? c.fp[0] : 0, p1 = c.nfp > 1 ? c.fp[1] : 0;
@@ -162,7 +183,9 @@ static void unary_float(const OpCall& c) {
     case OP_neg: return unary<T>(c, [](T x) { return -x; });
     case OP_abs: return unary<T>(c, [](T x) { return x < T(0) ? -x : x; });
     case OP_sign: return unary<T>(c, [](T x) { return x > T(0) ? T(1) : x < T(0) ? T(-1) : x; });
-    case OP_exp: return unary<T>(c, [](T x) { return sizeof(T) == 4 ? (T)expf((float)x) : (T)exp((double)x); });
+    case OP_exp:
+      if (sizeof(T) == 4) return exp_f32(c);
+      return unary<T>(c, [](T x) { return (T)exp((double)x); });
     case OP_log: return unary<T>(c, [](T x) { return sizeof(T) == 4 ? (T)logf((float)x) : (T)log((double)x); });
     case OP_sqrt: return unary<T>(c, [](T x) { return sizeof(T) == 4 ? (T)sqrtf((float)x) : (T)sqrt((double)x); });
     case OP_rsqrt: return unary<T>(c, [](T x) { return T(1) / (sizeof(T) == 4 ? (T)sqrtf((float)x) : (T)sqrt((double)x)); });

@@ -1,6 +1,7 @@
 // Reductions, softmax/log_softmax and fused softmax-cross-entropy. lib/ presents the input as a contiguous
 // [outer, R, inner] view (the reduced axes consecutive) and the output as [outer, inner].
 #include "kernels.h"
+#include "vexp.h"
 
 TS_CPU_BEGIN
 namespace {
@@ -131,6 +132,72 @@ static void reduce_kernel(const OpCall& c) {
   });
 }
 
+// float32 softmax / log_softmax of contiguous rows (inner == 1), by vectors: the max, then e = vexp(x - max)
+// (stored as the softmax's output, so exp runs once per element) summed lane-wise in double, then one scaling
+// pass. Each row is one task and its sums go in a fixed order: the same bits for any thread count.
+static void softmax_rows_f32(const float* px, float* py, int64_t outer, int64_t R, bool logsm) {
+  constexpr int N = Vec<float>::N;
+#pragma omp parallel for schedule(static) if (outer * R >= (1 << 15) && outer > 1)
+  for (int64_t o = 0; o < outer; ++o) {
+    const float* b = px + o * R;
+    float* y = py + o * R;
+    const int64_t rv = R / N * N;
+    vfloat mv = bcast(-INFINITY);
+    for (int64_t r = 0; r < rv; r += N) {
+      const vfloat v = vloadu(b + r);
+      mv = v > mv ? v : mv;
+    }
+    if (rv < R) {
+      const vfloat v = vload_part(b + rv, R - rv, -INFINITY);
+      mv = v > mv ? v : mv;
+    }
+    // NaN compares false and drops out of the max, but its exp below makes the sum, and so the row, NaN
+    // (a row of -inf has max -inf and exp(-inf - -inf) = NaN, as the scalar path and PyTorch give)
+    const float m = vmax_lanes(mv);
+    const vfloat mb = bcast(m);
+    Vec<double>::type a0 = bcast(0.0), a1 = bcast(0.0);
+    for (int64_t r = 0; r < rv; r += N) {
+      const vfloat e = vexp(vloadu(b + r) - mb);
+      if (!logsm) vstoreu(y + r, e);
+      vacc_f64(a0, a1, e);
+    }
+    if (rv < R) {
+      const vfloat e = vexp(vload_part(b + rv, R - rv, -INFINITY) - mb);
+      if (!logsm) vstore_part(y + rv, e, R - rv);
+      vacc_f64(a0, a1, e);
+    }
+    const double s = vsum_f64(a0, a1);
+    if (logsm) {
+      const vfloat ls = bcast((float)log(s));
+      for (int64_t r = 0; r < rv; r += N) vstoreu(y + r, (vloadu(b + r) - mb) - ls);
+      if (rv < R) vstore_part(y + rv, (vload_part(b + rv, R - rv, 0.0f) - mb) - ls, R - rv);
+    } else {
+      const vfloat inv = bcast((float)(1.0 / s));
+      for (int64_t r = 0; r < rv; r += N) vstoreu(y + r, vloadu(y + r) * inv);
+      if (rv < R) vstore_part(y + rv, vload_part(y + rv, R - rv, 0.0f) * inv, R - rv);
+    }
+  }
+}
+
+// log_softmax_bwd of contiguous float32 rows: dx = dy - exp(y) * sum(dy), the sum lane-wise in double.
+static void log_softmax_bwd_rows_f32(const float* pdy, const float* py, float* pdx, int64_t outer, int64_t R) {
+  constexpr int N = Vec<float>::N;
+#pragma omp parallel for schedule(static) if (outer * R >= (1 << 15) && outer > 1)
+  for (int64_t o = 0; o < outer; ++o) {
+    const float* g = pdy + o * R;
+    const float* y = py + o * R;
+    float* d = pdx + o * R;
+    const int64_t rv = R / N * N;
+    Vec<double>::type a0 = bcast(0.0), a1 = bcast(0.0);
+    for (int64_t r = 0; r < rv; r += N) vacc_f64(a0, a1, vloadu(g + r));
+    if (rv < R) vacc_f64(a0, a1, vload_part(g + rv, R - rv, 0.0f));
+    const vfloat s = bcast((float)vsum_f64(a0, a1));
+    for (int64_t r = 0; r < rv; r += N) vstoreu(d + r, vloadu(g + r) - vexp(vloadu(y + r)) * s);
+    if (rv < R)
+      vstore_part(d + rv, vload_part(g + rv, R - rv, 0.0f) - vexp(vload_part(y + rv, R - rv, 0.0f)) * s, R - rv);
+  }
+}
+
 // softmax / log_softmax along R (numerically stable: subtract the max; Bridle 1990 / every framework since).
 template <typename T>
 static void softmax_kernel(const OpCall& c) {
@@ -139,6 +206,7 @@ static void softmax_kernel(const OpCall& c) {
   const T* px = (const T*)x.data;
   T* py = (T*)c.out[0].data;
   const bool logsm = c.op == OP_log_softmax;
+  if (sizeof(T) == 4 && inner == 1) return softmax_rows_f32((const float*)px, (float*)py, outer, R, logsm);
   for_each_out(outer, R, inner, [&](int64_t o, int64_t i) {
     const T* b = px + o * R * inner + i;
     T* y = py + o * R * inner + i;
@@ -165,6 +233,8 @@ static void softmax_bwd_kernel(const OpCall& c) {
   const T* py = (const T*)c.in[1].data;
   T* pdx = (T*)c.out[0].data;
   const bool logsm = c.op == OP_log_softmax_bwd;
+  if (sizeof(T) == 4 && inner == 1 && logsm)
+    return log_softmax_bwd_rows_f32((const float*)pdy, (const float*)py, (float*)pdx, outer, R);
   for_each_out(outer, R, inner, [&](int64_t o, int64_t i) {
     const int64_t base = o * R * inner + i;
     double s = 0;
