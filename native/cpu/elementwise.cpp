@@ -3,6 +3,7 @@
 #include <type_traits>
 #include "kernels.h"
 #include "vexp.h"
+#include "vgelu.h"
 
 TS_CPU_BEGIN
 namespace {
@@ -45,6 +46,67 @@ template <typename T>
 static inline T nan_max(T a, T b) { return (a != a || a > b) ? a : b; }
 template <typename T>
 static inline T nan_min(T a, T b) { return (a != a || a < b) ? a : b; }
+
+// float32 ops by vectors (vexp.h, vgelu.h): contiguous rows go straight through, strided (or broadcast) ones through
+// local buffers, so that every element takes the same path and gets the same bits whatever its layout; a row's tail
+// runs in the same vector code as its body.
+constexpr int64_t kVecBuf = 256;
+template <typename VF>
+static void vunary_f32(const OpCall& c, VF f) {
+  constexpr int N = Vec<float>::N;
+  const TensorArg &a = c.in[0], &o = c.out[0];
+  const int nd = o.ndim;
+  const int64_t sa = nd ? a.strides[nd - 1] : 0;
+  auto run = [&f](float* d, const float* s, int64_t n) {
+    int64_t i = 0;
+    for (; i + N <= n; i += N) vstoreu(d + i, f(vloadu(s + i)));
+    if (i < n) vstore_part(d + i, f(vload_part(s + i, n - i, 0.0f)), n - i);
+  };
+  for_rows(o, [&](int64_t r, int64_t j0, int64_t j1) {
+    const float* pa = (const float*)a.data + row_offset(r, o.shape, nd, a.strides);
+    float* po = (float*)o.data + r * (nd ? o.shape[nd - 1] : 1);
+    if (sa == 1) return run(po + j0, pa + j0, j1 - j0);
+    float buf[kVecBuf];
+    for (int64_t j = j0; j < j1; j += kVecBuf) {
+      const int64_t n = j1 - j < kVecBuf ? j1 - j : kVecBuf;
+      for (int64_t k = 0; k < n; ++k) buf[k] = pa[(j + k) * sa];
+      run(po + j, buf, n);
+    }
+  });
+}
+template <typename VF>
+static void vbinary_f32(const OpCall& c, VF f) {
+  constexpr int N = Vec<float>::N;
+  const TensorArg &a = c.in[0], &b = c.in[1], &o = c.out[0];
+  const int nd = o.ndim;
+  const int64_t sa = nd ? a.strides[nd - 1] : 0, sb = nd ? b.strides[nd - 1] : 0;
+  auto run = [&f](float* d, const float* x, const float* y, int64_t n) {
+    int64_t i = 0;
+    for (; i + N <= n; i += N) vstoreu(d + i, f(vloadu(x + i), vloadu(y + i)));
+    if (i < n) vstore_part(d + i, f(vload_part(x + i, n - i, 0.0f), vload_part(y + i, n - i, 0.0f)), n - i);
+  };
+  for_rows(o, [&](int64_t r, int64_t j0, int64_t j1) {
+    const float* pa = (const float*)a.data + row_offset(r, o.shape, nd, a.strides);
+    const float* pb = (const float*)b.data + row_offset(r, o.shape, nd, b.strides);
+    float* po = (float*)o.data + r * (nd ? o.shape[nd - 1] : 1);
+    if (sa == 1 && sb == 1) return run(po + j0, pa + j0, pb + j0, j1 - j0);
+    float ba[kVecBuf], bb[kVecBuf];
+    for (int64_t j = j0; j < j1; j += kVecBuf) {
+      const int64_t n = j1 - j < kVecBuf ? j1 - j : kVecBuf;
+      const float* xa = pa + j;
+      const float* xb = pb + j;
+      if (sa != 1) {
+        for (int64_t k = 0; k < n; ++k) ba[k] = pa[(j + k) * sa];
+        xa = ba;
+      }
+      if (sb != 1) {
+        for (int64_t k = 0; k < n; ++k) bb[k] = pb[(j + k) * sb];
+        xb = bb;
+      }
+      run(po + j, xa, xb, n);
+    }
+  });
+}
 
 // ------------------------------------------------------------------ binary
 template <typename T, typename O, typename F>
@@ -94,15 +156,22 @@ static void binary_arith(const OpCall& c) {
       return dy * s * (T(1) + x * (T(1) - s));
     });
     case OP_gelu_bwd:
+      if (sizeof(T) == 4) {
+        if (c.nfp > 0 && c.fp[0] != 0) return vbinary_f32(c, [](vfloat dy, vfloat x) { return vgelu_tanh_bwd(dy, x); });
+        return vbinary_f32(c, [](vfloat dy, vfloat x) { return vgelu_bwd(dy, x); });
+      }
       if (c.nfp > 0 && c.fp[0] != 0) return binary<T, T>(c, [](T dy, T x) {
-        // the tanh approximation (fp [1]): d/dx of 0.5 x (1 + tanh(u)), u = sqrt(2/pi) (x + 0.044715 x^3)
-        const double xd = x, t = tanh(0.7978845608028654 * (xd + 0.044715 * xd * xd * xd));
-        const double du = 0.7978845608028654 * (1.0 + 3.0 * 0.044715 * xd * xd);
-        return (T)(dy * (0.5 * (1.0 + t) + 0.5 * xd * (1.0 - t * t) * du));
+        // the tanh approximation (fp [1]): d/dx of 0.5 x (1 + tanh(u)) = x s, s = sigmoid(2 u), u = sqrt(2/pi)
+        // (x + 0.044715 x^3): s + 2 x s (1 - s) u', with s (1 - s) = e s^2, e = exp(-2 u) (no cancellation; the
+        // term is its limit 0 where s (1 - s) is 0 and x finite, u' overflowing there)
+        const double xd = x, e = exp(-1.5957691216057308 * (xd + 0.044715 * xd * xd * xd)), s = 1.0 / (1.0 + e);
+        const double du = 0.7978845608028654 * (1.0 + 3.0 * 0.044715 * xd * xd), sm = s == 0.0 ? 0.0 : e * s * s;
+        return (T)(dy * (s + (sm == 0.0 && fabs(xd) < INFINITY ? 0.0 : 2.0 * xd * sm * du)));
       });
       return binary<T, T>(c, [](T dy, T x) {
-      // d/dx [x * Phi(x)] = Phi(x) + x * phi(x), exact (erf) GELU as PyTorch's default
-      double xd = x, cdf = 0.5 * (1.0 + erf(xd * 0.7071067811865476)), pdf = 0.3989422804014327 * exp(-0.5 * xd * xd);
+      // d/dx [x * Phi(x)] = Phi(x) + x * phi(x), exact (erf) GELU as PyTorch's default; Phi(x) = erfc(-x/sqrt 2)/2
+      // keeps its relative accuracy for negative x, where 1 + erf cancels
+      double xd = x, cdf = 0.5 * erfc(-xd * 0.7071067811865476), pdf = 0.3989422804014327 * exp(-0.5 * xd * xd);
       return (T)(dy * (cdf + xd * pdf));
     });
     case OP_softplus_bwd: return binary<T, T>(c, [](T dy, T x) {
@@ -156,26 +225,6 @@ static void unary(const OpCall& c, F op) {
   });
 }
 
-// float32 exp by vectors (vexp.h); a strided input goes through a local buffer, so that every element takes the
-// same path and gets the same bits whatever its layout.
-static void exp_f32(const OpCall& c) {
-  const TensorArg &a = c.in[0], &o = c.out[0];
-  const int nd = o.ndim;
-  const int64_t sa = nd ? a.strides[nd - 1] : 0;
-  for_rows(o, [&](int64_t r, int64_t j0, int64_t j1) {
-    const float* pa = (const float*)a.data + row_offset(r, o.shape, nd, a.strides);
-    float* po = (float*)o.data + r * (nd ? o.shape[nd - 1] : 1);
-    if (sa == 1) return vexp_run(po + j0, pa + j0, j1 - j0, 0.0f);
-    constexpr int64_t kBuf = 256;
-    float buf[kBuf];
-    for (int64_t j = j0; j < j1; j += kBuf) {
-      const int64_t n = j1 - j < kBuf ? j1 - j : kBuf;
-      for (int64_t k = 0; k < n; ++k) buf[k] = pa[(j + k) * sa];
-      vexp_run(po + j, buf, n, 0.0f);
-    }
-  });
-}
-
 template <typename T>
 static void unary_float(const OpCall& c) {
   const double p0 = c.nfp > 0 ? c.fp[0] : 0, p1 = c.nfp > 1 ? c.fp[1] : 0;
@@ -184,7 +233,7 @@ static void unary_float(const OpCall& c) {
     case OP_abs: return unary<T>(c, [](T x) { return x < T(0) ? -x : x; });
     case OP_sign: return unary<T>(c, [](T x) { return x > T(0) ? T(1) : x < T(0) ? T(-1) : x; });
     case OP_exp:
-      if (sizeof(T) == 4) return exp_f32(c);
+      if (sizeof(T) == 4) return vunary_f32(c, [](vfloat x) { return vexp(x); });
       return unary<T>(c, [](T x) { return (T)exp((double)x); });
     case OP_log: return unary<T>(c, [](T x) { return sizeof(T) == 4 ? (T)logf((float)x) : (T)log((double)x); });
     case OP_sqrt: return unary<T>(c, [](T x) { return sizeof(T) == 4 ? (T)sqrtf((float)x) : (T)sqrt((double)x); });
@@ -193,12 +242,17 @@ static void unary_float(const OpCall& c) {
     case OP_leaky_relu: { T a = (T)p0; return unary<T>(c, [a](T x) { return x > T(0) ? x : x * a; }); }
     case OP_elu: { T a = (T)p0; return unary<T>(c, [a](T x) { return x > T(0) ? x : (T)(a * expm1((double)x)); }); }
     case OP_gelu:
-      if (p0 != 0)  // fp [1]: the tanh approximation, 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))
+      if (sizeof(T) == 4) {
+        if (p0 != 0) return vunary_f32(c, [](vfloat x) { return vgelu_tanh(x); });
+        return vunary_f32(c, [](vfloat x) { return vgelu(x); });
+      }
+      if (p0 != 0)  // fp [1]: the tanh approximation, 0.5 x (1 + tanh(u)) = x sigmoid(2 u), u = sqrt(2/pi) (x + 0.044715 x^3)
         return unary<T>(c, [](T x) {
           const double xd = x;
-          return (T)(0.5 * xd * (1.0 + tanh(0.7978845608028654 * (xd + 0.044715 * xd * xd * xd))));
+          return (T)(xd / (1.0 + exp(-1.5957691216057308 * (xd + 0.044715 * xd * xd * xd))));
         });
-      return unary<T>(c, [](T x) { return (T)(0.5 * x * (1.0 + erf((double)x * 0.7071067811865476))); });
+      // x Phi(x), Phi(x) = erfc(-x / sqrt 2) / 2: no cancellation for negative x
+      return unary<T>(c, [](T x) { return (T)(0.5 * x * erfc(-(double)x * 0.7071067811865476)); });
     case OP_silu: return unary<T>(c, [](T x) { return (T)(x / (1.0 + exp(-(double)x))); });
     case OP_sigmoid: return unary<T>(c, [](T x) {
       // stable for large |x|

@@ -239,19 +239,21 @@ struct SiluBwd {
   }
 };
 template <typename T>
-struct GeluBwd {  // d/dx [x * Phi(x)] = Phi(x) + x * phi(x), exact (erf) GELU
+struct GeluBwd {  // d/dx [x * Phi(x)] = Phi(x) + x * phi(x), exact (erf) GELU; Phi = erfc(-x / sqrt 2) / 2 (no cancellation)
   __device__ __forceinline__ T operator()(T dy, T x) const {
-    const double xd = x, cdf = 0.5 * (1.0 + erf(xd * 0.7071067811865476)),
+    const double xd = x, cdf = 0.5 * erfc(-xd * 0.7071067811865476),
                  pdf = 0.3989422804014327 * exp(-0.5 * xd * xd);
     return (T)(dy * (cdf + xd * pdf));
   }
 };
 template <typename T>
-struct GeluTanhBwd {  // the tanh approximation's: d/dx of 0.5 x (1 + tanh(u)), u = sqrt(2/pi) (x + 0.044715 x^3)
+struct GeluTanhBwd {  // the tanh approximation's, as native/cpu/elementwise.cpp computes it: x s, s = sigmoid(2 u),
+  // u = sqrt(2/pi) (x + 0.044715 x^3); s + 2 x s (1 - s) u' with s (1 - s) = e s^2, e = exp(-2 u), the term's limit
+  // 0 where s (1 - s) is 0 and x finite
   __device__ __forceinline__ T operator()(T dy, T x) const {
-    const double xd = x, t = tanh(0.7978845608028654 * (xd + 0.044715 * xd * xd * xd));
-    const double du = 0.7978845608028654 * (1.0 + 3.0 * 0.044715 * xd * xd);
-    return (T)(dy * (0.5 * (1.0 + t) + 0.5 * xd * (1.0 - t * t) * du));
+    const double xd = x, e = exp(-1.5957691216057308 * (xd + 0.044715 * xd * xd * xd)), s = 1.0 / (1.0 + e);
+    const double du = 0.7978845608028654 * (1.0 + 3.0 * 0.044715 * xd * xd), sm = s == 0.0 ? 0.0 : e * s * s;
+    return (T)(dy * (s + (sm == 0.0 && fabs(xd) < INFINITY ? 0.0 : 2.0 * xd * sm * du)));
   }
 };
 template <typename T>
@@ -286,7 +288,7 @@ TS_UNARY(Log, sizeof(T) == 4 ? (T)logf((float)x) : (T)log((double)x))
 TS_UNARY(Sqrt, sizeof(T) == 4 ? (T)sqrtf((float)x) : (T)sqrt((double)x))
 TS_UNARY(Rsqrt, T(1) / (sizeof(T) == 4 ? (T)sqrtf((float)x) : (T)sqrt((double)x)))
 TS_UNARY(Relu, x > T(0) ? x : (x != x ? x : T(0)))
-TS_UNARY(Gelu, (T)(0.5 * x * (1.0 + erf((double)x * 0.7071067811865476))))
+TS_UNARY(Gelu, (T)(0.5 * x * erfc(-(double)x * 0.7071067811865476)))  // x Phi(x), Phi = erfc(-x / sqrt 2) / 2
 TS_UNARY(Silu, (T)(x / (1.0 + exp(-(double)x))))
 // stable for large |x|
 TS_UNARY(Sigmoid, x >= T(0) ? (T)(1.0 / (1.0 + exp(-(double)x))) : (T)(exp((double)x) / (1.0 + exp((double)x))))
@@ -296,10 +298,10 @@ TS_UNARY(Square, x * x)
 #undef TS_UNARY
 
 template <typename T>
-struct GeluTanh {  // 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))), PyTorch's approximate='tanh'
+struct GeluTanh {  // 0.5 x (1 + tanh(u)) = x sigmoid(2 u), u = sqrt(2/pi) (x + 0.044715 x^3), PyTorch's approximate='tanh'
   __device__ __forceinline__ T operator()(T x) const {
     const double xd = x;
-    return (T)(0.5 * xd * (1.0 + tanh(0.7978845608028654 * (xd + 0.044715 * xd * xd * xd))));
+    return (T)(xd / (1.0 + exp(-1.5957691216057308 * (xd + 0.044715 * xd * xd * xd))));
   }
 };
 template <typename T>

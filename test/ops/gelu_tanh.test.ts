@@ -8,10 +8,12 @@ import { availableIsas, withIsa, randArray, expectClose, throwsExactly } from '.
 import { tfjs } from '../tfjs.js';
 
 const C = Math.sqrt(2 / Math.PI), K = 0.044715;
-const geluTanh = (x: number) => 0.5 * x * (1 + Math.tanh(C * (x + K * x ** 3)));
+// 0.5 x (1 + tanh(w)) = x sigmoid(2 w) and its derivative s + 2 x s (1 - s) w' in the forms without the cancellation
+// of 1 + tanh(w) for negative x (s (1 - s) = e s^2, e = exp(-2 w)), so that the float64 reference is accurate there
+const geluTanh = (x: number) => x / (1 + Math.exp(-2 * C * (x + K * x ** 3)));
 const dGeluTanh = (x: number) => {
-  const t = Math.tanh(C * (x + K * x ** 3));
-  return 0.5 * (1 + t) + 0.5 * x * (1 - t * t) * C * (1 + 3 * K * x * x);
+  const e = Math.exp(-2 * C * (x + K * x ** 3)), s = 1 / (1 + e), sm = s === 0 ? 0 : e * s * s;
+  return s + (sm === 0 && Number.isFinite(x) ? 0 : 2 * x * sm * C * (1 + 3 * K * x * x));
 };
 const TOL = { float32: { rtol: 2e-6, atol: 2e-7 }, float64: { rtol: 1e-13, atol: 1e-15 } };
 
