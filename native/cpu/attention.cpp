@@ -38,6 +38,42 @@ static inline void gemm(int64_t M, int64_t N, int64_t K, const double* A, int64_
 }
 static inline float expT(float x) { return expf(x); }
 static inline double expT(double x) { return exp(x); }
+// exp(x - sh) with exp(-inf) = 0 computed as a select: vexp's clamped -104 would underflow through denormal products,
+// which cost a microcode assist each (masked scores: half of a causal diagonal tile).
+static inline vfloat vexp_shift(vfloat x, vfloat sh) {
+  const vfloat z = bcast(0.0f);
+  const auto dead = x == bcast(-INFINITY);
+  return dead ? z : vexp(dead ? z : x - sh);
+}
+// The sum of v's lanes in vsum_lanes's order (halves added pairwise: the same bits) and their max, by shuffles
+// instead of a round trip through memory.
+static inline __m128 half_sum(vfloat v) {
+#if TS_ISA_ID == 2
+  const __m256 a = _mm256_add_ps(_mm512_castps512_ps256(v), _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(v), 1)));
+  return _mm_add_ps(_mm256_castps256_ps128(a), _mm256_extractf128_ps(a, 1));
+#elif TS_ISA_ID == 1
+  return _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+#else
+  return v;
+#endif
+}
+static inline float hsum(vfloat v) {
+  const __m128 b = half_sum(v);
+  const __m128 c = _mm_add_ps(b, _mm_movehl_ps(b, b));
+  return _mm_cvtss_f32(_mm_add_ss(c, _mm_shuffle_ps(c, c, 1)));
+}
+static inline float hmax(vfloat v) {
+#if TS_ISA_ID == 2
+  const __m256 a = _mm256_max_ps(_mm512_castps512_ps256(v), _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(v), 1)));
+  const __m128 b = _mm_max_ps(_mm256_castps256_ps128(a), _mm256_extractf128_ps(a, 1));
+#elif TS_ISA_ID == 1
+  const __m128 b = _mm_max_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+#else
+  const __m128 b = v;
+#endif
+  const __m128 c = _mm_max_ps(b, _mm_movehl_ps(b, b));
+  return _mm_cvtss_f32(_mm_max_ss(c, _mm_shuffle_ps(c, c, 1)));
+}
 // s[j] <- exp(s[j] - mx), j < n; returns the sum (float32: vexp, summed lane-wise in a fixed order).
 static inline float exp_row_sum(float* s, int64_t n, float mx) {
   constexpr int N = Vec<float>::N;
@@ -45,16 +81,16 @@ static inline float exp_row_sum(float* s, int64_t n, float mx) {
   vfloat acc = bcast(0.0f);
   int64_t j = 0;
   for (; j + N <= n; j += N) {
-    const vfloat e = vexp(vloadu(s + j) - mb);
+    const vfloat e = vexp_shift(vloadu(s + j), mb);
     vstoreu(s + j, e);
     acc += e;
   }
   if (j < n) {
-    const vfloat e = vexp(vload_part(s + j, n - j, -INFINITY) - mb);
+    const vfloat e = vexp_shift(vload_part(s + j, n - j, -INFINITY), mb);
     vstore_part(s + j, e, n - j);
     acc += e;
   }
-  return vsum_lanes(acc);
+  return hsum(acc);
 }
 static inline double exp_row_sum(double* s, int64_t n, double mx) {
   double sum = 0;
@@ -150,6 +186,12 @@ struct Problem {
       for (int64_t r = 0; r < br; ++r)
         for (int64_t j = (i0 + r + 1 - j0 > 0 ? i0 + r + 1 - j0 : 0); j < bc; ++j) s[r * kBc + j] = -(T)INFINITY;
     }
+  }
+  // The number of keys of the tile (j0, bc) that row i can see: bc, or causal the first i + 1 - j0 (clamped).
+  int64_t visible(int64_t i, int64_t j0, int64_t bc) const {
+    if (!causal) return bc;
+    const int64_t n = i + 1 - j0;
+    return n < 0 ? 0 : n > bc ? bc : n;
   }
   // The number of keys any row of the query tile starting at i0 (br rows) can see (causal: up to the last row).
   int64_t key_end(int64_t i0, int64_t br) const { return causal ? (i0 + br < S ? i0 + br : S) : S; }
@@ -412,6 +454,27 @@ static inline int64_t vecs(int64_t n) { return (n + kN - 1) / kN; }
 
 // dst[e ld + j] = src[j rs + e] for j < n, e < E, and 0 for j in [n, npad): a key tile transposed for q k^T.
 static void pack_t(const float* src, int64_t rs, int64_t n, int64_t E, int64_t npad, float* dst, int64_t ld) {
+#if TS_ISA_ID != 0
+  if (rs < ((int64_t)1 << 31) / kN) {  // a gather of kN rows per column: offsets j rs fit in int32
+    alignas(64) int32_t off[kN];
+    for (int i = 0; i < kN; ++i) off[i] = (int32_t)(i * rs);
+    int64_t j = 0;
+#if TS_ISA_ID == 2
+    const __m512i ix = _mm512_load_si512(off);
+    for (; j + kN <= n; j += kN)
+      for (int64_t e = 0; e < E; ++e) _mm512_storeu_ps(dst + e * ld + j, _mm512_i32gather_ps(ix, src + j * rs + e, 4));
+#else
+    const __m256i ix = _mm256_load_si256((const __m256i*)off);
+    for (; j + kN <= n; j += kN)
+      for (int64_t e = 0; e < E; ++e) _mm256_storeu_ps(dst + e * ld + j, _mm256_i32gather_ps(src + j * rs + e, ix, 4));
+#endif
+    for (; j < n; ++j)
+      for (int64_t e = 0; e < E; ++e) dst[e * ld + j] = src[j * rs + e];
+    for (int64_t e = 0; e < E; ++e)
+      for (int64_t jj = n; jj < npad; ++jj) dst[e * ld + jj] = 0.0f;
+    return;
+  }
+#endif
   for (int64_t j = 0; j < n; ++j)
     for (int64_t e = 0; e < E; ++e) dst[e * ld + j] = src[j * rs + e];
   for (int64_t e = 0; e < E; ++e)
@@ -443,25 +506,25 @@ static inline float row_max(const float* s, int64_t n, float init) {
     const vfloat x = vload_part(s + j, n - j, -INFINITY);
     acc = x > acc ? x : acc;
   }
-  return vmax_lanes(acc);
+  return hmax(acc);
 }
-// s[j] <- exp(s[j] - sh), j < n (vexp_run's values); returns whether any is nonzero.
+// s[j] <- exp(s[j] - sh), j < n; returns whether any is nonzero.
 static inline bool exp_row_any(float* s, int64_t n, float sh) {
   const vfloat shv = bcast(sh), zero = bcast(0.0f);
   vfloat mx = zero;
   int64_t j = 0;
   for (; j + kN <= n; j += kN) {
-    const vfloat e = vexp(vloadu(s + j) - shv);
+    const vfloat e = vexp_shift(vloadu(s + j), shv);
     vstoreu(s + j, e);
     mx = e > mx ? e : mx;
   }
   if (j < n) {
-    const vfloat e = vexp(vload_part(s + j, n - j, 0.0f) - shv);
+    const vfloat e = vexp_shift(vload_part(s + j, n - j, 0.0f), shv);
     vstore_part(s + j, e, n - j);
     const vfloat ez = vload_part(s + j, n - j, 0.0f);
     mx = ez > mx ? ez : mx;
   }
-  return vmax_lanes(mx) > 0.0f;
+  return hmax(mx) > 0.0f;
 }
 static inline void scale_row(float* o, int64_t n, float a) {  // n a multiple of kN
   const vfloat av = bcast(a);
@@ -493,7 +556,7 @@ void fwd_f32(const OpCall& c) {
   const int64_t Evp = nvv * kN;
   const int64_t qs = P.q->strides[nb], ks = P.k->strides[nb], vs = P.v->strides[nb];
   const bool dropout = P.p > 0;
-  const int64_t sizes[] = {kBr * kBc, E * kBc, kBc * Evp, kBr * Evp, 2 * kBr};
+  const int64_t sizes[] = {kBr * kBc, E * kBc, kBc * Evp, kBr * Evp, 4 * kBr};
 #pragma omp parallel for schedule(dynamic, 1) if (tasks > 1 && P.L * P.S * (P.E + Ev) * P.B >= (1 << 16))
   for (int64_t t = 0; t < tasks; ++t) {
     const int64_t b = t / nq, i0 = (t % nq) * kBr, br = L - i0 < kBr ? L - i0 : kBr;
@@ -504,6 +567,8 @@ void fwd_f32(const OpCall& c) {
     float* oa = w.take(sizes[3]);
     float* m = w.take(sizes[4]);
     float* l = m + kBr;
+    float* mn = l + kBr;
+    float* al = mn + kBr;
     for (int64_t r = 0; r < br; ++r) {
       m[r] = -INFINITY;
       l[r] = 0.0f;
@@ -520,17 +585,25 @@ void fwd_f32(const OpCall& c) {
       const float* vt = rows_b(vb + j0 * vs, vs, bc, Ev, vp, vld);
       mm(br, (int)nvs, E, qb, qs, 1, kt, kBc, s, kBc, P.scale, false);  // s = scale q k^T
       P.apply_masks(b, i0, br, j0, bc, s);
+      // the new row maxima, then alpha = exp(m_old - m_new) for all rows at once (0 where m_old is -inf)
+      for (int64_t r = 0; r < br; ++r) mn[r] = row_max(s + r * kBc, P.visible(i0 + r, j0, bc), m[r]);
+      for (int64_t r = 0; r < br; r += kN) {
+        const int64_t n = br - r < kN ? br - r : kN;
+        vstore_part(al + r, vexp_shift(vload_part(m + r, n, 0.0f), vload_part(mn + r, n, 0.0f)), n);
+      }
       for (int64_t r = 0; r < br; ++r) {
         float* sr = s + r * kBc;
-        const float mx = row_max(sr, bc, m[r]);
+        const float mx = mn[r];
         if (mx == -INFINITY) {  // every key so far masked: nothing to add
           memset(sr, 0, sizeof(float) * (size_t)bc);
           continue;
         }
-        const float alpha = expf(m[r] - mx);  // 0 when m was -inf
-        const float sum = exp_row_sum(sr, bc, mx);
+        const int64_t n = P.visible(i0 + r, j0, bc);  // causal: the keys past n are masked
+        const float sum = exp_row_sum(sr, n, mx);
+        memset(sr + n, 0, sizeof(float) * (size_t)(bc - n));
         if (dropout)
           for (int64_t j = 0; j < bc; ++j) sr[j] = P.keep(b, i0 + r, j0 + j) ? sr[j] * P.keep_scale : 0.0f;
+        const float alpha = al[r];
         l[r] = l[r] * alpha + sum;
         m[r] = mx;
         if (alpha != 1.0f) scale_row(oa + r * Evp, Evp, alpha);
@@ -565,7 +638,9 @@ static bool bwd_tile_f32(const BwdCtx<float>& X, int64_t b, int64_t i0, int64_t 
       memset(sr, 0, sizeof(float) * (size_t)bc);
       continue;
     }
-    any = exp_row_any(sr, bc, lr[r]) || any;
+    const int64_t n = P.visible(i0 + r, j0, bc);  // causal: the keys past n are masked
+    any = exp_row_any(sr, n, lr[r]) || any;
+    memset(sr + n, 0, sizeof(float) * (size_t)(bc - n));
   }
   if (!any) return false;
   mm(br, (int)nvs, P.Ev, X.dout + (b * P.L + i0) * P.Ev, P.Ev, 1, vt, kBc, dp, kBc, 1.0f, false);  // dp = dO V^T
