@@ -1,7 +1,8 @@
 // Fused scaled-dot-product attention, the flash-attention scheme (Dao et al., "FlashAttention", NeurIPS 2022, and
 // "FlashAttention-2", 2023): the L x S score matrix is never stored. Work goes by tiles of kBr query rows x kBc keys;
-// each tile's scores come from one GEMM (native/cpu/gemm.cpp, single-threaded inside a task), masking, causality and
-// dropout are applied in the tile, and
+// each tile's products come from register-blocked micro-kernels in float32 (below, fwd_f32 / bwd_f32) and from one
+// GEMM call each in float64 (native/cpu/gemm.cpp, single-threaded inside a task), masking, causality and dropout are
+// applied in the tile, and
 // - forward: an online softmax over the key tiles (running row max m and sum l; the output rows, accumulated in
 //   place, are rescaled by exp(m_old - m_new) when the max grows). Saves each row's log-sum-exp of its scores.
 // - backward: the probabilities are recomputed from the saved log-sum-exp, P = exp(S - lse), with
@@ -9,7 +10,9 @@
 //   writer (no atomics, results independent of the thread count): over key tiles, dV = Pd^T dO and
 //   dK = scale dS^T Q; over query tiles, dQ = scale dS K; with Pd = P * keep / (1 - p), dS = P * (dPd * keep /
 //   (1 - p) - D), dPd = dO V^T.
-// Parallel over (batch, tile) tasks with OpenMP. Memory: per thread two kBr x kBc tiles of workspace.
+// Parallel over (batch, tile) tasks with OpenMP (the float32 backward: one task per batch item when the batch splits
+// evenly over the threads). Memory: per thread a few kBr x kBc tiles of workspace (float32 backward with one task per
+// batch item: also L x E for dQ).
 //
 // Arguments (lib/ops/attention.ts): the batch dims are the broadcast batch shape [nb dims] shared by every argument,
 // broadcast dims having stride 0; q [..., L, E], k [..., S, E], v [..., S, Ev] have unit stride in their last dim;
