@@ -2,7 +2,7 @@
 // computation composed of matmul / softmax / masking in tensile (forward and gradients), against TensorFlow.js
 // composing it, on every instruction set; its errors; and its memory (the L x S matrix is never stored).
 import { describe, it, expect } from 'vitest';
-import { F, Tensor, tensor, ones, scope, memory, emptyCache, manualSeed, scaledDotProductAttention, ShapeError, DTypeError, ArgumentError } from '../../lib/index.js';
+import { F, Tensor, tensor, ones, scope, memory, emptyCache, manualSeed, scaledDotProductAttention, getNumThreads, setNumThreads, ShapeError, DTypeError, ArgumentError } from '../../lib/index.js';
 import { availableIsas, withIsa, randArray, expectClose, f64, numel, throwsExactly } from '../helpers.js';
 import { tfjs } from '../tfjs.js';
 import { covers } from '../api/coverage.js';
@@ -106,6 +106,7 @@ interface Case {
   mask?: MaskSpec; causal?: boolean; scale?: number;
   emptyRows?: boolean;  // some row has every key masked (the composed path gives NaN there)
   permuted?: boolean;   // q, k, v are [B, L, H, E] tensors viewed as [B, H, L, E]
+  qkv?: boolean;        // q, k, v are [B, H, L, E] views of the middle third of a [B, L, 3 H E] tensor (lib/nn/gpt.ts)
 }
 const CASES: Case[] = [
   { name: 'no batch dims, L != S, E != Ev', q: [7, 5], k: [9, 5], v: [9, 3] },
@@ -121,12 +122,27 @@ const CASES: Case[] = [
   { name: 'causal L = S = 150, E = 64', q: [1, 2, 150, 64], k: [1, 2, 150, 64], v: [1, 2, 150, 64], causal: true },
   { name: 'scale given', q: [2, 9, 12], k: [2, 14, 12], v: [2, 14, 12], scale: 0.3 },
   { name: 'permuted views [B,L,H,E] -> [B,H,L,E]', q: [2, 3, 19, 8], k: [2, 3, 23, 8], v: [2, 3, 23, 8], permuted: true, mask: boolMask([2, 1, 1, 23], 0.6) },
+  // the float32 micro-kernels: whole vectors of E, two column blocks of them (E = 128), padded ones (E = 20, Ev = 12),
+  // rows of stride 3 H E, and 8 batch items (the backward's one-pass scheme on 2 threads)
+  { name: 'GPT qkv views (row stride 3*H*E = 384), E = 32, 8 batch items', q: [2, 4, 70, 32], k: [2, 4, 70, 32], v: [2, 4, 70, 32], qkv: true, causal: true },
+  { name: 'head dim 128, L = S = 100', q: [1, 2, 100, 128], k: [1, 2, 100, 128], v: [1, 2, 100, 128], causal: true },
+  { name: 'E = 20, Ev = 12 (not whole vectors), L = 65, S = 131', q: [3, 65, 20], k: [3, 131, 20], v: [3, 131, 12], mask: boolMask([65, 131], 0.8) },
 ];
 
-function make(shape: number[], dt: DT, permuted: boolean): [Tensor, Float64Array] {
+function make(shape: number[], dt: DT, permuted: boolean, qkv = false): [Tensor, Float64Array] {
   // values in the [.., L, E] order the reference reads
   const v = randArray(numel(shape), seed++, -1.5, 1.5);
   const vals = dt === 'float32' ? Float64Array.from(Float32Array.from(v)) : v;
+  if (qkv) {  // [B, L, 3, H, E] storage, the values at [:, :, 1]
+    const [B, H, L, E] = shape as [number, number, number, number];
+    const st = randArray(3 * vals.length, seed++);
+    for (let b = 0; b < B; b++) for (let h = 0; h < H; h++) for (let l = 0; l < L; l++) for (let e = 0; e < E; e++) {
+      st[(((b * L + l) * 3 + 1) * H + h) * E + e] = vals[((b * H + h) * L + l) * E + e]!;
+    }
+    const t = tensor(st, { shape: [B, L, 3 * H * E], dtype: dt }).slice(2, H * E, 2 * H * E).reshape([B, L, H, E]).transpose(1, 2);
+    expect(t.strides[2], 'a view of row stride 3 H E').toBe(3 * H * E);
+    return [t, vals];
+  }
   if (!permuted) return [tensor(vals, { shape, dtype: dt }), vals];
   // store as [B, L, H, E] and view as [B, H, L, E]
   const [B, H, L, E] = shape as [number, number, number, number];
@@ -143,7 +159,7 @@ for (const isa of availableIsas()) {
   describe(`scaledDotProductAttention isa=${isa}`, () => {
     for (const c of CASES) for (const dt of ['float32', 'float64'] as const) {
       it(`${c.name}: q=[${c.q}] k=[${c.k}] v=[${c.v}]${c.mask ? ` ${c.mask.kind} mask=[${c.mask.shape}]` : ''}${c.causal ? ' causal' : ''} ${dt}`, withIsa(isa, async () => {
-        const [q, qv] = make(c.q, dt, !!c.permuted), [k, kv] = make(c.k, dt, !!c.permuted), [v, vv] = make(c.v, dt, !!c.permuted);
+        const [q, qv] = make(c.q, dt, !!c.permuted, c.qkv), [k, kv] = make(c.k, dt, !!c.permuted, c.qkv), [v, vv] = make(c.v, dt, !!c.permuted, c.qkv);
         const ref = refAttention(qv, c.q, kv, c.k, vv, c.v, { mask: c.mask, causal: c.causal, scale: c.scale });
         const mask = c.mask ? maskTensor(c.mask, dt) : null;
         [q, k, v].forEach((t) => t.requiresGrad_());
@@ -212,6 +228,35 @@ for (const isa of availableIsas()) {
         expect(y1.some((x, i) => Math.abs(x - y2[i]!) > 1e-6)).toBe(true);
         // dropoutP 0 is no dropout at all
         expectClose(await f64(F.scaledDotProductAttention(q, k, v, { dropoutP: 0, isCausal: causal })), await f64(composed(q, k, v, { causal })), tol, 'p=0');
+      }));
+    }
+
+    // 3 batch items: one task per item on 1 thread, the two-pass scheme on 2 (native/cpu/attention.cpp, bwd_f32)
+    const detCases = [
+      ['causal', () => ({ isCausal: true })],
+      ['additive mask [L,S]', () => ({ attnMask: tensor(Float32Array.from(randArray(67 * 67, 11, -2, 2)), { shape: [67, 67] }) })],
+      ['dropoutP 0.3', () => { manualSeed(5); return { dropoutP: 0.3 }; }],
+    ] as const;
+    for (const [what, opts] of detCases) {
+      it(`float32 backward, ${what}, q=k=v=[1,3,67,32]: the same bits on 1 thread and on 2`, withIsa(isa, async () => {
+        const mk = (s: number) => tensor(Float32Array.from(randArray(3 * 67 * 32, s)), { shape: [1, 3, 67, 32] });
+        const q0 = mk(21), k0 = mk(22), v0 = mk(23), w = mk(24);
+        const run = async () => {
+          const [q, k, v] = [q0, k0, v0].map((t) => t.detach().requiresGrad_()) as [Tensor, Tensor, Tensor];
+          const y = F.scaledDotProductAttention(q, k, v, opts());
+          y.mul(w).sum().backward();
+          return Promise.all([y, q.grad!, k.grad!, v.grad!].map(async (t) => Array.from(await t.data())));
+        };
+        const threads = getNumThreads();
+        try {
+          setNumThreads(1);
+          const one = await run();
+          setNumThreads(2);
+          const two = await run();
+          for (const [i, n] of ['y', 'dq', 'dk', 'dv'].entries()) expect(two[i], `${n}, 1 vs 2 threads`).toEqual(one[i]);
+        } finally {
+          setNumThreads(threads);
+        }
       }));
     }
   });
