@@ -228,7 +228,7 @@ describe('layer_norm determinism', () => {
 });
 
 describe('layer_norm errors', () => {
-  const x = tensor(randArray(8, 1), { shape: [2, 4] });
+  const x = tensor(Float32Array.from(randArray(8, 1)), { shape: [2, 4] });
   it('a non-float input: DTypeError', () => {
     throwsExactly(() => F.layerNorm(tensor([1, 2, 3], { dtype: 'int32' }), [3]), DTypeError, 'layer_norm: expected a float32 or float64 input, got int32');
   });
@@ -245,7 +245,7 @@ describe('layer_norm errors', () => {
   });
   it('backward: dy, mean or rstd that do not match', () => {
     const [, mean, rstd] = layerNormForward(x, [4]);
-    throwsExactly(() => layerNormBackward(tensor(randArray(4, 2), { shape: [1, 4] }), x, [4], mean, rstd, null), ShapeError,
+    throwsExactly(() => layerNormBackward(tensor(Float32Array.from(randArray(4, 2)), { shape: [1, 4] }), x, [4], mean, rstd, null), ShapeError,
       'layer_norm_bwd: expected dy of shape [2,4], got [1,4]');
     throwsExactly(() => layerNormBackward(x, x, [4], tensor([0, 0, 0]), rstd, null), ShapeError,
       'layer_norm_bwd: expected mean of 2 elements, got shape [3]');
