@@ -405,6 +405,22 @@ export const CASES = {
       { name: 'one-row-all', inputs: (h, dt) => ({ w: h.f([S(h, 50, 2000)], dt, { lo: 0.5, hi: 3 }) }), run: (x, c) => go(x.w.shape[0], {})(x, c) },
     ];
   })(),
+  layer_norm: (() => {
+    const go = (ns, hw, hb) => (x, c) => {
+      const y = T.F.layerNorm(x.x, ns, hw ? x.w : null, hb ? x.b : null);
+      c.out('y', y); c.backward(y); c.out('dx', x.x.grad);
+      if (hw) c.out('dweight', x.w.grad);
+      if (hb) c.out('dbias', x.b.grad);
+    };
+    const inputs = (rows, ns) => (h, dt) => ({ x: h.f([...rows, ...ns], dt, { lo: -2, hi: 3, grad: true }),
+      w: h.f(ns, dt, { lo: 0.5, hi: 1.5, grad: true }), b: h.f(ns, dt, { grad: true }) });
+    return [
+      { name: 'gpt-rows', inputs: (h, dt) => inputs([S(h, 3, 16), S(h, 40, 128)], [S(h, 130, 128)])(h, dt), run: (x, c) => go([x.x.shape[2]], true, true)(x, c) },
+      { name: 'wide-2d', inputs: (h, dt) => inputs([S(h, 7, 2048)], [S(h, 9, 32), S(h, 33, 32)])(h, dt), run: (x, c) => go(x.w.shape, true, false)(x, c) },
+      { name: 'no-affine', inputs: inputs([5], [300]), run: go([300], false, false) },
+      { name: 'bias-only', inputs: inputs([1], [64]), run: go([64], false, true) },
+    ];
+  })(),
   adam_: (() => {
     const inputs = (h, dt) => {
       const o = { p1: h.f([S(h, 37, 1 << 20)], dt, { grad: true }), p2: h.f([5, 7], dt, { grad: true }) };
@@ -469,7 +485,7 @@ export const COVERED_BY = {
   softmax_bwd: 'softmax', log_softmax_bwd: 'log_softmax', cross_entropy_bwd: 'cross_entropy',
   conv2d_bwd_input: 'conv2d', conv2d_bwd_weight: 'conv2d', max_pool2d_bwd: 'max_pool2d', avg_pool2d_bwd: 'avg_pool2d',
   adaptive_avg_pool2d_bwd: 'adaptive_avg_pool2d', batch_norm_bwd: 'batch_norm', index_select_bwd: 'index_select',
-  attention_bwd: 'attention', topk_bwd: 'topk',
+  attention_bwd: 'attention', topk_bwd: 'topk', layer_norm_bwd: 'layer_norm',
 };
 
 // ------------------------------------------------------------------------------------------ running

@@ -11,6 +11,7 @@ import { checkShapeArg, fmt } from '../tensor/shape.js';
 export { conv2d, convTranspose2d } from '../ops/conv.js';
 export { maxPool2d, avgPool2d, adaptiveAvgPool2d } from '../ops/pool.js';
 export { crossEntropy, batchNorm, dropout } from '../ops/nn.js';
+export { layerNorm } from '../ops/layer_norm.js';
 export { scaledDotProductAttention } from '../ops/attention.js';
 export type { AttentionOptions } from '../ops/attention.js';
 import { maxPool2dWithIndices } from '../ops/pool.js';
@@ -96,29 +97,6 @@ export const logSoftmax = (x: Tensor, axis = -1) => tensorArg('log_softmax', 'in
 /** Max pooling returning the argmax indices too. @example `const [y, idx] = maxPool2dWithIndices(x, { kernelSize: 2 })` */
 export function maxPool2dIndices(x: Tensor, o: Pool2dOptions): [Tensor, Tensor] {
   return maxPool2dWithIndices(x, o);
-}
-
-/**
- * Layer normalisation over the trailing `normalizedShape` dims (composed from differentiable ops).
- * @example `layerNorm(x, [64], w, b)`
- */
-export function layerNorm(x: Tensor, normalizedShape: readonly number[], weight?: Tensor | null, bias?: Tensor | null, eps = 1e-5): Tensor {
-  tensorArg('layer_norm', 'input', x);
-  checkShapeArg('layer_norm', normalizedShape);
-  optTensorArg('layer_norm', 'weight', weight);
-  optTensorArg('layer_norm', 'bias', bias);
-  const k = normalizedShape.length;
-  if (k === 0 || k > x.ndim || normalizedShape.some((d, i) => d !== x.shape[x.ndim - k + i])) {
-    throw new ShapeError(`layer_norm: expected input ending in ${fmt(normalizedShape)}, got shape ${fmt(x.shape)}`);
-  }
-  const axes = Array.from({ length: k }, (_, i) => x.ndim - k + i);
-  const mean = x.mean(axes, true);
-  const xc = x.sub(mean);
-  const v = xc.mul(xc).mean(axes, true);
-  let y = xc.mul(v.add(eps).rsqrt());
-  if (weight) y = y.mul(weight);
-  if (bias) y = y.add(bias);
-  return y;
 }
 
 // the machine epsilon of a float dtype (torch.finfo(dtype).eps): RMSNorm's default eps

@@ -85,6 +85,10 @@ void topk_bwd_f32(const OpCall&);
 void topk_bwd_f64(const OpCall&);
 void multinomial_f32(const OpCall&);
 void multinomial_f64(const OpCall&);
+void layer_norm_f32(const OpCall&);
+void layer_norm_f64(const OpCall&);
+void layer_norm_bwd_f32(const OpCall&);
+void layer_norm_bwd_f64(const OpCall&);
 
 void register_kernels() {
   kernel_register(OP_copy, DEV_CPU, DT_F32, ew_copy);
@@ -282,5 +286,9 @@ void register_kernels() {
   kernel_register(OP_topk_bwd, DEV_CPU, DT_F64, topk_bwd_f64);
   kernel_register(OP_multinomial, DEV_CPU, DT_F32, multinomial_f32);
   kernel_register(OP_multinomial, DEV_CPU, DT_F64, multinomial_f64);
+  kernel_register(OP_layer_norm, DEV_CPU, DT_F32, layer_norm_f32);
+  kernel_register(OP_layer_norm, DEV_CPU, DT_F64, layer_norm_f64);
+  kernel_register(OP_layer_norm_bwd, DEV_CPU, DT_F32, layer_norm_bwd_f32);
+  kernel_register(OP_layer_norm_bwd, DEV_CPU, DT_F64, layer_norm_bwd_f64);
 }
 TS_CPU_END

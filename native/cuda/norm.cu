@@ -10,6 +10,13 @@
 // reads x directly. Training takes the CPU's two passes (the mean, then the squared deviations about it); a
 // per-channel kernel then updates the running statistics and makes the affine coefficients, and an elementwise
 // kernel writes y (or dx). The [N, C, S] views are read through their strides (lib/ passes reshape views).
+//
+// Layer norm over the rows of x [M, D], the semantics of native/cpu/norm.cpp (lib/ passes x, dy, weight, bias,
+// mean and rstd contiguous). Forward, in: x[, weight][, bias]; out: y, mean [M], rstd [M]; ip [flags: 1 weight,
+// 2 bias]; fp [eps]. Backward, in: dy, x, mean, rstd[, weight]; out: dx[, dweight][, dbias]; ip [flags: 1 weight,
+// 2 dweight, 4 dbias]. One warp per row for the forward and dx (the row's sums in double, each lane folding its
+// strided run in order, then a fixed shuffle tree; two passes like the CPU); dweight and dbias are a [1, M, D]
+// column reduction of (dy * xhat, dy) by reduce.cuh (deterministic: fixed chunks of rows, no atomics).
 #include "common.cuh"
 #include "../core/runtime.h"
 #include "reduce.cuh"
@@ -330,6 +337,134 @@ void bn_bwd_fn(const OpCall& c) {
   }
 }
 
+
+// ------------------------------------------------------------------------------------------------- layer norm
+
+constexpr int kLnWarps = kThreads / 32;
+
+// The sum of v over the warp, in every lane (a fixed tree: the same bits whatever the schedule).
+__device__ __forceinline__ double ln_warp_sum(double v) {
+  for (int off = 16; off >= 1; off >>= 1) v += __shfl_down_sync(0xffffffffu, v, off);
+  return __shfl_sync(0xffffffffu, v, 0);
+}
+
+template <class T>
+__global__ void __launch_bounds__(kThreads)
+    ln_fwd_kernel(const T* __restrict__ x, const T* __restrict__ w, const T* __restrict__ b, T* __restrict__ y,
+                  T* __restrict__ mean, T* __restrict__ rstd, int64_t M, int64_t D, double eps) {
+  const int lane = (int)threadIdx.x & 31;
+  const int64_t step = (int64_t)gridDim.x * kLnWarps;
+  for (int64_t r = (int64_t)blockIdx.x * kLnWarps + (threadIdx.x >> 5); r < M; r += step) {
+    const T* p = x + r * D;
+    double s = 0;
+    for (int64_t j = lane; j < D; j += 32) s += (double)p[j];
+    const double mu = ln_warp_sum(s) / (double)D;
+    double q = 0;
+    for (int64_t j = lane; j < D; j += 32) {
+      const double d = (double)p[j] - mu;
+      q += d * d;
+    }
+    const double rs = 1.0 / sqrt(ln_warp_sum(q) / (double)D + eps);
+    if (lane == 0) {
+      mean[r] = (T)mu;
+      rstd[r] = (T)rs;
+    }
+    T* o = y + r * D;
+    for (int64_t j = lane; j < D; j += 32) {
+      double h = ((double)p[j] - mu) * rs;
+      if (w) h = h * (double)w[j];
+      if (b) h = h + (double)b[j];
+      o[j] = (T)h;
+    }
+  }
+}
+
+template <class T>
+__global__ void __launch_bounds__(kThreads)
+    ln_dx_kernel(const T* __restrict__ dy, const T* __restrict__ x, const T* __restrict__ mean,
+                 const T* __restrict__ rstd, const T* __restrict__ w, T* __restrict__ dx, int64_t M, int64_t D) {
+  const int lane = (int)threadIdx.x & 31;
+  const int64_t step = (int64_t)gridDim.x * kLnWarps;
+  for (int64_t r = (int64_t)blockIdx.x * kLnWarps + (threadIdx.x >> 5); r < M; r += step) {
+    const T* p = x + r * D;
+    const T* g0 = dy + r * D;
+    const double mu = (double)mean[r], rs = (double)rstd[r];
+    double sg = 0, sgx = 0;
+    for (int64_t j = lane; j < D; j += 32) {
+      const double g = w ? (double)g0[j] * (double)w[j] : (double)g0[j];
+      sg += g;
+      sgx += g * (((double)p[j] - mu) * rs);
+    }
+    const double mg = ln_warp_sum(sg) / (double)D, mgx = ln_warp_sum(sgx) / (double)D;
+    T* o = dx + r * D;
+    for (int64_t j = lane; j < D; j += 32) {
+      const double g = w ? (double)g0[j] * (double)w[j] : (double)g0[j];
+      const double h = ((double)p[j] - mu) * rs;
+      o[j] = (T)(rs * (g - mg - h * mgx));
+    }
+  }
+}
+
+// (dy * xhat, dy) folded over the rows of [1, M, D]: off = r * D + column.
+template <class T>
+struct LnColOp : red::PairC {
+  const T* dy;
+  const T* x;
+  const T* mean;
+  const T* rstd;
+  T* dw;
+  T* db;
+  __device__ int prep(int64_t) const { return 0; }
+  __device__ Pair load(int64_t off, int64_t r, int) const {
+    const double g = (double)dy[off];
+    return Pair{g * (((double)x[off] - (double)mean[r]) * (double)rstd[r]), g};
+  }
+  __device__ void finish(int64_t out, Pair s) const {
+    if (dw) dw[out] = (T)s.a;
+    if (db) db[out] = (T)s.b;
+  }
+};
+
+template <class T>
+void ln_fwd_fn(const OpCall& c) {
+  const TensorArg& xt = c.in[0];
+  const int64_t M = xt.shape[0], D = xt.shape[1];
+  const int flags = (int)c.ip[0];
+  int k = 1;
+  const T* w = (flags & 1) ? (const T*)c.in[k++].data : nullptr;
+  const T* b = (flags & 2) ? (const T*)c.in[k++].data : nullptr;
+  if (M == 0) return;
+  launch("layer_norm", ln_fwd_kernel<T>, dim3(blocks_for(M, kLnWarps)), dim3(kThreads), 0, stream_of(c),
+         (const T*)xt.data, w, b, (T*)c.out[0].data, (T*)c.out[1].data, (T*)c.out[2].data, M, D, c.fp[0]);
+}
+
+template <class T>
+void ln_bwd_fn(const OpCall& c) {
+  const TensorArg &dyt = c.in[0], &xt = c.in[1];
+  const int64_t M = xt.shape[0], D = xt.shape[1];
+  const int flags = (int)c.ip[0];
+  const T* dy = (const T*)dyt.data;
+  const T* x = (const T*)xt.data;
+  const T* mean = (const T*)c.in[2].data;
+  const T* rstd = (const T*)c.in[3].data;
+  const T* w = (flags & 1) ? (const T*)c.in[4].data : nullptr;
+  int k = 1;
+  T* dw = (flags & 2) ? (T*)c.out[k++].data : nullptr;
+  T* db = (flags & 4) ? (T*)c.out[k++].data : nullptr;
+  if (M > 0)
+    launch("layer_norm_bwd", ln_dx_kernel<T>, dim3(blocks_for(M, kLnWarps)), dim3(kThreads), 0, stream_of(c), dy, x,
+           mean, rstd, w, (T*)c.out[0].data, M, D);
+  if (dw || db) {
+    LnColOp<T> op;
+    op.dy = dy;
+    op.x = x;
+    op.mean = mean;
+    op.rstd = rstd;
+    op.dw = dw;
+    op.db = db;
+    red::slab_reduce(c, "layer_norm_bwd", op, 1, M, D, 0);
+  }
+}
 }  // namespace
 
 void register_norm() {
@@ -337,6 +472,10 @@ void register_norm() {
   kernel_register(OP_batch_norm, DEV_CUDA, DT_F64, bn_fwd_fn<double>);
   kernel_register(OP_batch_norm_bwd, DEV_CUDA, DT_F32, bn_bwd_fn<float>);
   kernel_register(OP_batch_norm_bwd, DEV_CUDA, DT_F64, bn_bwd_fn<double>);
+  kernel_register(OP_layer_norm, DEV_CUDA, DT_F32, ln_fwd_fn<float>);
+  kernel_register(OP_layer_norm, DEV_CUDA, DT_F64, ln_fwd_fn<double>);
+  kernel_register(OP_layer_norm_bwd, DEV_CUDA, DT_F32, ln_bwd_fn<float>);
+  kernel_register(OP_layer_norm_bwd, DEV_CUDA, DT_F64, ln_bwd_fn<double>);
 }
 
 }  // namespace cuda
