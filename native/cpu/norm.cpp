@@ -13,6 +13,7 @@
 // Forward, in: x[, weight][, bias]; out: y, mean [M], rstd [M]. ip [flags: 1 weight, 2 bias]; fp [eps].
 // Backward, in: dy, x, mean, rstd[, weight]; out: dx[, dweight][, dbias]. ip [flags: 1 weight, 2 dweight, 4 dbias].
 #include "kernels.h"
+#include "vexp.h"
 
 TS_CPU_BEGIN
 namespace {
@@ -158,16 +159,6 @@ static inline typename LnV<T>::vd ln_splat(double x) {
   for (int l = 0; l < LnV<T>::N; ++l) v[l] = x;
   return v;
 }
-// the sum of the lanes, pairwise in a fixed order
-template <typename T>
-static inline double ln_hsum(const typename LnV<T>::vd& v) {
-  constexpr int N = LnV<T>::N;
-  double t[N];
-  memcpy(t, &v, sizeof v);
-  for (int w = N / 2; w >= 1; w /= 2)
-    for (int l = 0; l < w; ++l) t[l] += t[l + w];
-  return t[0];
-}
 
 template <typename T>
 static void ln_row_fwd(const T* x, const T* w, const T* b, T* y, int64_t D, double eps, T* mean_out, T* rstd_out) {
@@ -176,7 +167,7 @@ static void ln_row_fwd(const T* x, const T* w, const T* b, T* y, int64_t D, doub
   const int64_t Dv = D / N * N;
   vd a = ln_splat<T>(0.0);
   for (int64_t j = 0; j < Dv; j += N) a += ln_ld(x + j);
-  double s = ln_hsum<T>(a);
+  double s = vsum_pairwise<double>(a);
   for (int64_t j = Dv; j < D; ++j) s += (double)x[j];
   const double mean = s / (double)D;
   const vd mv = ln_splat<T>(mean);
@@ -185,7 +176,7 @@ static void ln_row_fwd(const T* x, const T* w, const T* b, T* y, int64_t D, doub
     const vd d = ln_ld(x + j) - mv;
     q += d * d;
   }
-  double ss = ln_hsum<T>(q);
+  double ss = vsum_pairwise<double>(q);
   for (int64_t j = Dv; j < D; ++j) {
     const double d = (double)x[j] - mean;
     ss += d * d;
@@ -242,7 +233,7 @@ static void ln_row_bwd(const T* dy, const T* x, const T* w, double mean, double 
     if (pw) ln_std<T>(pw + j, ln_ldd<T>(pw + j) + g0 * h);
     if (pb) ln_std<T>(pb + j, ln_ldd<T>(pb + j) + g0);
   }
-  double sg = ln_hsum<T>(ag), sgx = ln_hsum<T>(agx);
+  double sg = vsum_pairwise<double>(ag), sgx = vsum_pairwise<double>(agx);
   for (int64_t j = Dv; j < D; ++j) {
     const double g0 = (double)dy[j], h = ((double)x[j] - mean) * rstd;
     const double g = w ? g0 * (double)w[j] : g0;

@@ -91,16 +91,18 @@ static inline void vacc_f64(Vec<double>::type& a0, Vec<double>::type& a1, vfloat
   a1 += _mm_cvtps_pd(_mm_movehl_ps(v, v));
 #endif
 }
-// The sum of the lanes of a0 + a1 in a fixed order (pairwise).
-static inline double vsum_f64(Vec<double>::type a0, Vec<double>::type a1) {
-  constexpr int M = Vec<double>::N;
-  double t[M];
-  const Vec<double>::type a = a0 + a1;
-  memcpy(t, &a, sizeof a);
-  for (int w = M / 2; w >= 1; w /= 2)
+// The sum of v's lanes (of type S) in a fixed order: pairwise, halves first.
+template <typename S, typename V>
+static inline S vsum_pairwise(const V& v) {
+  constexpr int N = (int)(sizeof(V) / sizeof(S));
+  S t[N];
+  memcpy(t, &v, sizeof v);
+  for (int w = N / 2; w >= 1; w /= 2)
     for (int l = 0; l < w; ++l) t[l] += t[l + w];
   return t[0];
 }
+// The sum of the lanes of a0 + a1 in that order.
+static inline double vsum_f64(Vec<double>::type a0, Vec<double>::type a1) { return vsum_pairwise<double>(a0 + a1); }
 static inline float vmax_lanes(vfloat v) {
   constexpr int N = Vec<float>::N;
   float t[N];
@@ -109,12 +111,5 @@ static inline float vmax_lanes(vfloat v) {
   for (int l = 1; l < N; ++l) m = t[l] > m ? t[l] : m;
   return m;
 }
-static inline float vsum_lanes(vfloat v) {
-  constexpr int N = Vec<float>::N;
-  float t[N];
-  memcpy(t, &v, sizeof v);
-  for (int w = N / 2; w >= 1; w /= 2)
-    for (int l = 0; l < w; ++l) t[l] += t[l + w];
-  return t[0];
-}
+static inline float vsum_lanes(vfloat v) { return vsum_pairwise<float>(v); }
 TS_CPU_END
