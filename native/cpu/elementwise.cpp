@@ -4,6 +4,7 @@
 #include "kernels.h"
 #include "vexp.h"
 #include "vgelu.h"
+#include "vact.h"
 
 TS_CPU_BEGIN
 namespace {
@@ -149,9 +150,15 @@ static void binary_arith(const OpCall& c) {
     case OP_gt: return binary<T, uint8_t>(c, [](T x, T y) { return (uint8_t)(x > y); });
     case OP_ge: return binary<T, uint8_t>(c, [](T x, T y) { return (uint8_t)(x >= y); });
     case OP_relu_bwd: return binary<T, T>(c, [](T dy, T x) { return x > T(0) ? dy : T(0); });
-    case OP_sigmoid_bwd: return binary<T, T>(c, [](T dy, T y) { return dy * y * (T(1) - y); });
-    case OP_tanh_bwd: return binary<T, T>(c, [](T dy, T y) { return dy * (T(1) - y * y); });
-    case OP_silu_bwd: return binary<T, T>(c, [](T dy, T x) {
+    case OP_sigmoid_bwd:
+      if (sizeof(T) == 4) return vbinary_f32(c, [](vfloat dy, vfloat y) { return vsigmoid_bwd(dy, y); });
+      return binary<T, T>(c, [](T dy, T y) { return dy * y * (T(1) - y); });
+    case OP_tanh_bwd:
+      if (sizeof(T) == 4) return vbinary_f32(c, [](vfloat dy, vfloat y) { return vtanh_bwd(dy, y); });
+      return binary<T, T>(c, [](T dy, T y) { return dy * (T(1) - y * y); });
+    case OP_silu_bwd:
+      if (sizeof(T) == 4) return vbinary_f32(c, [](vfloat dy, vfloat x) { return vsilu_bwd(dy, x); });
+      return binary<T, T>(c, [](T dy, T x) {
       T s = T(1) / (T(1) + (T)exp(-(double)x));
       return dy * s * (T(1) + x * (T(1) - s));
     });
@@ -174,7 +181,9 @@ static void binary_arith(const OpCall& c) {
       double xd = x, cdf = 0.5 * erfc(-xd * 0.7071067811865476), pdf = 0.3989422804014327 * exp(-0.5 * xd * xd);
       return (T)(dy * (cdf + xd * pdf));
     });
-    case OP_softplus_bwd: return binary<T, T>(c, [](T dy, T x) {
+    case OP_softplus_bwd:
+      if (sizeof(T) == 4) return vbinary_f32(c, [](vfloat dy, vfloat x) { return vsoftplus_bwd(dy, x); });
+      return binary<T, T>(c, [](T dy, T x) {
       return x > T(20) ? dy : (T)(dy / (1.0 + exp(-(double)x)));
     });
     default: fail(ERR_NATIVE, op_name(c.op), "no binary kernel");
@@ -238,7 +247,9 @@ static void unary_float(const OpCall& c) {
     case OP_log: return unary<T>(c, [](T x) { return sizeof(T) == 4 ? (T)logf((float)x) : (T)log((double)x); });
     case OP_sqrt: return unary<T>(c, [](T x) { return sizeof(T) == 4 ? (T)sqrtf((float)x) : (T)sqrt((double)x); });
     case OP_rsqrt: return unary<T>(c, [](T x) { return T(1) / (sizeof(T) == 4 ? (T)sqrtf((float)x) : (T)sqrt((double)x)); });
-    case OP_relu: return unary<T>(c, [](T x) { return x > T(0) ? x : (x != x ? x : T(0)); });
+    case OP_relu:
+      if (sizeof(T) == 4) return vunary_f32(c, [](vfloat x) { return vrelu(x); });
+      return unary<T>(c, [](T x) { return x > T(0) ? x : (x != x ? x : T(0)); });
     case OP_leaky_relu: { T a = (T)p0; return unary<T>(c, [a](T x) { return x > T(0) ? x : x * a; }); }
     case OP_elu: { T a = (T)p0; return unary<T>(c, [a](T x) { return x > T(0) ? x : (T)(a * expm1((double)x)); }); }
     case OP_gelu:
@@ -253,13 +264,21 @@ static void unary_float(const OpCall& c) {
         });
       // x Phi(x), Phi(x) = erfc(-x / sqrt 2) / 2: no cancellation for negative x
       return unary<T>(c, [](T x) { return (T)(0.5 * x * erfc(-(double)x * 0.7071067811865476)); });
-    case OP_silu: return unary<T>(c, [](T x) { return (T)(x / (1.0 + exp(-(double)x))); });
-    case OP_sigmoid: return unary<T>(c, [](T x) {
+    case OP_silu:
+      if (sizeof(T) == 4) return vunary_f32(c, [](vfloat x) { return vsilu(x); });
+      return unary<T>(c, [](T x) { return (T)(x / (1.0 + exp(-(double)x))); });
+    case OP_sigmoid:
+      if (sizeof(T) == 4) return vunary_f32(c, [](vfloat x) { return vsigmoid(x); });
+      return unary<T>(c, [](T x) {
       // stable for large |x|
       return x >= T(0) ? (T)(1.0 / (1.0 + exp(-(double)x))) : (T)(exp((double)x) / (1.0 + exp((double)x)));
     });
-    case OP_tanh: return unary<T>(c, [](T x) { return (T)tanh((double)x); });
-    case OP_softplus: return unary<T>(c, [](T x) { return x > T(20) ? x : (T)log1p(exp((double)x)); });
+    case OP_tanh:
+      if (sizeof(T) == 4) return vunary_f32(c, [](vfloat x) { return vtanh(x); });
+      return unary<T>(c, [](T x) { return (T)tanh((double)x); });
+    case OP_softplus:
+      if (sizeof(T) == 4) return vunary_f32(c, [](vfloat x) { return vsoftplus(x); });
+      return unary<T>(c, [](T x) { return x > T(20) ? x : (T)log1p(exp((double)x)); });
     case OP_clamp: { T lo = (T)p0, hi = (T)p1; return unary<T>(c, [lo, hi](T x) { return x < lo ? lo : x > hi ? hi : x; }); }
     case OP_pow_scalar: {
       if (p0 == 2.0) return unary<T>(c, [](T x) { return x * x; });

@@ -1,5 +1,6 @@
 // Reductions, softmax/log_softmax and fused softmax-cross-entropy. lib/ presents the input as a contiguous
 // [outer, R, inner] view (the reduced axes consecutive) and the output as [outer, inner].
+#include <type_traits>
 #include "kernels.h"
 #include "vexp.h"
 
@@ -57,6 +58,43 @@ static void sum_kernel(const OpCall& c, bool mean) {
       for (int64_t i = 0; i < n; ++i) a[i] += (double)b[r * inner + i];
     for (int64_t i = 0; i < n; ++i) po[o * inner + i0 + i] = (T)(mean ? a[i] * scale : a[i]);
   }
+}
+
+// The max of a contiguous float32 row, by vectors. NaN compares false and drops out of it, but its exp in
+// vrow_expsum makes the sum, and so the row, NaN (a row of -inf has max -inf and exp(-inf - -inf) = NaN, as the
+// scalar paths and PyTorch give).
+static inline float vrow_max(const float* b, int64_t R) {
+  constexpr int N = Vec<float>::N;
+  const int64_t rv = R / N * N;
+  vfloat mv = bcast(-INFINITY);
+  for (int64_t r = 0; r < rv; r += N) {
+    const vfloat v = vloadu(b + r);
+    mv = v > mv ? v : mv;
+  }
+  if (rv < R) {
+    const vfloat v = vload_part(b + rv, R - rv, -INFINITY);
+    mv = v > mv ? v : mv;
+  }
+  return vmax_lanes(mv);
+}
+// The sum over a contiguous float32 row of e = vexp(b[r] - m), lane-wise in double in a fixed order; each e stored
+// to y[r] when y is not null.
+static inline double vrow_expsum(const float* b, int64_t R, float m, float* y) {
+  constexpr int N = Vec<float>::N;
+  const int64_t rv = R / N * N;
+  const vfloat mb = bcast(m);
+  Vec<double>::type a0 = bcast(0.0), a1 = bcast(0.0);
+  for (int64_t r = 0; r < rv; r += N) {
+    const vfloat e = vexp(vloadu(b + r) - mb);
+    if (y) vstoreu(y + r, e);
+    vacc_f64(a0, a1, e);
+  }
+  if (rv < R) {
+    const vfloat e = vexp(vload_part(b + rv, R - rv, -INFINITY) - mb);
+    if (y) vstore_part(y + rv, e, R - rv);
+    vacc_f64(a0, a1, e);
+  }
+  return vsum_f64(a0, a1);
 }
 
 template <typename T>
@@ -119,6 +157,17 @@ static void reduce_kernel(const OpCall& c) {
         break;
       }
       case OP_logsumexp: {
+        if constexpr (std::is_same<T, float>::value) {
+          // a contiguous float32 row by vectors (a NaN makes the sum NaN); rows whose max is infinite (or all NaN,
+          // whose vector max is -inf) take the scalar path's rules below
+          if (inner == 1) {
+            const float mv = vrow_max(b, R);
+            if (mv > -INFINITY && mv < INFINITY) {
+              po[out] = (float)((double)mv + log(vrow_expsum(b, R, mv, nullptr)));
+              break;
+            }
+          }
+        }
         T m = b[0];
         for (int64_t r = 1; r < R; ++r) m = (b[r * inner] > m || b[r * inner] != b[r * inner]) ? b[r * inner] : m;
         if (m != m) { po[out] = m; break; }
@@ -142,31 +191,9 @@ static void softmax_rows_f32(const float* px, float* py, int64_t outer, int64_t 
     const float* b = px + o * R;
     float* y = py + o * R;
     const int64_t rv = R / N * N;
-    vfloat mv = bcast(-INFINITY);
-    for (int64_t r = 0; r < rv; r += N) {
-      const vfloat v = vloadu(b + r);
-      mv = v > mv ? v : mv;
-    }
-    if (rv < R) {
-      const vfloat v = vload_part(b + rv, R - rv, -INFINITY);
-      mv = v > mv ? v : mv;
-    }
-    // NaN compares false and drops out of the max, but its exp below makes the sum, and so the row, NaN
-    // (a row of -inf has max -inf and exp(-inf - -inf) = NaN, as the scalar path and PyTorch give)
-    const float m = vmax_lanes(mv);
+    const float m = vrow_max(b, R);
     const vfloat mb = bcast(m);
-    Vec<double>::type a0 = bcast(0.0), a1 = bcast(0.0);
-    for (int64_t r = 0; r < rv; r += N) {
-      const vfloat e = vexp(vloadu(b + r) - mb);
-      if (!logsm) vstoreu(y + r, e);
-      vacc_f64(a0, a1, e);
-    }
-    if (rv < R) {
-      const vfloat e = vexp(vload_part(b + rv, R - rv, -INFINITY) - mb);
-      if (!logsm) vstore_part(y + rv, e, R - rv);
-      vacc_f64(a0, a1, e);
-    }
-    const double s = vsum_f64(a0, a1);
+    const double s = vrow_expsum(b, R, m, logsm ? nullptr : y);
     if (logsm) {
       const vfloat ls = bcast((float)log(s));
       for (int64_t r = 0; r < rv; r += N) vstoreu(y + r, (vloadu(b + r) - mb) - ls);
@@ -278,11 +305,17 @@ static void ce_fwd(const OpCall& c) {
 #pragma omp parallel for schedule(static) if (N * C >= (1 << 14))
   for (int64_t n = 0; n < N; ++n) {
     const T* xr = x + n * C;
-    T m = xr[0];
-    for (int64_t j = 1; j < C; ++j) m = xr[j] > m ? xr[j] : m;
-    double s = 0;
-    for (int64_t j = 0; j < C; ++j) s += exp((double)xr[j] - (double)m);
-    const double lse = (double)m + log(s);
+    double lse;
+    if constexpr (std::is_same<T, float>::value) {  // by vectors (vrow_max: a NaN makes lse NaN all the same)
+      const float m = vrow_max(xr, C);
+      lse = (double)m + log(vrow_expsum(xr, C, m, nullptr));
+    } else {
+      T m = xr[0];
+      for (int64_t j = 1; j < C; ++j) m = xr[j] > m ? xr[j] : m;
+      double s = 0;
+      for (int64_t j = 0; j < C; ++j) s += exp((double)xr[j] - (double)m);
+      lse = (double)m + log(s);
+    }
     lse_out[n] = (T)lse;
     const int64_t y = lab[n];
     if (y == ignore) {
@@ -327,6 +360,25 @@ static void ce_bwd(const OpCall& c) {
       continue;
     }
     const double g = (double)dl[n], wy = w ? (double)w[y] : 1.0;
+    if constexpr (std::is_same<T, float>::value) {
+      // by vectors: d_j = a p_j - b_j, p_j = vexp(x_j - lse), a = g ((1 - eps) wy + eps W / C), b_j = g eps w_j / C;
+      // then the label's entry in double as below (p_y - 1 there)
+      constexpr int NV = Vec<float>::N;
+      const float* xr = x + n * C;
+      const vfloat a = bcast((float)(g * ((1.0 - eps) * wy + eps / (double)C * W))), l = bcast((float)lse[n]);
+      const double bs = g * eps / (double)C;
+      const vfloat b1 = bcast((float)bs);
+      int64_t j = 0;
+      for (; j + NV <= C; j += NV)
+        vstoreu(d + j, a * vexp(vloadu(xr + j) - l) - (w ? b1 * vloadu(w + j) : b1));
+      if (j < C)
+        vstore_part(d + j, a * vexp(vload_part(xr + j, C - j, 0.0f) - l) - (w ? b1 * vload_part(w + j, C - j, 0.0f) : b1), C - j);
+      const double p = exp((double)xr[y] - (double)lse[n]);
+      double v = (1.0 - eps) * wy * (p - 1.0);
+      if (eps > 0) v += eps / (double)C * (W * p - wy);
+      d[y] = (float)(g * v);
+      continue;
+    }
     for (int64_t j = 0; j < C; ++j) {
       const double p = exp((double)x[n * C + j] - (double)lse[n]);
       double v = (1.0 - eps) * wy * (p - (j == y ? 1.0 : 0.0));

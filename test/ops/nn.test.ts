@@ -26,7 +26,7 @@ function refCE(x: Float64Array, N: number, C: number, y: number[], eps: number, 
 const F32 = { rtol: 2e-6, atol: 2e-6 };
 for (const isa of availableIsas()) {
   describe(`nn kernels isa=${isa}`, () => {
-    for (const [N, C, eps, weighted] of [[7, 3, 0, false], [33, 10, 0.1, false], [16, 17, 0.2, true], [1, 1, 0, false]] as [number, number, number, boolean][]) {
+    for (const [N, C, eps, weighted] of [[7, 3, 0, false], [33, 10, 0.1, false], [16, 17, 0.2, true], [1, 1, 0, false], [5, 1001, 0.1, true], [9, 256, 0, false]] as [number, number, number, boolean][]) {
       for (const dtype of ['float32', 'float64'] as const) {
         it(`cross_entropy N=${N} C=${C} labelSmoothing=${eps} weight=${weighted} ${dtype}`, withIsa(isa, async () => {
           // float32: the float64 reference of the same (rounded) inputs, to float32 accuracy

@@ -110,6 +110,20 @@ describe('reduction semantics', () => {
     expect(Number.isNaN(await x.sum().item())).toBe(true);
     expect(Number.isNaN(await x.max().item())).toBe(true);
   });
+  for (const dtype of ['float32', 'float64'] as const) {
+    it(`logsumexp ${dtype} rows with NaN, +-inf and -inf: NaN wins, then +inf, a row of -inf is -inf, -inf takes no share`, async () => {
+      const row = (v: number[]) => Array.from({ length: 37 }, (_, i) => (i < v.length ? v[i]! : -Infinity));
+      const x = tensor([row([NaN, 1]), row([1, Infinity]), row([Infinity, NaN]), row([]), row([0, 0]), row([-3]), Array(37).fill(NaN)], { dtype });
+      const y = Array.from(await x.logsumexp(1).data());
+      expect(Number.isNaN(y[0]!)).toBe(true);
+      expect(y[1]).toBe(Infinity);
+      expect(Number.isNaN(y[2]!)).toBe(true);
+      expect(y[3]).toBe(-Infinity);
+      expect(Math.abs(y[4]! - Math.LN2)).toBeLessThan(1e-7);
+      expect(y[5]).toBe(-3);
+      expect(Number.isNaN(y[6]!)).toBe(true);
+    });
+  }
   it('integer tensors reduce exactly (in float64)', async () => {
     const x = tensor([2 ** 24, 1, 1], { dtype: 'int32' });
     expect(await x.sum().item()).toBe(2 ** 24 + 2);

@@ -4,32 +4,11 @@
 import { describe, it, expect, afterAll } from 'vitest';
 import { tensor, softmaxBackward, getNumThreads, setNumThreads, F } from '../../lib/index.js';
 import { availableIsas, withIsa, randTensor, expectClose, f64 } from '../helpers.js';
+import { FLT_MAX, fromBits, toBits, ulpAt } from '../ulp.js';
 
 const initialThreads = getNumThreads();
 afterAll(() => setNumThreads(initialThreads));
 
-const FLT_MAX = 3.4028234663852886e38;
-const bits = new Uint32Array(1);
-const asFloat = new Float32Array(bits.buffer);
-function fromBits(u: number): number {
-  bits[0] = u;
-  return asFloat[0]!;
-}
-function toBits(x: number): number {
-  asFloat[0] = x;
-  return bits[0]!;
-}
-
-/** The ulp of float32 at the magnitude of e (a double): 2^-149 below FLT_MIN (denormals), 2^104 at and above FLT_MAX. */
-function ulpAt(e: number): number {
-  const a = Math.abs(e);
-  if (a < 2 ** -126) return 2 ** -149;
-  if (a >= FLT_MAX) return 2 ** 104;
-  let ex = Math.floor(Math.log2(a));
-  if (2 ** ex > a) ex--;
-  if (2 ** (ex + 1) <= a) ex++;
-  return 2 ** (ex - 23);
-}
 /** |y - exact| in ulps of float32 at exact, an infinite y counting as 2^128 (the next power of two past FLT_MAX). */
 function ulpErr(y: number, exact: number): number {
   const yy = y === Infinity ? 2 ** 128 : y, ee = Math.min(exact, 2 ** 128);
