@@ -1,13 +1,14 @@
 // float32 activations on [16, 128, 512] (1M elements), forward and forward + backward, beside ReLU moving the same
 // bytes (the memory-bandwidth peer, same run): medians of 15 after 3 warm-ups (of a second round), and each one's ratio to ReLU's.
 // Usage: node bench/activations.js [path of dist/index.js] (default ../dist)
-// (GELU is exact; the others as PyTorch's defaults: softplus with beta 1 and threshold 20.)
+// (GELU is exact; the others as PyTorch's defaults: softplus with beta 1 and threshold 20; log of |x| + 1e-3.)
 const T = await import(process.argv[2] ?? new URL('../dist/index.js', import.meta.url).href);
 const x = T.randn([16, 128, 512]).mul(4), dy = T.randn([16, 128, 512]);
 const xr = x.clone().requiresGrad_();
+const xpos = x.abs().add(1e-3).detach().requiresGrad_();  // log's input
 const acts = {
   relu: (t) => t.relu(), gelu: (t) => T.F.gelu(t), sigmoid: (t) => t.sigmoid(), tanh: (t) => t.tanh(),
-  silu: (t) => t.silu(), softplus: (t) => t.softplus(),
+  silu: (t) => t.silu(), softplus: (t) => t.softplus(), log: (t) => t.log(),
 };
 async function median(f) {
   for (let i = 0; i < 3; i++) await f().data();
@@ -21,8 +22,9 @@ let rows = [];
 for (let round = 0; round < 2; round++) {
   rows = [];
   for (const [name, f] of Object.entries(acts)) {
-    const fwd = await median(() => f(x));
-    const both = await median(() => { xr.grad = null; f(xr).backward(dy); return xr.grad; });
+    const [xin, xg] = name === 'log' ? [xpos.detach(), xpos] : [x, xr];
+    const fwd = await median(() => f(xin));
+    const both = await median(() => { xg.grad = null; f(xg).backward(dy); return xg.grad; });
     rows.push({ name, fwd, both });
   }
 }

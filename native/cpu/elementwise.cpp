@@ -244,7 +244,9 @@ static void unary_float(const OpCall& c) {
     case OP_exp:
       if (sizeof(T) == 4) return vunary_f32(c, [](vfloat x) { return vexp(x); });
       return unary<T>(c, [](T x) { return (T)exp((double)x); });
-    case OP_log: return unary<T>(c, [](T x) { return sizeof(T) == 4 ? (T)logf((float)x) : (T)log((double)x); });
+    case OP_log:
+      if (sizeof(T) == 4) return vunary_f32(c, [](vfloat x) { return vlog(x); });
+      return unary<T>(c, [](T x) { return (T)log((double)x); });
     case OP_sqrt: return unary<T>(c, [](T x) { return sizeof(T) == 4 ? (T)sqrtf((float)x) : (T)sqrt((double)x); });
     case OP_rsqrt: return unary<T>(c, [](T x) { return T(1) / (sizeof(T) == 4 ? (T)sqrtf((float)x) : (T)sqrt((double)x)); });
     case OP_relu:

@@ -346,6 +346,10 @@ static void ce_bwd(const OpCall& c) {
   T* dx = (T*)c.out[0].data;
   const int64_t ignore = c.ip[0];
   const double eps = c.fp[0];
+  for (int64_t n = 0; n < N; ++n) {  // (the forward checks them too; the backward is exported on its own)
+    const int64_t y = lab[n];
+    if (y != ignore && (y < 0 || y >= C)) bad_label(c.op, n, y, C);
+  }
   double W = 0;
   if (w)
     for (int64_t j = 0; j < C; ++j) W += (double)w[j];
@@ -361,18 +365,23 @@ static void ce_bwd(const OpCall& c) {
     }
     const double g = (double)dl[n], wy = w ? (double)w[y] : 1.0;
     if constexpr (std::is_same<T, float>::value) {
-      // by vectors: d_j = a p_j - b_j, p_j = vexp(x_j - lse), a = g ((1 - eps) wy + eps W / C), b_j = g eps w_j / C;
-      // then the label's entry in double as below (p_y - 1 there)
+      // by vectors: d_j = a p_j - b_j, p_j = vexp(x_j - lse), a = g ((1 - eps) wy + eps W / C), b_j = g eps w_j / C
+      // (the eps terms only where eps > 0, as below: an infinite weight must not meet a 0); then the label's entry
+      // in double as below (p_y - 1 there)
       constexpr int NV = Vec<float>::N;
       const float* xr = x + n * C;
-      const vfloat a = bcast((float)(g * ((1.0 - eps) * wy + eps / (double)C * W))), l = bcast((float)lse[n]);
-      const double bs = g * eps / (double)C;
-      const vfloat b1 = bcast((float)bs);
+      const vfloat a = bcast((float)(eps > 0 ? g * ((1.0 - eps) * wy + eps / (double)C * W) : g * wy));
+      const vfloat l = bcast((float)lse[n]), b1 = bcast((float)(g * eps / (double)C));
+      const bool smooth = eps > 0, wsmooth = smooth && w;
       int64_t j = 0;
-      for (; j + NV <= C; j += NV)
-        vstoreu(d + j, a * vexp(vloadu(xr + j) - l) - (w ? b1 * vloadu(w + j) : b1));
-      if (j < C)
-        vstore_part(d + j, a * vexp(vload_part(xr + j, C - j, 0.0f) - l) - (w ? b1 * vload_part(w + j, C - j, 0.0f) : b1), C - j);
+      for (; j + NV <= C; j += NV) {
+        const vfloat v = a * vexp(vloadu(xr + j) - l);
+        vstoreu(d + j, wsmooth ? v - b1 * vloadu(w + j) : smooth ? v - b1 : v);
+      }
+      if (j < C) {
+        const vfloat v = a * vexp(vload_part(xr + j, C - j, 0.0f) - l);
+        vstore_part(d + j, wsmooth ? v - b1 * vload_part(w + j, C - j, 0.0f) : smooth ? v - b1 : v, C - j);
+      }
       const double p = exp((double)xr[y] - (double)lse[n]);
       double v = (1.0 - eps) * wy * (p - 1.0);
       if (eps > 0) v += eps / (double)C * (W * p - wy);

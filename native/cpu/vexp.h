@@ -1,5 +1,5 @@
 // A float32 exp over whole vectors (Vec<float>::type), for the kernels whose cost is exp: softmax/log_softmax,
-// attention, the exp op. Included after isa.h, so that it lives in the per-ISA namespace.
+// attention, the exp op (and a log, below it, for the log op). Included after isa.h, so that it lives in the per-ISA namespace.
 //
 // exp(x) = 2^n * exp(r), n = round(x / ln2), r = x - n ln2 (Cody and Waite: ln2 split in a 9-bit head, whose
 // product with n is exact, and a tail), exp(r) on [-ln2/2, ln2/2] by the degree-7 Taylor-like polynomial
@@ -41,6 +41,34 @@ static inline vfloat vexp(vfloat x) {
   const vfloat s1 = (vfloat)((n1 + 127) << 23), s2 = (vfloat)((n2 + 127) << 23);
   const vfloat e = (y * s1) * s2;
   return under ? bcast(0.0f) : x == x ? e : x + x;
+}
+
+// log(x): x = 2^k m with m in [sqrt(1/2), sqrt(2)) (a denormal x scaled by 2^25 first), log m = log(1 + f) =
+// 2 atanh(s), s = f / (2 + f) in [-0.1716, 0.1716] (f = m - 1 exact), by the series of atanh to s^9 (truncation
+// below 2e-9 relative) arranged as fdlibm's log arranges its polynomial, plus k ln2 in the two parts of vexp's Cody
+// and Waite reduction (k times the 9-bit head is exact). Edges: log(+-0) = -inf, log(x < 0) = NaN, log(inf) = inf, NaN -> NaN. Error: test/ops/vact.test.ts.
+static inline vfloat vlog(vfloat x) {
+  const auto tiny = x < bcast(1.17549435e-38f);  // denormals (zero and negatives are selected at the end)
+  const vfloat xs = tiny ? x * bcast(33554432.0f) : x;
+  const vint32 bits = (vint32)xs;
+  vfloat m = (vfloat)((bits & 0x007fffff) | 0x3f800000);
+  const auto big = m > bcast(1.41421356f);
+  m = big ? m * bcast(0.5f) : m;
+  const vint32 zero = {}, k = ((bits >> 23) & 0xff) - (big ? zero + 126 : zero + 127);
+  const vfloat kf = __builtin_convertvector(k, vfloat) - (tiny ? bcast(25.0f) : bcast(0.0f));
+  // log m = f - (f^2/2 - s (f^2/2 + R)), R = 2 s^2/3 + 2 s^4/5 + ... (2 s = f - s f): f, exact, carries the
+  // result and the rest is a small correction to it
+  const vfloat f = m - bcast(1.0f), s = f / (bcast(2.0f) + f), z = s * s, hfsq = bcast(0.5f) * f * f;
+  vfloat R = bcast(2.0f / 9.0f);
+  R = R * z + bcast(2.0f / 7.0f);
+  R = R * z + bcast(2.0f / 5.0f);
+  R = R * z + bcast(2.0f / 3.0f);
+  R = R * z;
+  vfloat r = kf * bcast(0.693359375f) - ((hfsq - (s * (hfsq + R) + kf * bcast(-2.12194440e-4f))) - f);
+  r = x == bcast(INFINITY) ? x : r;
+  r = x == bcast(0.0f) ? bcast(-INFINITY) : r;
+  r = x < bcast(0.0f) ? bcast(NAN) : r;
+  return x == x ? r : x + x;
 }
 
 // The lanes [0, n) of p (n < Vec<float>::N) with `fill` in the others, and the store of lanes [0, n).

@@ -170,6 +170,16 @@ for (const isa of availableIsas()) {
 }
 
 describe('cross_entropy against tfjs and errors', () => {
+  for (const dtype of ['float32', 'float64'] as const) {
+    it(`an infinite class weight without label smoothing leaves the other classes' gradients finite (${dtype})`, async () => {
+      const x = tensor([[0.5, -1, 2, 0.25]], { dtype }), y = tensor([0], { dtype: 'int32' });
+      const o = { weight: tensor([1, 1, Infinity, 1], { dtype }) };
+      const [, lse] = crossEntropyForward(x, y, o);
+      const g = Array.from(await crossEntropyBackward(x, y, lse, tensor([1], { dtype }), o).data());
+      const e = [0.5, -1, 2, 0.25].map(Math.exp), s = e.reduce((a, b) => a + b, 0);
+      expectClose(g, [e[0]! / s - 1, e[1]! / s, e[2]! / s, e[3]! / s], { rtol: 1e-6, atol: 1e-7 }, 'grad');
+    });
+  }
   it('matches tf.losses.softmaxCrossEntropy (mean) and its gradient, N=33 C=10', async () => {
     const tf = await tfjs();
     const [x, xv] = randTensor([33, 10], 3, 'float32', -3, 3);
@@ -190,6 +200,10 @@ describe('cross_entropy against tfjs and errors', () => {
     await expect(l.data()).rejects.toThrow(IndexError);
     const [l2] = crossEntropyForward(tensor([[1, 2, 3]]), tensor([-2], { dtype: 'int32' }));
     await expect(l2.data()).rejects.toThrow('cross_entropy: expected labels in [0, 3) or the ignore index, got -2 at index 0');
+    // the backward checks the labels on its own too (it is exported): no read or write past the row
+    const [, lse] = crossEntropyForward(tensor([[1, 2, 3]]), tensor([2], { dtype: 'int32' }));
+    const dx = crossEntropyBackward(tensor([[1, 2, 3]]), tensor([7], { dtype: 'int32' }), lse, tensor([1]));
+    await expect(dx.data()).rejects.toThrow('cross_entropy_bwd: expected labels in [0, 3) or the ignore index, got 7 at index 0');
     // the stream carries on after the error was reported
     expect(await tensor([1, 2]).sum().item()).toBe(3);
   });

@@ -1,6 +1,7 @@
-// The float32 vector sigmoid, tanh, SiLU and softplus of the CPU kernels (native/cpu/vact.h), forward and backward,
-// on every instruction set: in ulps against double formulas computed here (JavaScript's own Math, independent of our
-// kernels) on a sweep of the whole float range, the edges, and the same bits for strided and contiguous inputs.
+// The float32 vector sigmoid, tanh, SiLU and softplus of the CPU kernels (native/cpu/vact.h) and log (vexp.h),
+// forward and backward, on every instruction set: in ulps against double formulas computed here (JavaScript's own
+// Math, independent of our kernels) on a sweep of the whole float range, the edges, and the same bits for strided and
+// contiguous inputs.
 import { describe, it, expect } from 'vitest';
 import { tensor } from '../../lib/index.js';
 import type { Tensor } from '../../lib/index.js';
@@ -11,7 +12,7 @@ import { FLT_MAX, fromBits, ulpAt, floatSweep } from '../ulp.js';
 const SWEEP = floatSweep(2003);
 
 const sig = (x: number) => (x >= 0 ? 1 / (1 + Math.exp(-x)) : Math.exp(x) / (1 + Math.exp(x)));
-type Name = 'sigmoid' | 'tanh' | 'silu' | 'softplus';
+type Name = 'sigmoid' | 'tanh' | 'silu' | 'softplus' | 'log';
 interface Case {
   f: (t: Tensor) => Tensor;
   y: (x: number) => number;
@@ -39,8 +40,13 @@ const CASES: Record<Name, Case> = {
     f: (t) => t.softplus(), y: (x) => (x > 20 ? x : Math.max(x, 0) + Math.log1p(Math.exp(-Math.abs(x)))),
     d: (x) => (x > 20 ? 1 : sig(x)), dScale: (_x, d) => Math.abs(d), yUlp: 4, dUlp: 3,
   },
+  // log (native/cpu/vexp.h): forward 0.85 ulp over every 7th positive float (NaN below 0, -inf at 0); its backward is
+  // the division dy / x, correctly rounded (to inf where 1 / x overflows, for denormal x)
+  log: { f: (t) => t.log(), y: Math.log, d: (x) => Math.fround(1 / x), dScale: (_x, d) => Math.abs(d), yUlp: 1, dUlp: 1 },
 };
-// Values below TINY in magnitude (near the denormals, where exp(-|x|) loses bits) need only be within TINY.
+// Values below TINY in magnitude need only be within TINY: for x below about -87, exp(-|x|) is denormal and keeps few
+// bits, so silu(x) = x sigmoid(x) and sigmoid(x) times a cotangent carry its error (silu(-100) = -3.78e-42 against
+// -3.72e-42; float32 PyTorch, x / (1 + exp(-x)) in float, returns -0 there).
 const TINY = 2 ** -120;
 
 /** f(view(x)) and its derivative (cotangent 1, laid out as view(x)), through the op and its backward. */
@@ -53,6 +59,7 @@ async function valueAndGrad(c: Case, x: Tensor, view = (t: Tensor) => t): Promis
 /** |got - want| as a share of the bound: ulps of scale (TINY below it), NaN and infinities exactly. */
 function share(got: number, want: number, scale: number, ulps: number): number {
   if (Number.isNaN(want)) return Number.isNaN(got) ? 0 : Infinity;
+  if (Number.isNaN(got)) return Infinity;
   if (!Number.isFinite(want)) return got === want ? 0 : Infinity;
   if (scale < TINY) return Math.abs(got - want) <= TINY ? 0 : Infinity;
   return Math.abs(got - want) / ulpAt(scale) / ulps;
@@ -67,11 +74,11 @@ for (const isa of availableIsas()) {
         for (let i = 0; i < SWEEP.length; i++) {
           const x = SWEEP[i]!, ye = c.y(x);
           const ry = share(y[i]!, ye, Math.abs(ye), c.yUlp);
-          if (!(ry <= wy)) { wy = ry; wyi = i; }
+          if (!(ry <= wy)) { wy = Number.isNaN(ry) ? Infinity : ry; wyi = i; }  // (a NaN stays the worst)
           if (!Number.isFinite(x)) continue;
           const de = c.d(x, y[i]!);
           const rd = share(d[i]!, de, c.dScale(x, de), c.dUlp);
-          if (!(rd <= wd)) { wd = rd; wdi = i; }
+          if (!(rd <= wd)) { wd = Number.isNaN(rd) ? Infinity : rd; wdi = i; }
         }
         const at = (i: number) => SWEEP[i]!;
         expect(wy, `forward: worst ${wy} of the bound at x=${at(wyi)}: ${y[wyi]} vs ${c.y(at(wyi))}`).toBeLessThanOrEqual(1);
@@ -80,7 +87,7 @@ for (const isa of availableIsas()) {
 
       it(`${name}: edges (NaN, +-inf, +-0, +-1e20, +-FLT_MAX, denormals, the branch points)`, withIsa(isa, async () => {
         const xs = [NaN, Infinity, -Infinity, 0, -0, 1e20, -1e20, FLT_MAX, -FLT_MAX, fromBits(1), fromBits(0x80000001), 2 ** -126,
-          0.625, -0.625, 0.62499994, -0.62499994, 20, 20.000002, 19.999998, -20, 9, -9, 44.5, -44.5, 88, -88, 95, -95, 104, -104];
+          0.625, -0.625, 0.62499994, -0.62499994, 20, 20.000002, 19.999998, -20, 9, -9, 44.5, -44.5, 88, -88, 95, -95, 104, -104, 1.4142135, 1.4142137, 0.70710677, 1];
         const [y, d] = await valueAndGrad(c, tensor(xs));
         for (let i = 0; i < xs.length; i++) {
           const x = Math.fround(xs[i]!), ye = c.y(x);
@@ -92,6 +99,7 @@ for (const isa of availableIsas()) {
         const ends = Array.from(y.slice(0, 5));
         const want: Record<Name, number[]> = {
           sigmoid: [NaN, 1, 0, 0.5, 0.5], tanh: [NaN, 1, -1, 0, -0], silu: [NaN, Infinity, NaN, 0, -0], softplus: [NaN, Infinity, 0, Math.LN2, Math.LN2],
+          log: [NaN, Infinity, NaN, -Infinity, -Infinity],
         };
         for (let i = 0; i < 5; i++) {
           if (name === 'softplus' && i >= 3) expect(Math.abs(ends[i]! - Math.LN2)).toBeLessThan(1e-7);
