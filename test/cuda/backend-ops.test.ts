@@ -10,17 +10,18 @@ import { existsSync, readFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
+import { EMULATED_ADDON, emulatedEnv } from './emulated.js';
 import { fileURLToPath } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const script = join(root, 'scripts', 'backend-ops.mjs');
-const emulated = join(root, 'build-emu', 'Release', 'tensile.node');
+const emulated = EMULATED_ADDON;
 const dist = join(root, 'dist', 'index.js');
 
 function run(args: string[], env: Record<string, string> = {}) {
   const r = spawnSync(process.execPath, [script, ...args], {
     cwd: root, encoding: 'utf8', timeout: 1_500_000, maxBuffer: 64 << 20,
-    env: { ...process.env, TENSILE_ADDON: '', ...env },
+    env: { ...process.env, TENSILE_ADDON: '', ...(env['TENSILE_EMULATE_CUDA'] ? emulatedEnv() : {}), ...env },
   });
   return { status: r.status, out: r.stdout, err: r.stderr };
 }
@@ -51,7 +52,7 @@ describe('the case table', () => {
 // whether the emulated build has a usable device (its own cuda.isAvailable())
 const probe = existsSync(emulated) && existsSync(dist)
   ? spawnSync(process.execPath, ['--input-type=module', '-e', `const T = await import(${JSON.stringify(dist)}); process.stdout.write(String(T.cuda.isAvailable()));`], {
-    encoding: 'utf8', timeout: 60_000, env: { ...process.env, TENSILE_EMULATE_CUDA: '1', TENSILE_ADDON: '' },
+    encoding: 'utf8', timeout: 60_000, env: { ...process.env, ...emulatedEnv() },
   }).stdout
   : 'false';
 const available = probe === 'true';

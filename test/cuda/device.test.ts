@@ -12,6 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { Tensor, tensor, zeros, cuda, nn, save, load, DeviceError, MemoryError, ArgumentError, sync } from '../../lib/index.js';
 import { covers } from '../api/coverage.js';
 import { throwsExactly } from '../helpers.js';
+import { EMULATED_ADDON, emulatedEnv } from './emulated.js';
 
 covers('cuda.isAvailable');
 covers('cuda.status');
@@ -24,7 +25,7 @@ covers('cuda.setMemoryLimit');
 covers('cuda.resetPeakMemoryStats');
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
-const emulated = join(root, 'build-emu', 'Release', 'tensile.node');
+const emulated = EMULATED_ADDON;
 const gpu = cuda.isAvailable();
 
 // runs `body` (an async function body with T = the compiled library) in a child process over the emulated build
@@ -33,7 +34,7 @@ function child(env: Record<string, string>, body: string): { out: unknown; stder
     `const out = await (async () => { ${body} })();\nprocess.stdout.write(JSON.stringify(out));`;
   const r = spawnSync(process.execPath, ['--input-type=module', '-e', src], {
     encoding: 'utf8', timeout: 120_000,
-    env: { ...process.env, TENSILE_EMULATE_CUDA: '1', TENSILE_ADDON: '', ...env },
+    env: { ...process.env, ...emulatedEnv(), ...env },
   });
   let out: unknown = null;
   try { out = JSON.parse(r.stdout); } catch { out = r.stdout; }

@@ -1,14 +1,14 @@
-// `tensile doctor` over the emulated CUDA build (TENSILE_EMULATE_CUDA=1; skipped when build-emu/ is absent): the
+// `tensile doctor` over the emulated CUDA build (./emulated.ts: build-emu/ or the sanitizer's; skipped without one): the
 // CUDA lines name the emulator, its runtime, and each emulated GPU with its compute capability and memory.
 import { describe, expect, it } from 'vitest';
-import { existsSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import { resolve } from 'node:path';
+import { haveEmulated, emulatedEnv, DOUBLES } from './emulated.js';
 
 const repo = resolve(__dirname, '../..');
-const emulated = existsSync(resolve(repo, 'build-emu/Release/tensile.node'));
+const emulated = haveEmulated();
 const doctor = (args: string[], env: Record<string, string>) =>
-  spawnSync(process.execPath, [resolve(repo, 'bin/tensile.js'), 'doctor', ...args], { env: { ...process.env, TENSILE_EMULATE_CUDA: '1', ...env }, encoding: 'utf8' });
+  spawnSync(process.execPath, [resolve(repo, 'bin/tensile.js'), 'doctor', ...args], { env: { ...process.env, ...emulatedEnv(), ...env }, encoding: 'utf8' });
 
 describe.runIf(emulated)('tensile doctor on the emulated CUDA build', () => {
   it('--json: built, emulated, a runtime and a driver, each GPU', () => {
@@ -35,7 +35,7 @@ describe.runIf(emulated)('tensile doctor on the emulated CUDA build', () => {
     expect(r.stdout).toMatch(/^ {2}cuda:1: /m);
   });
   it('cuBLAS and cuDNN: found through their test doubles with versions and paths, or why not with the paths tried', () => {
-    const D = resolve(repo, 'build-emu/doubles');
+    const D = DOUBLES;
     const found = doctor([], { TENSILE_CUBLAS_LIBRARY: `${D}/cublas/libcublas.so.13`, TENSILE_CUDNN_LIBRARY: `${D}/cudnn/libcudnn.so.9` });
     expect(found.status).toBe(0);
     expect(found.stdout).toMatch(new RegExp(`^cuBLAS: found, version 13\\.1\\.0, ${D}/cublas/libcublas\\.so\\.13$`, 'm'));
