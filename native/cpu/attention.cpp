@@ -65,18 +65,6 @@ static inline float hsum(vfloat v) {
   const __m128 c = _mm_add_ps(b, _mm_movehl_ps(b, b));
   return _mm_cvtss_f32(_mm_add_ss(c, _mm_shuffle_ps(c, c, 1)));
 }
-static inline float hmax(vfloat v) {
-#if TS_ISA_ID == 2
-  const __m256 a = _mm256_max_ps(_mm512_castps512_ps256(v), _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(v), 1)));
-  const __m128 b = _mm_max_ps(_mm256_castps256_ps128(a), _mm256_extractf128_ps(a, 1));
-#elif TS_ISA_ID == 1
-  const __m128 b = _mm_max_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-#else
-  const __m128 b = v;
-#endif
-  const __m128 c = _mm_max_ps(b, _mm_movehl_ps(b, b));
-  return _mm_cvtss_f32(_mm_max_ss(c, _mm_shuffle_ps(c, c, 1)));
-}
 // s[j] <- exp(s[j] - mx), j < n; returns the sum (float32: vexp, summed lane-wise in a fixed order).
 static inline float exp_row_sum(float* s, int64_t n, float mx) {
   constexpr int N = Vec<float>::N;
@@ -497,20 +485,6 @@ static const float* rows_b(const float* src, int64_t rs, int64_t n, int64_t E, f
   }
   return dst;
 }
-// max(init, s[0..n)) (x > m ? x : m, as the scalar loop: NaN scores are passed over)
-static inline float row_max(const float* s, int64_t n, float init) {
-  vfloat acc = bcast(init);
-  int64_t j = 0;
-  for (; j + kN <= n; j += kN) {
-    const vfloat x = vloadu(s + j);
-    acc = x > acc ? x : acc;
-  }
-  if (j < n) {
-    const vfloat x = vload_part(s + j, n - j, -INFINITY);
-    acc = x > acc ? x : acc;
-  }
-  return hmax(acc);
-}
 // s[j] <- exp(s[j] - sh), j < n; returns whether any is nonzero.
 static inline bool exp_row_any(float* s, int64_t n, float sh) {
   const vfloat shv = bcast(sh), zero = bcast(0.0f);
@@ -527,7 +501,7 @@ static inline bool exp_row_any(float* s, int64_t n, float sh) {
     const vfloat ez = vload_part(s + j, n - j, 0.0f);
     mx = ez > mx ? ez : mx;
   }
-  return hmax(mx) > 0.0f;
+  return vmax_lanes(mx) > 0.0f;
 }
 static inline void scale_row(float* o, int64_t n, float a) {  // n a multiple of kN
   const vfloat av = bcast(a);
@@ -589,7 +563,7 @@ void fwd_f32(const OpCall& c) {
       mm(br, (int)nvs, E, qb, qs, 1, kt, kBc, s, kBc, P.scale, false);  // s = scale q k^T
       P.apply_masks(b, i0, br, j0, bc, s);
       // the new row maxima, then alpha = exp(m_old - m_new) for all rows at once (0 where m_old is -inf)
-      for (int64_t r = 0; r < br; ++r) mn[r] = row_max(s + r * kBc, P.visible(i0 + r, j0, bc), m[r]);
+      for (int64_t r = 0; r < br; ++r) mn[r] = vrow_max(s + r * kBc, P.visible(i0 + r, j0, bc), m[r]);
       for (int64_t r = 0; r < br; r += kN) {
         const int64_t n = br - r < kN ? br - r : kN;
         vstore_part(al + r, vexp_shift(vload_part(m + r, n, 0.0f), vload_part(mn + r, n, 0.0f)), n);

@@ -60,23 +60,8 @@ static void sum_kernel(const OpCall& c, bool mean) {
   }
 }
 
-// The max of a contiguous float32 row, by vectors. NaN compares false and drops out of it, but its exp in
-// vrow_expsum makes the sum, and so the row, NaN (a row of -inf has max -inf and exp(-inf - -inf) = NaN, as the
-// scalar paths and PyTorch give).
-static inline float vrow_max(const float* b, int64_t R) {
-  constexpr int N = Vec<float>::N;
-  const int64_t rv = R / N * N;
-  vfloat mv = bcast(-INFINITY);
-  for (int64_t r = 0; r < rv; r += N) {
-    const vfloat v = vloadu(b + r);
-    mv = v > mv ? v : mv;
-  }
-  if (rv < R) {
-    const vfloat v = vload_part(b + rv, R - rv, -INFINITY);
-    mv = v > mv ? v : mv;
-  }
-  return vmax_lanes(mv);
-}
+// (vrow_max, vexp.h: a NaN drops out of the max, but its exp in vrow_expsum makes the sum, and so the row, NaN; a
+// row of -inf has max -inf and exp(-inf - -inf) = NaN, as the scalar paths and PyTorch give.)
 // The sum over a contiguous float32 row of e = vexp(b[r] - m), lane-wise in double in a fixed order; each e stored
 // to y[r] when y is not null.
 static inline double vrow_expsum(const float* b, int64_t R, float m, float* y) {

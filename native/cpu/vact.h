@@ -17,7 +17,6 @@
 #include "vexp.h"
 
 TS_CPU_BEGIN
-static inline vfloat vabs(vfloat x) { return x < bcast(0.0f) ? -x : x; }  // NaN stays
 // max(x, 0) with NaN kept, as a select (the scalar form's branches mispredict on data of random sign)
 static inline vfloat vrelu(vfloat x) { return (x > bcast(0.0f)) | (x != x) ? x : bcast(0.0f); }
 

@@ -16,6 +16,8 @@ TS_CPU_BEGIN
 typedef Vec<float>::type vfloat;
 typedef int32_t vint32 __attribute__((vector_size(TS_VEC_BYTES)));
 
+static inline vfloat vabs(vfloat x) { return x < bcast(0.0f) ? -x : x; }  // NaN stays
+
 static inline vfloat vexp(vfloat x) {
   const vfloat lo = bcast(-104.0f), hi = bcast(89.0f);
   // below lo (-inf: masked scores) the result is selected as 0 at the end and the lane computes exp(0), so that it
@@ -131,13 +133,34 @@ static inline S vsum_pairwise(const V& v) {
 }
 // The sum of the lanes of a0 + a1 in that order.
 static inline double vsum_f64(Vec<double>::type a0, Vec<double>::type a1) { return vsum_pairwise<double>(a0 + a1); }
+// The largest of v's lanes (none NaN: the callers' accumulators only take x > acc), halves first.
 static inline float vmax_lanes(vfloat v) {
+#if TS_ISA_ID == 2
+  const __m256 a = _mm256_max_ps(_mm512_castps512_ps256(v), _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(v), 1)));
+  const __m128 b = _mm_max_ps(_mm256_castps256_ps128(a), _mm256_extractf128_ps(a, 1));
+#elif TS_ISA_ID == 1
+  const __m128 b = _mm_max_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+#else
+  const __m128 b = v;
+#endif
+  const __m128 c = _mm_max_ps(b, _mm_movehl_ps(b, b));
+  return _mm_cvtss_f32(_mm_max_ss(c, _mm_shuffle_ps(c, c, 1)));
+}
+// max(init, s[0..n)) of a contiguous row, as the scalar loop x > m ? x : m gives it: a NaN is passed over (softmax's
+// and cross-entropy's exp of it makes their rows NaN all the same).
+static inline float vrow_max(const float* s, int64_t n, float init = -INFINITY) {
   constexpr int N = Vec<float>::N;
-  float t[N];
-  memcpy(t, &v, sizeof v);
-  float m = t[0];
-  for (int l = 1; l < N; ++l) m = t[l] > m ? t[l] : m;
-  return m;
+  vfloat acc = bcast(init);
+  int64_t j = 0;
+  for (; j + N <= n; j += N) {
+    const vfloat x = vloadu(s + j);
+    acc = x > acc ? x : acc;
+  }
+  if (j < n) {
+    const vfloat x = vload_part(s + j, n - j, -INFINITY);
+    acc = x > acc ? x : acc;
+  }
+  return vmax_lanes(acc);
 }
 static inline float vsum_lanes(vfloat v) { return vsum_pairwise<float>(v); }
 TS_CPU_END

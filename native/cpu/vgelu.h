@@ -35,7 +35,7 @@ static inline void vsquare2(vfloat x, vfloat& hi, vfloat& lo) {
 
 // Phi(x) and e = exp(-x^2 / 2).
 static inline vfloat vnorm_cdf(vfloat x, vfloat& e) {
-  const vfloat ax = x < bcast(0.0f) ? -x : x;  // NaN stays
+  const vfloat ax = vabs(x);
   const vfloat t = bcast(2.0f) / (bcast(2.0f) + ax * bcast(0.70710678118654752f));
   const vfloat u = t * bcast(2.4f) + bcast(-1.4f);
   vfloat q = bcast(5.123094525e-06f);
@@ -80,7 +80,7 @@ static inline vfloat vgelu_tanh_bwd(vfloat dy, vfloat x) {
   vfloat e;
   const vfloat s = vgelu_tanh_s(x, e), sm = s == bcast(0.0f) ? s : e * s * s;  // e = inf where s = 0
   const vfloat dw = bcast(0.7978845608028654f) * (bcast(1.0f) + bcast(0.134145f) * (x * x));
-  const vfloat ax = x < bcast(0.0f) ? -x : x;
+  const vfloat ax = vabs(x);
   const vfloat term = (sm == bcast(0.0f)) & (ax < bcast(INFINITY)) ? bcast(0.0f) : bcast(2.0f) * x * sm * dw;
   return dy * (s + term);
 }
